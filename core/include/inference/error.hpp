@@ -1,0 +1,65 @@
+// Typed errors of the inference runtime: one std::error_category for the whole project and an
+// exception type that carries the code plus context a user can act on (path, exit status,
+// the child's last lines). Thread-safety: all functions here are safe from any thread.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace inference {
+
+enum class errc {
+  backend_unavailable = 1,
+  plugin_load_failed,
+  plugin_abi_mismatch,
+  model_not_found,
+  invalid_model,
+  invalid_argument,
+  server_start_failed,
+  server_exited,
+  server_hung,
+  load_timeout,
+  overloaded,
+  deadline_exceeded,
+  cancelled,
+  protocol_error,
+  http_error,
+  closed,
+  not_registered,
+  duplicate_backend,
+  model_failed,
+};
+
+const std::error_category& error_category() noexcept;
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+// The symbolic name of a code ("server_exited"), stable for scripts and JSON output.
+std::string_view error_name(errc e) noexcept;
+
+// The exception every awaitable of the runtime throws. what() is one line:
+// "<context>: <message of the code>" (or just the message without context).
+class Error : public std::runtime_error {
+ public:
+  explicit Error(errc code, std::string context = {});
+  Error(std::error_code code, std::string context);
+
+  const std::error_code& code() const noexcept { return code_; }
+  const std::string& context() const noexcept { return context_; }
+
+  // True when this error carries the given project code.
+  bool is(errc e) const noexcept { return code_ == make_error_code(e); }
+
+ private:
+  std::error_code code_;
+  std::string context_;
+};
+
+}  // namespace inference
+
+template <>
+struct std::is_error_code_enum<inference::errc> : std::true_type {};

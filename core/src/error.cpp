@@ -1,0 +1,69 @@
+#include "inference/error.hpp"
+
+#include <array>
+
+namespace inference {
+namespace {
+
+struct CodeText {
+  std::string_view name;
+  std::string_view message;
+};
+
+// Indexed by errc value; index 0 is unused.
+constexpr std::array<CodeText, 20> kCodes{{
+    {"ok", "success"},
+    {"backend_unavailable", "backend not available"},
+    {"plugin_load_failed", "plugin could not be loaded"},
+    {"plugin_abi_mismatch", "plugin was built against an incompatible ABI"},
+    {"model_not_found", "model file not found"},
+    {"invalid_model", "not a valid model file"},
+    {"invalid_argument", "invalid argument"},
+    {"server_start_failed", "inference server failed to start"},
+    {"server_exited", "inference server exited"},
+    {"server_hung", "inference server stopped producing tokens"},
+    {"load_timeout", "model load timed out"},
+    {"overloaded", "request queue is full"},
+    {"deadline_exceeded", "deadline exceeded"},
+    {"cancelled", "cancelled"},
+    {"protocol_error", "protocol error talking to the inference server"},
+    {"http_error", "inference server returned an HTTP error"},
+    {"closed", "model is closed"},
+    {"not_registered", "backend not registered"},
+    {"duplicate_backend", "a backend with this name is already registered"},
+    {"model_failed", "model failed and is no longer serving"},
+}};
+
+class Category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "inference"; }
+  std::string message(int value) const override {
+    if (value <= 0 || static_cast<std::size_t>(value) >= kCodes.size()) {
+      return "unknown inference error " + std::to_string(value);
+    }
+    return std::string(kCodes[static_cast<std::size_t>(value)].message);
+  }
+};
+
+std::string join(const std::error_code& code, const std::string& context) {
+  return context.empty() ? code.message() : context + ": " + code.message();
+}
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+std::string_view error_name(errc e) noexcept {
+  const auto index = static_cast<std::size_t>(e);
+  return index < kCodes.size() ? kCodes[index].name : std::string_view("unknown");
+}
+
+Error::Error(errc code, std::string context) : Error(make_error_code(code), std::move(context)) {}
+
+Error::Error(std::error_code code, std::string context)
+    : std::runtime_error(join(code, context)), code_(code), context_(std::move(context)) {}
+
+}  // namespace inference
