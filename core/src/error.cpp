@@ -11,7 +11,7 @@ struct CodeText {
 };
 
 // Indexed by errc value; index 0 is unused.
-constexpr std::array<CodeText, 20> kCodes{{
+constexpr std::array<CodeText, 21> kCodes{{
     {"ok", "success"},
     {"backend_unavailable", "backend not available"},
     {"plugin_load_failed", "plugin could not be loaded"},
@@ -32,6 +32,7 @@ constexpr std::array<CodeText, 20> kCodes{{
     {"not_registered", "backend not registered"},
     {"duplicate_backend", "a backend with this name is already registered"},
     {"model_failed", "model failed and is no longer serving"},
+    {"internal_error", "internal error"},
 }};
 
 class Category final : public std::error_category {

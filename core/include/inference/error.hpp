@@ -30,6 +30,7 @@ enum class errc {
   not_registered,
   duplicate_backend,
   model_failed,
+  internal_error,
 };
 
 const std::error_category& error_category() noexcept;

@@ -1,0 +1,35 @@
+// Backend: one way of running models (llama-server on ROCm, on any build, the stub...).
+// Backends are registered in a Registry, usually by a plugin. Thread-safety: all member
+// functions may be called from any thread.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+
+#include "inference/load_options.hpp"
+#include "inference/text_model.hpp"
+
+namespace inference {
+
+struct Availability {
+  bool available = false;
+  std::string reason;  // why not, in one line, when unavailable
+
+  static Availability yes() { return {true, {}}; }
+  static Availability no(std::string why) { return {false, std::move(why)}; }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string name() const = 0;
+  virtual Availability available() const = 0;
+
+  // Loads a model; the model's work runs on the executor of the awaiting coroutine.
+  // Throws inference::Error (model_not_found, invalid_model, server_start_failed, ...).
+  virtual boost::asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) = 0;
+};
+
+}  // namespace inference

@@ -1,0 +1,31 @@
+// How to load a model. Backends ignore fields that do not apply to them (documented per backend).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace inference {
+
+inline constexpr uint32_t kDefaultParallelSlots = 4;
+// Waiting requests beyond the busy slots; more are refused with overloaded at once.
+inline constexpr uint32_t kDefaultQueueLimit = 1024;
+// Tokens a stream buffers ahead of a slow reader before its producer waits (backpressure).
+inline constexpr std::size_t kDefaultStreamBufferTokens = 1024;
+
+struct LoadOptions {
+  uint32_t context_len = 0;     // per slot; 0 = the model's default
+  int32_t gpu_layers = -1;      // -1 = all, 0 = CPU only
+  uint32_t parallel_slots = kDefaultParallelSlots;
+  uint32_t queue_limit = kDefaultQueueLimit;
+  std::size_t stream_buffer_tokens = kDefaultStreamBufferTokens;
+  std::string chat_template;    // override; empty = the model's own
+  int32_t device = -1;          // GPU index, -1 = auto
+  std::string server_path;      // inference server binary; empty = search
+  std::vector<std::string> extra_args;               // appended to the server's argv
+  std::map<std::string, std::string> backend_options;  // backend-specific knobs
+};
+
+}  // namespace inference

@@ -1,0 +1,73 @@
+// The producer side of a TokenStream, for backend implementers.
+//
+// spawn_stream() starts a backend's generation coroutine at once on a new strand of the given
+// executor and returns the consumer's TokenStream. The coroutine writes tokens through a
+// StreamWriter into a bounded buffer; when the buffer is full it waits for the consumer
+// (backpressure), so a slow reader never grows memory without bound.
+//
+// Cancellation: when the consumer cancels (cancel(), destruction, Asio cancellation of next())
+// or the deadline passes, a terminal cancellation is emitted into the coroutine: the async
+// operation it is awaiting completes with operation_aborted, any later co_await throws, and
+// every StreamWriter push throws Error(cancelled). The coroutine only has to let the exception
+// propagate (cleaning up with RAII, e.g. a SlotLease), it must not swallow it.
+//
+// Lifetime: the coroutine keeps the stream's shared state alive until it returns; the body
+// (and whatever it captures, typically a shared_ptr to the model) is destroyed before the
+// state, so a plugin's code never runs after its anchor is released.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+
+#include "inference/load_options.hpp"
+#include "inference/token_stream.hpp"
+#include "inference/types.hpp"
+
+namespace inference {
+
+class StreamWriter {
+ public:
+  explicit StreamWriter(detail::StreamState& state) noexcept : state_(state) {}
+
+  // Appends a token unless the buffer is full (returns false: co_await wait_writable()).
+  // Throws Error(cancelled) once the stream was cancelled or its deadline passed.
+  bool try_push(Token&& token);
+
+  // try_push, waiting for room when the buffer is full.
+  boost::asio::awaitable<void> push(Token token);
+
+  // Completes when the buffer has room again (or throws once cancelled).
+  boost::asio::awaitable<void> wait_writable();
+
+  // Metrics the backend fills in; generated_tokens, time_to_first_token and total_time are
+  // filled by the runtime when the backend leaves them at zero.
+  GenerateMetrics& metrics() noexcept;
+
+  // When the request was made (generate()/chat() call).
+  std::chrono::steady_clock::time_point started() const noexcept;
+
+  bool cancelled() const noexcept;
+
+ private:
+  detail::StreamState& state_;
+};
+
+// The generation coroutine: returns how it ended, or throws inference::Error.
+using StreamBody = std::function<boost::asio::awaitable<FinishReason>(StreamWriter&)>;
+
+struct StreamOptions {
+  std::size_t buffer_tokens = kDefaultStreamBufferTokens;
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+TokenStream spawn_stream(const boost::asio::any_io_executor& executor, StreamOptions options,
+                         StreamBody body);
+
+// A stream that has already failed with `error` (e.g. overloaded before anything started).
+TokenStream failed_stream(const std::error_code& error, std::string message);
+
+}  // namespace inference

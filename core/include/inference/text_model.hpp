@@ -1,0 +1,52 @@
+// TextModel: a loaded model that generates text. Obtained from Backend::load_model() and
+// shared (std::shared_ptr) between any number of concurrent users.
+//
+// Work starts immediately: generate() and chat() return a TokenStream at once and the request
+// is admitted (queued for a slot) right away, before the first co_await on the stream. This
+// makes queue_wait and time_to_first_token honest and lets many streams run in parallel.
+//
+// Thread-safety: every member function may be called from any thread concurrently. Streams
+// run on the executor the model was loaded on (the executor of the load_model() coroutine);
+// consumers may await them from any executor.
+//
+// Lifetime: streams keep the model alive while they run. close() stops admitting requests,
+// ends the in-flight ones (Error(closed)) and releases the backend's resources (processes,
+// sockets); destroying the last reference without close() releases them too.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <string>
+#include <vector>
+
+#include "inference/generate_config.hpp"
+#include "inference/model_info.hpp"
+#include "inference/token_stream.hpp"
+#include "inference/types.hpp"
+
+namespace inference {
+
+class TextModel {
+ public:
+  virtual ~TextModel() = default;
+
+  virtual TokenStream generate(std::string prompt, GenerateConfig config) = 0;
+  virtual TokenStream chat(std::vector<Message> messages, GenerateConfig config) = 0;
+
+  // One next token per prompt with its top-N alternatives (config.logprobs, default 5), all
+  // prompts in parallel. The default runs generate() with max_tokens = 1.
+  virtual boost::asio::awaitable<std::vector<ClassifyResult>> classify(std::vector<std::string> prompts,
+                                                                       GenerateConfig config);
+
+  // Every prompt's full generation, all admitted at once so they run across all slots in
+  // parallel. A failed prompt reports its error in its BatchResult; the others still complete.
+  virtual boost::asio::awaitable<std::vector<BatchResult>> batch_generate(std::vector<std::string> prompts,
+                                                                          GenerateConfig config);
+
+  virtual ModelInfo info() const = 0;
+  virtual std::string model_type() const = 0;  // the architecture, e.g. "llama"
+  virtual ModelStats stats() const = 0;
+
+  virtual boost::asio::awaitable<void> close() = 0;
+};
+
+}  // namespace inference

@@ -1,0 +1,1 @@
+// Being written: see core/include/inference/registry.hpp

@@ -1,0 +1,79 @@
+#include "inference/stream_producer.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/system_error.hpp>
+
+#include "inference/error.hpp"
+#include "stream_state.hpp"
+
+namespace inference {
+
+namespace asio = boost::asio;
+
+bool StreamWriter::try_push(Token&& token) { return state_.try_push(std::move(token)); }
+
+asio::awaitable<void> StreamWriter::push(Token token) {
+  while (!state_.try_push(std::move(token))) co_await wait_writable();
+}
+
+asio::awaitable<void> StreamWriter::wait_writable() {
+  try {
+    co_await asio::async_initiate<const asio::use_awaitable_t<>, void(boost::system::error_code)>(
+        [](auto handler, detail::StreamState* state) {
+          state->wait_space(detail::StreamState::SpaceHandler(std::move(handler)));
+        },
+        asio::use_awaitable, &state_);
+  } catch (const boost::system::system_error&) {
+    throw Error(errc::cancelled, "stream");
+  }
+}
+
+GenerateMetrics& StreamWriter::metrics() noexcept { return state_.metrics(); }
+
+std::chrono::steady_clock::time_point StreamWriter::started() const noexcept { return state_.started(); }
+
+bool StreamWriter::cancelled() const noexcept { return state_.cancel_requested(); }
+
+namespace {
+
+asio::awaitable<void> run_stream(std::shared_ptr<detail::StreamState> state, StreamBody body) {
+  {
+    // A local, so the body (plugin code and whatever it captures) is destroyed before `state`,
+    // which may hold the last reference to the plugin's shared object.
+    auto run = std::move(body);
+    StreamWriter writer(*state);
+    try {
+      const FinishReason reason = co_await run(writer);
+      state->finish(reason);
+    } catch (const Error& e) {
+      state->fail(e.code(), e.context());
+    } catch (const boost::system::system_error& e) {
+      // operation_aborted after a cancellation is the expected way out; the stream has ended.
+      state->fail(make_error_code(errc::internal_error), e.what());
+    } catch (const std::exception& e) {
+      state->fail(make_error_code(errc::internal_error), e.what());
+    }
+  }
+  state->producer_finished();
+}
+
+}  // namespace
+
+TokenStream spawn_stream(const asio::any_io_executor& executor, StreamOptions options, StreamBody body) {
+  auto state = std::make_shared<detail::StreamState>(asio::make_strand(executor), options.buffer_tokens);
+  if (options.deadline) state->start_deadline(*options.deadline);
+  asio::co_spawn(state->strand(), run_stream(state, std::move(body)),
+                 asio::bind_cancellation_slot(state->producer_slot(), asio::detached));
+  return TokenStream(std::move(state));
+}
+
+TokenStream failed_stream(const std::error_code& error, std::string message) {
+  return TokenStream(std::make_shared<detail::StreamState>(error, std::move(message)));
+}
+
+}  // namespace inference

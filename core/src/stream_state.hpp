@@ -1,0 +1,93 @@
+// The state one generation shares between its consumer (TokenStream) and its producer
+// (the coroutine started by spawn_stream). Guarded by one mutex; handlers are never invoked
+// under it, always posted to their own associated executor.
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/system/error_code.hpp>
+#include <chrono>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "inference/error.hpp"
+#include "inference/types.hpp"
+#include "token_ring.hpp"
+
+namespace inference::detail {
+
+class StreamState : public std::enable_shared_from_this<StreamState> {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using ConsumerHandler =
+      boost::asio::any_completion_handler<void(std::exception_ptr, std::optional<Token>)>;
+  using SpaceHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+
+  // A stream with a producer running on `strand`.
+  StreamState(Strand strand, std::size_t buffer_tokens);
+  // A stream with no producer that has already ended with `error`.
+  StreamState(std::error_code error, std::string message);
+
+  // ---- consumer side ----
+  enum class Poll { token, end, failed, empty };
+  // Takes a buffered token or reports the end without waiting.
+  Poll poll(Token& out, std::exception_ptr& error);
+  // Waits for a token or the end. Cancellation through the handler's slot cancels the stream.
+  void wait_token(ConsumerHandler handler);
+  void cancel(errc reason = errc::cancelled) noexcept;
+  bool finished() const noexcept;
+  GenerateResult result() const;
+  void set_anchor(std::shared_ptr<const void> anchor);
+
+  // ---- producer side ----
+  bool try_push(Token&& token);
+  void wait_space(SpaceHandler handler);
+  void finish(FinishReason reason);
+  void fail(std::error_code error, std::string message);
+  bool cancel_requested() const noexcept;
+  GenerateMetrics& metrics() noexcept { return result_.metrics; }
+  Clock::time_point started() const noexcept { return started_; }
+  Strand& strand() noexcept { return *strand_; }
+  boost::asio::cancellation_slot producer_slot() { return producer_signal_.slot(); }
+  // Arms the deadline timer on the producer's strand.
+  void start_deadline(Clock::time_point deadline);
+  // Called on the strand when the producer coroutine has returned.
+  void producer_finished();
+
+ private:
+  void end_locked(FinishReason reason, std::error_code error, std::string message);
+  std::exception_ptr error_exception_locked() const;
+  void complete_consumer(ConsumerHandler handler, std::exception_ptr error, std::optional<Token> token);
+  static void complete_space(SpaceHandler handler, boost::system::error_code ec);
+  void emit_producer_cancellation();
+  void on_consumer_cancelled();
+
+  mutable std::mutex mutex_;
+  std::optional<Strand> strand_;
+  boost::asio::cancellation_signal producer_signal_;  // touched only on the strand
+  std::optional<boost::asio::steady_timer> deadline_timer_;  // touched only on the strand
+  const std::size_t capacity_;
+  const std::size_t low_water_;
+  const Clock::time_point started_;
+
+  TokenRing buffer_;
+  ConsumerHandler consumer_;
+  SpaceHandler space_;
+  bool ended_ = false;           // no more tokens will be added
+  bool consumer_done_ = false;   // the consumer saw the end or the error
+  bool cancel_requested_ = false;
+  bool dropped_by_cancel_ = false;  // cancel() by the reader: next() ends quietly
+  bool producer_running_ = true;    // touched only on the strand
+  uint64_t pushed_ = 0;
+  Clock::time_point first_token_at_{};
+  std::string error_context_;
+  GenerateResult result_;
+  std::shared_ptr<const void> anchor_;
+};
+
+}  // namespace inference::detail

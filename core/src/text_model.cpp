@@ -1,0 +1,60 @@
+#include "inference/text_model.hpp"
+
+#include "inference/error.hpp"
+
+namespace inference {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// classify() asks for this many alternatives when the caller did not say.
+constexpr int32_t kDefaultClassifyAlternatives = 5;
+
+// Drains one stream into a BatchResult; a failure is recorded, not thrown, so one bad prompt
+// does not lose the others' results.
+asio::awaitable<BatchResult> collect(TokenStream& stream) {
+  BatchResult out;
+  try {
+    while (auto token = co_await stream.next()) {
+      out.text += token->text;
+      out.tokens.push_back(std::move(*token));
+    }
+  } catch (const Error&) {
+  }
+  out.result = stream.result();
+  co_return out;
+}
+
+}  // namespace
+
+asio::awaitable<std::vector<BatchResult>> TextModel::batch_generate(std::vector<std::string> prompts,
+                                                                    GenerateConfig config) {
+  // Every request is admitted before the first is read: they run across all slots in
+  // parallel, and reading them in order only waits for work that is already under way.
+  std::vector<TokenStream> streams;
+  streams.reserve(prompts.size());
+  for (auto& prompt : prompts) streams.push_back(generate(std::move(prompt), config));
+  std::vector<BatchResult> results;
+  results.reserve(streams.size());
+  for (auto& stream : streams) results.push_back(co_await collect(stream));
+  co_return results;
+}
+
+asio::awaitable<std::vector<ClassifyResult>> TextModel::classify(std::vector<std::string> prompts,
+                                                                 GenerateConfig config) {
+  config.max_tokens = 1;
+  if (config.logprobs <= 0) config.logprobs = kDefaultClassifyAlternatives;
+  auto batch = co_await batch_generate(std::move(prompts), std::move(config));
+  std::vector<ClassifyResult> results;
+  results.reserve(batch.size());
+  for (auto& item : batch) {
+    ClassifyResult r;
+    if (!item.tokens.empty()) r.token = std::move(item.tokens.front());
+    r.result = std::move(item.result);
+    results.push_back(std::move(r));
+  }
+  co_return results;
+}
+
+}  // namespace inference

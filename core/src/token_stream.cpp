@@ -1,0 +1,65 @@
+#include "inference/token_stream.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "inference/error.hpp"
+#include "stream_state.hpp"
+
+namespace inference {
+
+namespace asio = boost::asio;
+
+TokenStream::TokenStream(std::shared_ptr<detail::StreamState> state) noexcept : state_(std::move(state)) {}
+
+TokenStream& TokenStream::operator=(TokenStream&& other) noexcept {
+  if (this != &other) {
+    if (state_) state_->cancel();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+TokenStream::~TokenStream() {
+  if (state_) state_->cancel();
+}
+
+asio::awaitable<std::optional<Token>> TokenStream::next() {
+  if (!state_) co_return std::nullopt;
+  // Fast path: a buffered token (or the end) is taken without suspending the coroutine.
+  Token token;
+  std::exception_ptr error;
+  switch (state_->poll(token, error)) {
+    case detail::StreamState::Poll::token:
+      co_return std::optional<Token>(std::move(token));
+    case detail::StreamState::Poll::end:
+      co_return std::nullopt;
+    case detail::StreamState::Poll::failed:
+      std::rethrow_exception(error);
+    case detail::StreamState::Poll::empty:
+      break;
+  }
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
+                                          void(std::exception_ptr, std::optional<Token>)>(
+      [](auto handler, detail::StreamState* state) {
+        state->wait_token(detail::StreamState::ConsumerHandler(std::move(handler)));
+      },
+      asio::use_awaitable, state_.get());
+}
+
+void TokenStream::cancel() noexcept {
+  if (state_) state_->cancel();
+}
+
+bool TokenStream::finished() const noexcept { return !state_ || state_->finished(); }
+
+GenerateResult TokenStream::result() const {
+  if (!state_) return GenerateResult{.finish_reason = FinishReason::cancelled};
+  return state_->result();
+}
+
+void TokenStream::attach_anchor(std::shared_ptr<const void> anchor) {
+  if (state_) state_->set_anchor(std::move(anchor));
+}
+
+}  // namespace inference
