@@ -1,0 +1,94 @@
+// Finding the llama-server executable and learning which build it is, so the launch can adapt
+// its flags to what that build understands.
+//
+// Ownership: plain values; nothing is kept open.
+// Thread-safety: both functions are safe to call from any thread concurrently.
+// Cancellation: find_server_binary() only stat()s files. probe_server_version() blocks the
+// calling thread until the child printed its version or kVersionProbeTimeout passed; call it
+// once per binary, off latency-sensitive paths. It is not cancellable.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace inference::llama_server {
+
+// Reads one environment variable; std::nullopt when unset. Injected so tests need not touch the
+// real environment.
+using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
+
+// The real environment (getenv).
+EnvLookup process_environment_lookup();
+
+// Where the user can point us at a specific llama-server.
+inline constexpr std::string_view kServerPathVariable = "LLAMA_SERVER_PATH";
+// The name searched for on PATH.
+inline constexpr std::string_view kServerBinaryName = "llama-server";
+
+// Returns the llama-server to run, in this order of precedence:
+//   1. explicit_path (LoadOptions.server_path) when given,
+//   2. $LLAMA_SERVER_PATH when set and non-empty,
+//   3. the first "llama-server" in a $PATH directory (empty and relative entries are skipped:
+//      a daemon must not run whatever sits in its working directory).
+// A location the user configured (1 or 2) is authoritative: when it is unusable we fail rather
+// than silently run a different server. Candidates must be regular files executable by us
+// (symlinks are followed). Throws Error(server_start_failed) whose context lists every place
+// tried and why each was rejected (does not exist / is not a regular file / is not executable).
+// The returned path is as given or found, not canonicalised (so wrapper scripts keep working).
+std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,
+                                         const EnvLookup& env = process_environment_lookup());
+
+// What a llama-server build supports that the launch depends on.
+struct ServerFeatures {
+  bool unix_socket = false;  // --host <path>.sock listens on a UNIX domain socket
+  bool no_webui = false;     // --no-webui
+  bool offline = false;      // --offline (never reach the network for models)
+};
+
+// The build number at which each feature is known to be present. Builds are numbered by
+// llama.cpp's release tags (bNNNN); a build at or past the threshold gets the feature. The
+// thresholds are deliberately on the late side: missing a feature only costs a fallback
+// (TCP instead of a UNIX socket, a flag left out), while passing an unknown flag makes the
+// server refuse to start.
+inline constexpr int kFirstBuildWithUnixSocket = 5500;
+inline constexpr int kFirstBuildWithNoWebui = 5000;
+inline constexpr int kFirstBuildWithOffline = 5500;
+
+struct ServerVersion {
+  // llama.cpp build number ("version: 6641 (0e1f838a)" -> 6641); 0 when it could not be read.
+  int build = 0;
+  // Short git commit as printed ("0e1f838a"); empty when absent.
+  std::string commit;
+  // The first line that carried the version, for diagnostics.
+  std::string version_line;
+  ServerFeatures features;
+};
+
+// Derives the features of a build. build == 0 means "unknown" (a source build without tags
+// prints 0): such builds are assumed current and get every feature.
+ServerFeatures features_for_build(int build) noexcept;
+
+// Parses `llama-server --version` output (it prints on stderr, possibly after backend-loading
+// lines). Returns std::nullopt when no "version: N (commit)" line is present.
+std::optional<ServerVersion> parse_server_version(std::string_view output);
+
+// Bounded because the probe must never hang a load: the dynamic loader plus ggml backend
+// discovery take well under a second on a cold cache; 10 s leaves room for a slow disk.
+inline constexpr std::chrono::milliseconds kVersionProbeTimeout{10'000};
+// The version text is a few lines; anything beyond this is noise we refuse to buffer.
+inline constexpr std::size_t kVersionProbeOutputLimit = 64 * 1024;
+
+// Runs `<binary> --version` once (explicit argv, no shell, stdin from /dev/null, stdout and
+// stderr captured up to kVersionProbeOutputLimit) and parses it. Throws
+// Error(server_start_failed) naming the binary when it cannot be started, does not finish within
+// `timeout` (it is then killed and reaped), exits unsuccessfully, or prints no version line; the
+// context quotes the last lines of its output.
+ServerVersion probe_server_version(const std::filesystem::path& binary,
+                                   std::chrono::milliseconds timeout = kVersionProbeTimeout);
+
+}  // namespace inference::llama_server

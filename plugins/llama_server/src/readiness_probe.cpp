@@ -1,0 +1,104 @@
+#include "inference/llama_server/readiness_probe.hpp"
+
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/parse.hpp>
+#include <string>
+#include <variant>
+
+#include "inference/error.hpp"
+#include "inference/llama_server/http_connection.hpp"
+#include "inference/llama_server/server_error.hpp"
+
+namespace inference::llama_server {
+namespace {
+
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+bool says_ok(const std::string& body) {
+  boost::system::error_code ec;
+  const auto value = boost::json::parse(body, ec);
+  if (ec || !value.is_object()) return false;
+  const auto* status = value.as_object().if_contains("status");
+  return status != nullptr && status->is_string() && status->as_string() == "ok";
+}
+
+// One GET /health. Returns true when ready; otherwise records why not in `last_outcome`.
+asio::awaitable<bool> ask_health(HttpConnection& connection, std::string& last_outcome) {
+  try {
+    const HttpResponse response = co_await connection.request(HttpMethod::get, "/health");
+    if (response.status == 200 && says_ok(response.body)) co_return true;
+    last_outcome = "/health answered " + std::to_string(response.status) + " " + response.body;
+  } catch (const ServerError& error) {
+    last_outcome = error.what();  // 503 "Loading model" while it loads
+  } catch (const Error& error) {
+    if (error.is(errc::cancelled)) throw;
+    last_outcome = error.what();  // not listening yet (no socket file, refused) or closed
+  }
+  co_return false;
+}
+
+// Polls until ready. Never returns otherwise; the caller races it against exit and deadline.
+asio::awaitable<void> poll_until_healthy(asio::any_io_executor executor,
+                                         const ServerEndpoint& endpoint,
+                                         std::string& last_outcome) {
+  HttpConnection connection(executor, endpoint);
+  asio::steady_timer timer(executor);
+  for (;;) {
+    timer.expires_after(kHealthRequestTimeout);
+    const auto answer =
+        co_await (ask_health(connection, last_outcome) || timer.async_wait(asio::use_awaitable));
+    if (answer.index() == 0 && std::get<0>(answer)) co_return;
+    if (answer.index() == 1) {
+      connection.close();
+      last_outcome = "/health did not answer within " +
+                     std::to_string(kHealthRequestTimeout.count()) + " ms";
+    }
+    timer.expires_after(kHealthPollInterval);
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+std::string with_tail(std::string context, const std::string& tail) {
+  if (!tail.empty()) context += "; last output:\n" + tail;
+  return context;
+}
+
+}  // namespace
+
+asio::awaitable<void> wait_until_ready(asio::any_io_executor executor,
+                                       const ServerEndpoint& endpoint, ServerProcess& process,
+                                       std::chrono::milliseconds timeout) {
+  const std::string who =
+      "llama-server (pid " + std::to_string(process.pid()) + ", " + endpoint.describe() + ")";
+  std::string last_outcome = "no answer yet";
+  asio::steady_timer deadline(executor, timeout);
+
+  std::variant<std::monostate, ExitStatus, std::monostate> outcome;
+  try {
+    outcome = co_await (poll_until_healthy(executor, endpoint, last_outcome) ||
+                        process.async_wait_exit() || deadline.async_wait(asio::use_awaitable));
+  } catch (const boost::system::system_error& error) {
+    if (error.code() != asio::error::operation_aborted) throw;
+    throw Error(errc::cancelled, "waiting for " + who + " to become ready");
+  }
+  switch (outcome.index()) {
+    case 0:
+      co_return;
+    case 1: {
+      const ExitStatus& status = std::get<1>(outcome);
+      throw Error(errc::server_start_failed,
+                  with_tail(who + " " + status.describe() + " before it was ready",
+                            status.output_tail));
+    }
+    default:
+      throw Error(errc::load_timeout,
+                  with_tail(who + " was not ready after " + std::to_string(timeout.count()) +
+                                " ms (" + last_outcome + ")",
+                            process.output_tail()));
+  }
+}
+
+}  // namespace inference::llama_server

@@ -1,0 +1,369 @@
+#include "inference/llama_server/server_process.hpp"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <system_error>
+#include <utility>
+
+#include "child_spawn.hpp"
+#include "inference/error.hpp"
+
+namespace inference::llama_server {
+
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+
+namespace detail {
+
+struct ServerProcessState {
+  ServerProcessState(asio::strand<asio::any_io_executor> executor, std::size_t capacity,
+                     OutputRing::LineSink sink)
+      : strand(std::move(executor)),
+        ring(capacity, std::move(sink)),
+        output_drained(strand, asio::steady_timer::time_point::max()),
+        exit_event(strand, asio::steady_timer::time_point::max()) {}
+
+  ServerProcessState(const ServerProcessState&) = delete;
+  ServerProcessState& operator=(const ServerProcessState&) = delete;
+  ~ServerProcessState() { remove_socket_directory(); }
+
+  std::optional<ExitStatus> exit_snapshot() const {
+    std::lock_guard lock(exit_mutex);
+    return exit;
+  }
+
+  // Only while the child is not reaped: afterwards its group id could, in theory, be reused.
+  void signal_group(int signal_number) const {
+    if (!reaped.load()) ::kill(-pid, signal_number);
+  }
+
+  void remove_socket_directory() noexcept {
+    if (!socket_directory) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(*socket_directory, ignored);
+    socket_directory.reset();
+  }
+
+  const asio::strand<asio::any_io_executor> strand;
+  OutputRing ring;
+  pid_t pid = -1;
+  std::optional<ServerEndpoint> endpoint;  // set before the child starts, then immutable
+  std::optional<std::filesystem::path> socket_directory;
+  std::optional<SpawnedChild> child;  // its handle and pipe are bound to `strand`
+
+  std::atomic<bool> reaped{false};
+  bool output_closed = false;        // strand only
+  asio::steady_timer output_drained;  // strand only; cancelled at the output's EOF
+  asio::steady_timer exit_event;      // strand only; cancelled once `exit` is set
+
+  mutable std::mutex exit_mutex;
+  std::optional<ExitStatus> exit;  // guarded by exit_mutex; written once, on the strand
+};
+
+}  // namespace detail
+
+namespace {
+
+using State = detail::ServerProcessState;
+
+// The child writes in pipe-buffer sized bursts at most.
+constexpr std::size_t kOutputReadChunk = 4096;
+// Names the private socket directory so a stray one is recognisable in /tmp.
+constexpr std::string_view kSocketDirectoryPrefix = "inference-llama-";
+// Used when neither the option nor $TMPDIR gives a usable parent directory.
+constexpr std::string_view kFallbackRuntimeDirectory = "/tmp";
+// Where a socket path must fit, including its terminating NUL.
+constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
+// Output that means the child could not bind its listening address.
+constexpr std::array<std::string_view, 2> kBindFailureMarkers{"couldn't bind",
+                                                              "Address already in use"};
+
+std::string hex(const unsigned char* bytes, std::size_t size) {
+  static constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string text;
+  text.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    text.push_back(kDigits[bytes[i] >> 4U]);
+    text.push_back(kDigits[bytes[i] & 0x0FU]);
+  }
+  return text;
+}
+
+// 128 bits from the kernel's CSPRNG (getrandom draws from the /dev/urandom pool).
+std::string random_api_key() {
+  std::array<unsigned char, kApiKeyBytes> bytes{};
+  std::size_t filled = 0;
+  while (filled < bytes.size()) {
+    const ssize_t n = ::getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(errc::server_start_failed,
+                  std::string("cannot generate an API key: ") + std::strerror(errno));
+    }
+    filled += static_cast<std::size_t>(n);
+  }
+  return hex(bytes.data(), bytes.size());
+}
+
+bool usable_socket_parent(const std::filesystem::path& parent) {
+  // mkdtemp's suffix is as long as its template's "XXXXXX".
+  const std::string socket = (parent / (std::string(kSocketDirectoryPrefix) + "XXXXXX") /
+                              kSocketFileName)
+                                 .string();
+  return !parent.empty() && parent.is_absolute() && socket.size() <= kMaxSocketPath &&
+         socket.find(',') == std::string::npos;
+}
+
+std::filesystem::path make_socket_directory(const std::filesystem::path& requested) {
+  std::filesystem::path parent = requested;
+  if (parent.empty()) {
+    const char* tmpdir = std::getenv("TMPDIR");
+    parent = tmpdir != nullptr ? std::filesystem::path(tmpdir) : std::filesystem::path();
+    if (!usable_socket_parent(parent)) parent = kFallbackRuntimeDirectory;
+  } else if (!usable_socket_parent(parent)) {
+    throw Error(errc::server_start_failed,
+                "runtime directory '" + parent.string() +
+                    "' is not absolute, contains ',' or is too long for a UNIX socket path");
+  }
+  std::string name = (parent / (std::string(kSocketDirectoryPrefix) + "XXXXXX")).string();
+  if (::mkdtemp(name.data()) == nullptr) {
+    throw Error(errc::server_start_failed, "cannot create a socket directory in " +
+                                               parent.string() + ": " + std::strerror(errno));
+  }
+  // mkdtemp already uses 0700; say it explicitly so no umask or ACL default can widen it.
+  ::chmod(name.c_str(), S_IRWXU);
+  return name;
+}
+
+// Asks the kernel for a free port on 127.0.0.1. The socket is closed before the child binds the
+// port, so another process can take it in between (see the header).
+std::uint16_t pick_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw Error(errc::server_start_failed,
+                std::string("cannot create a TCP socket: ") + std::strerror(errno));
+  }
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = 0;
+  socklen_t length = sizeof(address);
+  const bool ok =
+      ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!ok) {
+    throw Error(errc::server_start_failed,
+                std::string("cannot pick a free TCP port on 127.0.0.1: ") + std::strerror(error));
+  }
+  return ntohs(address.sin_port);
+}
+
+bool use_unix_socket(const LaunchSpec& spec) {
+  switch (spec.transport) {
+    case TransportChoice::automatic:
+      return spec.features.unix_socket;
+    case TransportChoice::unix_socket:
+      if (!spec.features.unix_socket) {
+        throw Error(errc::server_start_failed,
+                    spec.binary.string() + " cannot listen on a UNIX socket (build too old)");
+      }
+      return true;
+    case TransportChoice::tcp:
+      return false;
+  }
+  return false;
+}
+
+ExitStatus decode_wait_status(int wait_status, const boost::system::error_code& ec) {
+  ExitStatus status;
+  if (ec) return status;  // reaped by someone else (our destructor): unknown
+  if (WIFEXITED(wait_status)) status.exit_code = WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) status.signal = WTERMSIG(wait_status);
+  return status;
+}
+
+asio::awaitable<void> read_output(std::shared_ptr<State> state) {
+  std::array<char, kOutputReadChunk> buffer{};
+  for (;;) {
+    boost::system::error_code ec;
+    const std::size_t n = co_await state->child->output.async_read_some(
+        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    if (n > 0) state->ring.append(std::string_view(buffer.data(), n));
+    if (ec) break;  // EOF: the child and everything it forked closed their output
+  }
+  state->output_closed = true;
+  state->output_drained.cancel();
+}
+
+asio::awaitable<void> watch_exit(std::shared_ptr<State> state) {
+  boost::system::error_code ec;
+  const int wait_status = co_await state->child->handle.async_wait(
+      asio::redirect_error(asio::use_awaitable, ec));
+  state->reaped = true;
+  // Anything the server forked is ours to clean up too. Safe after the reap: the kernel keeps a
+  // process group's id reserved while any member lives, so this cannot hit a stranger.
+  ::kill(-state->pid, SIGKILL);
+  if (!state->output_closed) {
+    state->output_drained.expires_after(kOutputDrainAfterExit);
+    boost::system::error_code ignored;
+    co_await state->output_drained.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
+  state->ring.flush_sink();
+  ExitStatus status = decode_wait_status(wait_status, ec);
+  status.output_tail = state->ring.tail_text(kErrorTailLines);
+  {
+    std::lock_guard lock(state->exit_mutex);
+    state->exit = std::move(status);
+  }
+  state->exit_event.cancel();
+}
+
+// Runs on the strand.
+asio::awaitable<ExitStatus> wait_for_exit(std::shared_ptr<State> state) {
+  for (;;) {
+    if (auto status = state->exit_snapshot()) co_return *status;
+    boost::system::error_code ec;
+    co_await state->exit_event.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (auto status = state->exit_snapshot()) co_return *status;
+    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+    if (cancellation.cancelled() != asio::cancellation_type::none) {
+      throw Error(errc::cancelled,
+                  "waiting for llama-server (pid " + std::to_string(state->pid) + ") to exit");
+    }
+  }
+}
+
+// Runs on the strand.
+asio::awaitable<ExitStatus> terminate_on_strand(std::shared_ptr<State> state,
+                                                std::chrono::milliseconds grace) {
+  if (auto status = state->exit_snapshot()) co_return *status;
+  state->signal_group(SIGTERM);
+  asio::steady_timer grace_timer(state->strand, grace);
+  auto first = co_await (wait_for_exit(state) || grace_timer.async_wait(asio::use_awaitable));
+  if (first.index() == 0) co_return std::get<0>(std::move(first));
+  state->signal_group(SIGKILL);
+  co_return co_await wait_for_exit(state);
+}
+
+// The public awaitables hop onto the strand; the shared state keeps everything alive even if the
+// ServerProcess is moved from or destroyed while they wait.
+asio::awaitable<ExitStatus> wait_for_exit_from_anywhere(std::shared_ptr<State> state) {
+  const auto strand = state->strand;
+  co_return co_await asio::co_spawn(strand, wait_for_exit(std::move(state)), asio::use_awaitable);
+}
+
+asio::awaitable<ExitStatus> terminate_from_anywhere(std::shared_ptr<State> state,
+                                                    std::chrono::milliseconds grace) {
+  const auto strand = state->strand;
+  co_return co_await asio::co_spawn(strand, terminate_on_strand(std::move(state), grace),
+                                    asio::use_awaitable);
+}
+
+}  // namespace
+
+std::string ExitStatus::describe() const {
+  if (exit_code) return "exited with status " + std::to_string(*exit_code);
+  if (signal) {
+    const char* name = ::sigabbrev_np(*signal);
+    return "was killed by signal " + std::to_string(*signal) +
+           (name != nullptr ? " (" + std::string(name) + ")" : std::string());
+  }
+  return "exit status unknown";
+}
+
+ServerProcess::ServerProcess(asio::any_io_executor executor, const LaunchSpec& spec,
+                             ServerProcessOptions options)
+    : state_(std::make_shared<State>(asio::make_strand(std::move(executor)),
+                                     options.output_capacity, std::move(options.log_sink))) {
+  State& state = *state_;
+  // On a throw below, ~State removes the socket directory; nothing else exists yet.
+  if (use_unix_socket(spec)) {
+    state.socket_directory = make_socket_directory(options.runtime_directory);
+    state.endpoint = ServerEndpoint::unix_socket(*state.socket_directory / kSocketFileName,
+                                                 random_api_key());
+  } else {
+    state.endpoint = ServerEndpoint::tcp(pick_free_port(), random_api_key());
+  }
+  state.child.emplace(detail::spawn_child(
+      state.strand,
+      {spec.binary, build_server_arguments(spec, *state.endpoint),
+       build_server_environment(spec, detail::current_environment(), state.endpoint->api_key())}));
+  state.pid = state.child->pid;
+  asio::co_spawn(state.strand, read_output(state_), asio::detached);
+  asio::co_spawn(state.strand, watch_exit(state_), asio::detached);
+}
+
+ServerProcess::ServerProcess(ServerProcess&&) noexcept = default;
+
+ServerProcess& ServerProcess::operator=(ServerProcess&& other) noexcept {
+  if (this != &other) {
+    ServerProcess doomed(std::move(*this));  // our current child dies like in the destructor
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+ServerProcess::~ServerProcess() {
+  if (!state_) return;
+  // Synchronous on purpose: once we return, no child and no zombie may remain. The watcher
+  // (if still waiting) then finds the child reaped and reports an unknown status.
+  if (!state_->reaped.exchange(true)) detail::kill_group_and_reap(state_->pid);
+  state_->remove_socket_directory();
+}
+
+pid_t ServerProcess::pid() const noexcept { return state_->pid; }
+
+const ServerEndpoint& ServerProcess::endpoint() const noexcept { return *state_->endpoint; }
+
+const std::optional<std::filesystem::path>& ServerProcess::socket_directory() const noexcept {
+  return state_->socket_directory;
+}
+
+const OutputRing& ServerProcess::output() const noexcept { return state_->ring; }
+
+std::string ServerProcess::output_tail(std::size_t lines) const {
+  return state_->ring.tail_text(lines);
+}
+
+std::optional<ExitStatus> ServerProcess::exit_status() const { return state_->exit_snapshot(); }
+
+bool ServerProcess::failed_to_bind() const {
+  const std::string tail = state_->ring.tail_text(kErrorTailLines);
+  for (const auto marker : kBindFailureMarkers) {
+    if (tail.find(marker) != std::string::npos) return true;
+  }
+  return false;
+}
+
+asio::awaitable<ExitStatus> ServerProcess::async_wait_exit() {
+  return wait_for_exit_from_anywhere(state_);
+}
+
+asio::awaitable<ExitStatus> ServerProcess::terminate(std::chrono::milliseconds grace) {
+  return terminate_from_anywhere(state_, grace);
+}
+
+}  // namespace inference::llama_server
