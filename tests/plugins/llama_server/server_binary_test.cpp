@@ -1,0 +1,232 @@
+#include "inference/llama_server/server_binary.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include "inference/error.hpp"
+
+namespace inference::llama_server {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+class ServerBinaryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string name = (fs::temp_directory_path() / "server-binary-test-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(name.data()), nullptr);
+    root_ = name;
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(root_, ignored);
+  }
+
+  fs::path write_file(const fs::path& relative, const std::string& content, fs::perms perms) {
+    const fs::path path = root_ / relative;
+    fs::create_directories(path.parent_path());
+    std::ofstream(path) << content;
+    fs::permissions(path, perms);
+    return path;
+  }
+  fs::path executable(const fs::path& relative, const std::string& script = "#!/bin/sh\n") {
+    return write_file(relative, script, fs::perms::owner_all);
+  }
+
+  EnvLookup env_of(std::map<std::string, std::string> variables) {
+    return [variables = std::move(variables)](std::string_view name) -> std::optional<std::string> {
+      const auto it = variables.find(std::string(name));
+      if (it == variables.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+
+  fs::path root_;
+};
+
+template <typename F>
+std::string start_failure(F&& f) {
+  try {
+    f();
+  } catch (const Error& error) {
+    EXPECT_TRUE(error.is(errc::server_start_failed)) << error.what();
+    return error.what();
+  }
+  ADD_FAILURE() << "no Error thrown";
+  return {};
+}
+
+// True when this process has no child left, not even a zombie.
+bool no_children_left() { return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD; }
+
+TEST_F(ServerBinaryTest, ExplicitPathWinsOverEnvironmentAndPath) {
+  const auto explicit_binary = executable("explicit/llama-server");
+  const auto env_binary = executable("env/llama-server");
+  executable("bin/llama-server");
+  const auto found = find_server_binary(
+      explicit_binary,
+      env_of({{"LLAMA_SERVER_PATH", env_binary.string()}, {"PATH", (root_ / "bin").string()}}));
+  EXPECT_EQ(found, explicit_binary);
+}
+
+TEST_F(ServerBinaryTest, EnvironmentVariableIsUsedWithoutExplicitPath) {
+  const auto env_binary = executable("env/custom-name");
+  executable("bin/llama-server");
+  const auto found = find_server_binary(
+      std::nullopt,
+      env_of({{"LLAMA_SERVER_PATH", env_binary.string()}, {"PATH", (root_ / "bin").string()}}));
+  EXPECT_EQ(found, env_binary);
+}
+
+TEST_F(ServerBinaryTest, PathSearchSkipsUnusableEntriesAndFindsTheFirstExecutable) {
+  write_file("noexec/llama-server", "#!/bin/sh\n", fs::perms::owner_read | fs::perms::owner_write);
+  fs::create_directories(root_ / "dir/llama-server");
+  const auto good = executable("good/llama-server");
+  executable("later/llama-server");
+  const std::string path = "relative/bin::" + (root_ / "missing").string() + ":" +
+                           (root_ / "noexec").string() + ":" + (root_ / "dir").string() + ":" +
+                           (root_ / "good").string() + ":" + (root_ / "later").string();
+  EXPECT_EQ(find_server_binary(std::nullopt, env_of({{"PATH", path}})), good);
+}
+
+TEST_F(ServerBinaryTest, NothingFoundNamesEveryPlaceTriedAndWhy) {
+  write_file("noexec/llama-server", "#!/bin/sh\n", fs::perms::owner_read);
+  fs::create_directories(root_ / "dir/llama-server");
+  const std::string path = (root_ / "missing").string() + ":" + (root_ / "noexec").string() +
+                           ":" + (root_ / "dir").string();
+  const auto message =
+      start_failure([&] { find_server_binary(std::nullopt, env_of({{"PATH", path}})); });
+  EXPECT_THAT(message,
+              AllOf(HasSubstr("server_path not set"), HasSubstr("LLAMA_SERVER_PATH not set"),
+                    HasSubstr((root_ / "missing/llama-server").string() + " does not exist"),
+                    HasSubstr((root_ / "noexec/llama-server").string() + " is not executable"),
+                    HasSubstr((root_ / "dir/llama-server").string() + " is a directory")));
+}
+
+TEST_F(ServerBinaryTest, MissingExplicitPathFailsEvenWhenPathHasOne) {
+  executable("bin/llama-server");
+  const auto missing = root_ / "nowhere/llama-server";
+  const auto message = start_failure([&] {
+    find_server_binary(missing, env_of({{"PATH", (root_ / "bin").string()}}));
+  });
+  EXPECT_THAT(message, HasSubstr("server_path " + missing.string() + " does not exist"));
+}
+
+TEST_F(ServerBinaryTest, ExplicitDirectoryIsRejected) {
+  fs::create_directories(root_ / "a-directory");
+  const auto message =
+      start_failure([&] { find_server_binary(root_ / "a-directory", env_of({})); });
+  EXPECT_THAT(message, HasSubstr((root_ / "a-directory").string() + " is a directory"));
+}
+
+TEST_F(ServerBinaryTest, NonExecutableEnvironmentPathIsRejected) {
+  const auto file = write_file("plain", "data", fs::perms::owner_read | fs::perms::owner_write);
+  const auto message = start_failure([&] {
+    find_server_binary(std::nullopt, env_of({{"LLAMA_SERVER_PATH", file.string()}}));
+  });
+  EXPECT_THAT(message, HasSubstr("LLAMA_SERVER_PATH " + file.string() + " is not executable"));
+}
+
+TEST_F(ServerBinaryTest, DeviceFileIsNotARegularFile) {
+  const auto message = start_failure([&] { find_server_binary("/dev/null", env_of({})); });
+  EXPECT_THAT(message, HasSubstr("/dev/null is not a regular file"));
+}
+
+TEST(ServerVersionTest, ParsesUpstreamVersionLineAfterBackendNoise) {
+  const auto version = parse_server_version(
+      "load_backend: loaded CPU backend from /usr/lib/libggml-cpu.so\n"
+      "version: 6641 (0e1f838a)\n"
+      "built with cc (Debian 14.2.0) for x86_64-linux-gnu\n");
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->build, 6641);
+  EXPECT_EQ(version->commit, "0e1f838a");
+  EXPECT_EQ(version->version_line, "version: 6641 (0e1f838a)");
+  EXPECT_TRUE(version->features.unix_socket);
+}
+
+TEST(ServerVersionTest, ParsesDebianVersionLine) {
+  const auto version = parse_server_version(
+      "version: 0.7.0 (build 11669, commit Debian)\nbuilt with GNU 16.2.0 for Linux x86_64\n");
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->build, 11669);
+  EXPECT_EQ(version->commit, "Debian");
+}
+
+TEST(ServerVersionTest, OutputWithoutVersionLineIsNotAVersion) {
+  EXPECT_FALSE(parse_server_version("usage: llama-server [options]\n"));
+  EXPECT_FALSE(parse_server_version("version: banana\n"));
+  EXPECT_FALSE(parse_server_version(""));
+}
+
+TEST(ServerVersionTest, OldBuildsLackNewerFeaturesAndUnknownBuildsHaveAll) {
+  const auto old = features_for_build(3000);
+  EXPECT_FALSE(old.unix_socket);
+  EXPECT_FALSE(old.no_webui);
+  EXPECT_FALSE(old.offline);
+  const auto current = features_for_build(kFirstBuildWithUnixSocket);
+  EXPECT_TRUE(current.unix_socket);
+  EXPECT_TRUE(current.no_webui);
+  EXPECT_TRUE(current.offline);
+  EXPECT_TRUE(features_for_build(0).unix_socket);
+}
+
+TEST_F(ServerBinaryTest, ProbeRunsTheBinaryWithVersionFlag) {
+  const auto fake = executable("fake-server", R"sh(#!/bin/sh
+[ "$1" = "--version" ] || exit 9
+echo "load_backend: loaded CPU backend" >&2
+echo "version: 7001 (abcdef12)" >&2
+)sh");
+  const auto version = probe_server_version(fake);
+  EXPECT_EQ(version.build, 7001);
+  EXPECT_EQ(version.commit, "abcdef12");
+  EXPECT_TRUE(no_children_left());
+}
+
+TEST_F(ServerBinaryTest, ProbeFailureQuotesTheStatusAndLastOutput) {
+  const auto fake = executable("crashing", "#!/bin/sh\necho 'libggml.so: cannot open' >&2\nexit 3\n");
+  const auto message = start_failure([&] { probe_server_version(fake); });
+  EXPECT_THAT(message, AllOf(HasSubstr(fake.string()), HasSubstr("exited with status 3"),
+                             HasSubstr("libggml.so: cannot open")));
+  EXPECT_TRUE(no_children_left());
+}
+
+TEST_F(ServerBinaryTest, ProbeWithoutVersionLineFails) {
+  const auto fake = executable("quiet", "#!/bin/sh\necho hello\n");
+  EXPECT_THAT(start_failure([&] { probe_server_version(fake); }),
+              HasSubstr("printed no version line"));
+}
+
+TEST_F(ServerBinaryTest, HangingProbeIsKilledAndReapedAtTheTimeout) {
+  const auto pid_file = root_ / "pid";
+  const auto fake =
+      executable("hanging", "#!/bin/sh\necho $$ > '" + pid_file.string() + "'\nexec sleep 60\n");
+  const auto message =
+      start_failure([&] { probe_server_version(fake, std::chrono::milliseconds(300)); });
+  EXPECT_THAT(message, HasSubstr("did not finish within 300 ms"));
+  std::string pid;
+  std::ifstream(pid_file) >> pid;
+  ASSERT_FALSE(pid.empty());
+  EXPECT_FALSE(fs::exists("/proc/" + pid)) << "probe child " << pid << " still exists";
+  EXPECT_TRUE(no_children_left());
+}
+
+TEST_F(ServerBinaryTest, UnexecutableFormatFailsToStartWithoutLeavingAZombie) {
+  const auto garbage = write_file("garbage", "\x7f" "ELF-not-really", fs::perms::owner_all);
+  const auto message = start_failure([&] { probe_server_version(garbage); });
+  EXPECT_THAT(message, HasSubstr("cannot start " + garbage.string()));
+  EXPECT_TRUE(no_children_left());
+}
+
+}  // namespace
+}  // namespace inference::llama_server

@@ -1,0 +1,262 @@
+#include "inference/llama_server/server_process.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "inference/error.hpp"
+#include "inference/llama_server/http_connection.hpp"
+#include "inference/llama_server/readiness_probe.hpp"
+#include "inference/llama_server/server_error.hpp"
+#include "supervision_fixture.hpp"
+
+namespace inference::llama_server {
+namespace {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using test::kTestLoadTimeout;
+using test::run_until_complete;
+using test::tiny_model_spec;
+
+// The budget from the child's death to every waiter knowing about it.
+constexpr std::chrono::milliseconds kExitNoticeBudget{100};
+// How long an orphaned server may take to die after its host was killed. Polling /proc (a
+// condition check with a deadline, not a sleep used as synchronisation) because a process we
+// are not the parent of offers no exit event to wait on.
+constexpr std::chrono::seconds kOrphanDeathDeadline{10};
+constexpr std::chrono::milliseconds kProcPollInterval{5};
+
+bool process_exists(pid_t pid) { return fs::exists("/proc/" + std::to_string(pid)); }
+
+bool no_children_left() { return ::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD; }
+
+std::string read_proc_file(pid_t pid, const char* name) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/" + name, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+void start_and_wait_ready(asio::io_context& io, ServerProcess& process) {
+  run_until_complete(io, wait_until_ready(io.get_executor(), process.endpoint(), process,
+                                          kTestLoadTimeout));
+}
+
+TEST(ServerProcessTest, RealServerVersionIsParsed) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  const auto& version = test::test_server_version();
+  EXPECT_GT(version.build, 0) << version.version_line;
+  EXPECT_TRUE(version.features.unix_socket) << version.version_line;
+}
+
+TEST(ServerProcessTest, ListensOnASocketOnlyItsOwnerCanReach) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  ServerProcess process(io.get_executor(), tiny_model_spec());
+  start_and_wait_ready(io, process);
+
+  ASSERT_TRUE(process.endpoint().is_unix_socket());
+  ASSERT_TRUE(process.socket_directory());
+  struct stat directory {};
+  ASSERT_EQ(::stat(process.socket_directory()->c_str(), &directory), 0);
+  EXPECT_EQ(directory.st_mode & 07777, 0700U);
+  EXPECT_EQ(directory.st_uid, ::getuid());
+  struct stat socket {};
+  ASSERT_EQ(::stat(process.endpoint().socket_path().c_str(), &socket), 0);
+  EXPECT_TRUE(S_ISSOCK(socket.st_mode));
+  EXPECT_EQ(socket.st_mode & 0077, 0U) << "group/other bits on the socket: " << std::oct
+                                       << (socket.st_mode & 0777);
+}
+
+TEST(ServerProcessTest, RequestsWithoutTheKeyAreRefused) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  ServerProcess process(io.get_executor(), tiny_model_spec());
+  start_and_wait_ready(io, process);
+
+  HttpConnection with_key(io.get_executor(), process.endpoint());
+  EXPECT_EQ(run_until_complete(io, with_key.request(HttpMethod::get, "/props")).status, 200U);
+
+  HttpConnection without_key(io.get_executor(),
+                             ServerEndpoint::unix_socket(process.endpoint().socket_path(), ""));
+  try {
+    run_until_complete(io, without_key.request(HttpMethod::get, "/props"));
+    ADD_FAILURE() << "/props answered without the API key";
+  } catch (const ServerError& error) {
+    EXPECT_EQ(error.status(), 401U) << error.what();
+  }
+}
+
+TEST(ServerProcessTest, ApiKeyTravelsInTheEnvironmentNotOnTheCommandLine) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  ServerProcess process(io.get_executor(), tiny_model_spec());
+  start_and_wait_ready(io, process);
+  const std::string& key = process.endpoint().api_key();
+  EXPECT_EQ(key.size(), 2 * kApiKeyBytes);
+  EXPECT_THAT(read_proc_file(process.pid(), "cmdline"), Not(HasSubstr(key)));
+  EXPECT_THAT(read_proc_file(process.pid(), "environ"), HasSubstr("LLAMA_API_KEY=" + key));
+  // Its own process group, so signals to the group reach anything it starts.
+  EXPECT_EQ(::getpgid(process.pid()), process.pid());
+}
+
+TEST(ServerProcessTest, KillNineIsObservedWithTheSignalAndTheLastOutput) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  ServerProcess process(io.get_executor(), tiny_model_spec());
+  start_and_wait_ready(io, process);
+
+  const auto killed_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(::kill(process.pid(), SIGKILL), 0);
+  const ExitStatus status = run_until_complete(io, process.async_wait_exit());
+  const auto noticed_after = std::chrono::steady_clock::now() - killed_at;
+
+  EXPECT_EQ(status.signal, SIGKILL);
+  EXPECT_FALSE(status.exit_code);
+  EXPECT_THAT(status.describe(), HasSubstr("signal 9"));
+  EXPECT_THAT(status.output_tail, HasSubstr("listening"));
+  EXPECT_LT(noticed_after, kExitNoticeBudget);
+  EXPECT_FALSE(process_exists(process.pid()));
+  // A second waiter gets the same answer at once.
+  EXPECT_EQ(run_until_complete(io, process.async_wait_exit()).signal, SIGKILL);
+}
+
+TEST(ServerProcessTest, TerminateStopsGracefullyAndReaps) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  ServerProcess process(io.get_executor(), tiny_model_spec());
+  start_and_wait_ready(io, process);
+  const pid_t pid = process.pid();
+
+  const ExitStatus status = run_until_complete(io, process.terminate());
+  EXPECT_EQ(status.exit_code, 0) << status.describe() << "\n" << status.output_tail;
+  EXPECT_FALSE(process_exists(pid)) << "pid " << pid << " still in /proc (zombie?)";
+  EXPECT_TRUE(no_children_left());
+}
+
+TEST(ServerProcessTest, TerminateEscalatesToSigkillAfterTheGrace) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  ServerProcess process(io.get_executor(), tiny_model_spec());
+  start_and_wait_ready(io, process);
+  // A stopped process cannot act on SIGTERM; only SIGKILL ends it.
+  ASSERT_EQ(::kill(process.pid(), SIGSTOP), 0);
+  const ExitStatus status =
+      run_until_complete(io, process.terminate(std::chrono::milliseconds(200)));
+  EXPECT_EQ(status.signal, SIGKILL) << status.describe();
+  EXPECT_TRUE(no_children_left());
+}
+
+TEST(ServerProcessTest, DestructorLeavesNoProcessNoZombieAndNoSocketDirectory) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  pid_t pid = -1;
+  fs::path directory;
+  {
+    ServerProcess process(io.get_executor(), tiny_model_spec());
+    pid = process.pid();
+    directory = process.socket_directory().value_or(fs::path());
+    ASSERT_TRUE(process_exists(pid));
+  }  // destroyed while still loading, without terminate()
+  EXPECT_FALSE(process_exists(pid));
+  EXPECT_TRUE(no_children_left());
+  EXPECT_FALSE(fs::exists(directory));
+  io.run();  // the internal watcher and reader finish on their own
+}
+
+TEST(ServerProcessTest, WaiterOutlivingTheObjectCompletesWithUnknownStatus) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  auto process = std::make_unique<ServerProcess>(io.get_executor(), tiny_model_spec());
+  auto waiter = asio::co_spawn(io, process->async_wait_exit(), asio::use_future);
+  io.poll();
+  process.reset();
+  io.run();
+  const ExitStatus status = waiter.get();
+  EXPECT_FALSE(status.exit_code);
+  EXPECT_FALSE(status.signal);
+}
+
+TEST(ServerProcessTest, TcpTransportListensOnLoopback) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  auto spec = tiny_model_spec();
+  spec.transport = TransportChoice::tcp;
+  ServerProcess process(io.get_executor(), spec);
+  EXPECT_FALSE(process.endpoint().is_unix_socket());
+  EXPECT_FALSE(process.socket_directory());
+  start_and_wait_ready(io, process);
+  EXPECT_THAT(process.output_tail(), HasSubstr("127.0.0.1:" + std::to_string(process.endpoint().port())));
+}
+
+TEST(ServerProcessTest, KilledHostLeavesNoServerBehind) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  // Orphans are re-parented to us instead of init, so we can reap the server and see its fate.
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  const auto spec = tiny_model_spec();  // probe before forking: the host must not fork twice
+  // The killed host cannot clean up its socket directory; keep it where the test can.
+  std::string runtime = (fs::temp_directory_path() / "host-test-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(runtime.data()), nullptr);
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+
+  const pid_t host = ::fork();
+  ASSERT_GE(host, 0);
+  if (host == 0) {
+    // The host never returns into the test framework: it reports the server's pid or fails.
+    ::close(report[0]);
+    try {
+      asio::io_context io;
+      ServerProcessOptions options;
+      options.runtime_directory = runtime;
+      ServerProcess process(io.get_executor(), spec, std::move(options));
+      const pid_t server = process.pid();
+      if (::write(report[1], &server, sizeof(server)) != sizeof(server)) ::_exit(1);
+      for (;;) ::pause();  // until the test kills us
+    } catch (...) {
+      ::_exit(1);
+    }
+  }
+  ::close(report[1]);
+  pid_t server = -1;
+  ASSERT_EQ(::read(report[0], &server, sizeof(server)), static_cast<ssize_t>(sizeof(server)));
+  ::close(report[0]);
+  ASSERT_TRUE(process_exists(server));
+
+  ASSERT_EQ(::kill(host, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(host, nullptr, 0), host);
+
+  int server_status = 0;
+  pid_t reaped = 0;
+  const auto deadline = std::chrono::steady_clock::now() + kOrphanDeathDeadline;
+  while ((reaped = ::waitpid(server, &server_status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(kProcPollInterval);
+  }
+  if (reaped == 0) ::kill(server, SIGKILL);  // do not leak it into other tests
+  std::error_code ignored;
+  fs::remove_all(runtime, ignored);
+  ASSERT_EQ(reaped, server) << "llama-server outlived its host";
+  EXPECT_TRUE(WIFSIGNALED(server_status) && WTERMSIG(server_status) == SIGKILL);
+  EXPECT_FALSE(process_exists(server));
+}
+
+}  // namespace
+}  // namespace inference::llama_server

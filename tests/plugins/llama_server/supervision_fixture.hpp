@@ -1,0 +1,102 @@
+// What the process-supervision integration tests share: where the real llama-server and the
+// tiny test model are (skipping visibly when they are missing), a LaunchSpec for that model,
+// and running an awaitable to completion on a test's io_context.
+//
+// Ownership: plain values. Thread-safety: one test thread. Cancellation: run_until_complete()
+// returns when the awaitable completes; ctest's TIMEOUT bounds a hang.
+#pragma once
+
+#include <unistd.h>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <string>
+
+#include "inference/llama_server/launch_spec.hpp"
+#include "inference/llama_server/server_binary.hpp"
+
+namespace inference::llama_server::test {
+
+inline constexpr std::string_view kTinyModelName = "llama-2-tiny-random.gguf";
+// The tiny model is ready ~0.2 s after start; this leaves room for a loaded CI machine.
+inline constexpr std::chrono::milliseconds kTestLoadTimeout{60'000};
+// Slots and per-slot context small enough to load instantly.
+inline constexpr std::uint32_t kTestSlots = 2;
+inline constexpr std::uint32_t kTestContextPerSlot = 256;
+
+inline std::string environment_or_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// LLAMA_SERVER_PATH wins over the build's INFERENCE_TEST_LLAMA_SERVER (see tests/CMakeLists.txt).
+inline std::filesystem::path test_server_binary() {
+  const std::string path = environment_or_empty("LLAMA_SERVER_PATH");
+  return path.empty() ? environment_or_empty("INFERENCE_TEST_LLAMA_SERVER") : path;
+}
+
+inline std::filesystem::path test_model_path() {
+  std::string directory = environment_or_empty("INFERENCE_MODELS_DIR");
+  if (directory.empty()) directory = environment_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
+  return std::filesystem::path(directory) / kTinyModelName;
+}
+
+// Why the real server cannot be used here, or std::nullopt.
+inline std::optional<std::string> real_server_skip_reason() {
+  const auto binary = test_server_binary();
+  if (binary.empty() || ::access(binary.c_str(), X_OK) != 0) {
+    return "no executable llama-server (LLAMA_SERVER_PATH / INFERENCE_TEST_LLAMA_SERVER = '" +
+           binary.string() + "'); run scripts/install-llama-server";
+  }
+  const auto model = test_model_path();
+  if (!std::filesystem::is_regular_file(model)) {
+    return "test model " + model.string() +
+           " missing (set INFERENCE_MODELS_DIR or INFERENCE_TEST_DEFAULT_MODELS_DIR)";
+  }
+  return std::nullopt;
+}
+
+#define INFERENCE_SKIP_WITHOUT_REAL_SERVER()                                         \
+  do {                                                                               \
+    if (const auto skip_reason = ::inference::llama_server::test::real_server_skip_reason()) { \
+      GTEST_SKIP() << *skip_reason;                                                  \
+    }                                                                                \
+  } while (false)
+
+// The real server's features are probed once per test program.
+inline const ServerVersion& test_server_version() {
+  static const ServerVersion version = probe_server_version(test_server_binary());
+  return version;
+}
+
+inline LaunchSpec tiny_model_spec() {
+  LaunchSpec spec;
+  spec.binary = test_server_binary();
+  spec.features = test_server_version().features;
+  spec.model_path = test_model_path();
+  spec.slots = kTestSlots;
+  spec.context_per_slot = kTestContextPerSlot;
+  spec.gpu_layers = 0;
+  return spec;
+}
+
+// Runs `task` on `io` until it completes (other work on `io`, such as a ServerProcess' output
+// reader, may remain) and returns its result or rethrows its exception.
+template <typename T>
+T run_until_complete(boost::asio::io_context& io, boost::asio::awaitable<T> task) {
+  auto result = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
+  io.restart();
+  while (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    if (io.run_one() == 0) io.restart();
+  }
+  return result.get();
+}
+
+}  // namespace inference::llama_server::test
