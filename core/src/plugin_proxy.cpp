@@ -1,1 +1,199 @@
-// Being written: see core/include/inference/registry.hpp
+#include "plugin_proxy.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <exception>
+#include <optional>
+#include <type_traits>
+
+#include "inference/error.hpp"
+
+namespace inference {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// An error_code whose category object lives outside every plugin.
+bool core_category(const std::error_code& code) {
+  const auto& category = code.category();
+  return category == error_category() || category == std::generic_category() || category == std::system_category();
+}
+
+// The exception in flight (call only inside a catch) as an Error built by core code, keeping
+// the code and context of an inference::Error. The original exception object and its type may
+// belong to the plugin; ours can outlive the plugin's mapping.
+Error error_from_plugin(const PluginLibrary& library) {
+  try {
+    throw;
+  } catch (const Error& e) {
+    if (core_category(e.code())) return Error(e.code(), e.context());
+    return Error(errc::internal_error, library.file().string() + ": " + e.what());
+  } catch (const std::exception& e) {
+    return Error(errc::internal_error, library.file().string() + ": " + e.what());
+  } catch (...) {
+    return Error(errc::internal_error, library.file().string() + ": a non-standard exception");
+  }
+}
+
+// Resumes the calling coroutine from a handler that core code posted. Asio resumes a chain of
+// awaiting coroutines inline, on the stack of whatever completed the innermost operation, so
+// after awaiting a plugin the caller can be running above completion handlers that the plugin
+// instantiated. Were the caller to drop the last reference to the library there, returning
+// into those frames would jump into unmapped code.
+asio::awaitable<void> leave_plugin_stack() {
+  const auto executor = co_await asio::this_coro::executor;
+  co_await asio::post(executor, asio::use_awaitable);
+}
+
+// Awaits the plugin coroutine that `start` returns and hands back its result, or a core-made
+// Error, from a core stack (see leave_plugin_stack). The caller keeps `library` alive.
+template <typename Start>
+auto await_plugin(const PluginLibrary& library, Start start) -> decltype(start()) {
+  using T = typename decltype(start())::value_type;
+  std::optional<Error> failure;
+  if constexpr (std::is_void_v<T>) {
+    try {
+      co_await start();
+    } catch (...) {
+      failure = error_from_plugin(library);
+    }
+    co_await leave_plugin_stack();
+    if (failure) throw *failure;
+  } else {
+    std::optional<T> result;
+    try {
+      result.emplace(co_await start());
+    } catch (...) {
+      failure = error_from_plugin(library);
+    }
+    co_await leave_plugin_stack();
+    if (failure) throw *failure;
+    co_return std::move(*result);
+  }
+}
+
+asio::awaitable<std::shared_ptr<TextModel>> load_through(std::shared_ptr<const PluginLibrary> library,
+                                                         std::shared_ptr<Backend> backend, std::string path,
+                                                         LoadOptions options) {
+  // The frame owns both, in this order, so it does not matter whether the caller keeps the
+  // PluginBackend alive while the plugin's coroutine runs.
+  const auto keep_mapped = std::move(library);
+  const auto plugin_backend = std::move(backend);
+  const auto executor = co_await asio::this_coro::executor;
+  auto model = co_await await_plugin(
+      *keep_mapped, [&] { return plugin_backend->load_model(std::move(path), std::move(options)); });
+  if (!model) {
+    throw Error(errc::internal_error,
+                keep_mapped->file().string() + ": backend " + plugin_backend->name() + " returned no model");
+  }
+  co_return std::make_shared<PluginModel>(keep_mapped, std::move(model), executor);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- PluginBackend
+
+PluginBackend::PluginBackend(std::shared_ptr<const PluginLibrary> library, std::shared_ptr<Backend> inner)
+    : library_(std::move(library)), inner_(std::move(inner)), name_(inner_->name()) {}
+
+Availability PluginBackend::available() const {
+  try {
+    return inner_->available();
+  } catch (const std::exception& e) {
+    return Availability::no(std::string("the availability check threw: ") + e.what());
+  } catch (...) {
+    return Availability::no("the availability check threw a non-standard exception");
+  }
+}
+
+asio::awaitable<std::shared_ptr<TextModel>> PluginBackend::load_model(std::string path, LoadOptions options) {
+  return load_through(library_, inner_, std::move(path), std::move(options));
+}
+
+// ---------------------------------------------------------------- PluginModel
+
+PluginModel::PluginModel(std::shared_ptr<const PluginLibrary> library, std::shared_ptr<TextModel> inner,
+                         asio::any_io_executor executor)
+    : library_(std::move(library)), inner_(std::move(inner)), executor_(std::move(executor)) {}
+
+PluginModel::~PluginModel() {
+  // Never release the library here: this may run on a stack that holds plugin frames (a stream's
+  // producer, resumed by the plugin's own I/O, dropping the last anchor). And a model nobody
+  // closed may leave background work behind when merely destroyed (a server process being
+  // reaped, a socket being shut down) that would run plugin code after the unmapping. So the
+  // rest happens in a coroutine of core code on the load executor: close (unless done), destroy
+  // the model, and only then, from a core stack, release the library.
+  std::shared_ptr<TextModel> to_close = close_requested_ ? nullptr : std::move(inner_);
+  inner_.reset();  // closed already: only its destructor is left, and the library is still held
+  try {
+    asio::co_spawn(executor_, close_and_release(std::move(library_), std::move(to_close)), asio::detached);
+  } catch (...) {
+    // Could not even start it (out of memory): the model goes first, then the library, which is
+    // the best left to do.
+  }
+}
+
+TokenStream PluginModel::generate(std::string prompt, GenerateConfig config) {
+  TokenStream stream = inner_->generate(std::move(prompt), std::move(config));
+  // The proxy, not just the library: a running stream keeps its model open (text_model.hpp),
+  // so the implicit close in ~PluginModel must wait for the streams too.
+  stream.attach_anchor(shared_from_this());
+  return stream;
+}
+
+TokenStream PluginModel::chat(std::vector<Message> messages, GenerateConfig config) {
+  TokenStream stream = inner_->chat(std::move(messages), std::move(config));
+  stream.attach_anchor(shared_from_this());
+  return stream;
+}
+
+// The coroutines below hold `self`: the plugin's coroutine frame is plugin code and must not
+// outlive the library, even when the caller drops its reference meanwhile.
+
+asio::awaitable<std::vector<ClassifyResult>> PluginModel::classify(std::vector<std::string> prompts,
+                                                                   GenerateConfig config) {
+  const auto self = shared_from_this();
+  co_return co_await await_plugin(*library_,
+                                  [&] { return inner_->classify(std::move(prompts), std::move(config)); });
+}
+
+asio::awaitable<std::vector<BatchResult>> PluginModel::batch_generate(std::vector<std::string> prompts,
+                                                                      GenerateConfig config) {
+  const auto self = shared_from_this();
+  co_return co_await await_plugin(*library_,
+                                  [&] { return inner_->batch_generate(std::move(prompts), std::move(config)); });
+}
+
+asio::awaitable<void> PluginModel::close() {
+  const auto self = shared_from_this();
+  close_requested_ = true;
+  co_await await_plugin(*library_, [&] { return inner_->close(); });
+}
+
+// ---------------------------------------------------------------- close_and_release
+
+asio::awaitable<void> close_and_release(std::shared_ptr<const void> library, std::shared_ptr<TextModel> inner) {
+  // Moved into locals so the order is explicit, whatever the order in which a coroutine's
+  // parameter copies are destroyed: the model (plugin code) goes first, the library last.
+  const auto keep_mapped = std::move(library);
+  {
+    const auto model = std::move(inner);
+    // co_spawn may start us inside ~PluginModel; run no plugin code there.
+    co_await leave_plugin_stack();
+    if (model) {
+      try {
+        co_await model->close();
+      } catch (...) {
+        // Nobody is left to report to: the owner dropped the model. The exception object is
+        // destroyed here, while the library is still mapped.
+      }
+    }
+  }
+  co_await leave_plugin_stack();
+}
+
+}  // namespace inference

@@ -2,7 +2,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "inference/error.hpp"
+#include "post_handler.hpp"
 
 namespace inference {
 namespace detail {
@@ -24,6 +25,7 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
  public:
   using Clock = std::chrono::steady_clock;
   using Handler = asio::any_completion_handler<void(std::exception_ptr, uint32_t)>;
+  using HandlerBox = std::unique_ptr<Handler>;  // see post_handler.hpp
 
   explicit SlotPoolCore(SlotPoolOptions options) : options_(options), slots_(options.slots) {}
 
@@ -33,7 +35,7 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
     return try_acquire_locked(request);
   }
 
-  void enqueue(const SlotRequest& request, Handler handler) {
+  void enqueue(const SlotRequest& request, HandlerBox handler) {
     std::unique_lock lock(mutex_);
     std::optional<uint32_t> slot;
     std::exception_ptr error;
@@ -57,7 +59,7 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
     link->position = std::prev(queue.end());
     link->queued = true;
     ++queued_;
-    auto cancel_slot = asio::get_associated_cancellation_slot(link->position->handler);
+    auto cancel_slot = asio::get_associated_cancellation_slot(*link->position->handler);
     if (cancel_slot.is_connected()) {
       cancel_slot.assign([weak = weak_from_this(), link](asio::cancellation_type) {
         if (auto self = weak.lock()) self->cancel_waiter(*link);
@@ -129,7 +131,7 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
     std::list<Waiter>::iterator position;
   };
   struct Waiter {
-    Handler handler;
+    HandlerBox handler;
     std::string session;
     std::shared_ptr<WaiterLink> link;
   };
@@ -171,7 +173,7 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
   }
 
   void cancel_waiter(WaiterLink& link) {
-    Handler handler;
+    HandlerBox handler;
     {
       std::lock_guard lock(mutex_);
       if (!link.queued) return;  // already granted or failed
@@ -185,9 +187,8 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
     complete(std::move(handler), std::make_exception_ptr(Error(errc::cancelled, "waiting for a slot")), 0);
   }
 
-  static void complete(Handler handler, std::exception_ptr error, uint32_t slot) {
-    auto executor = asio::get_associated_executor(handler);
-    asio::post(executor, [handler = std::move(handler), error, slot]() mutable { std::move(handler)(error, slot); });
+  static void complete(HandlerBox handler, std::exception_ptr error, uint32_t slot) {
+    post_handler(std::move(handler), error, slot);
   }
 
   const SlotPoolOptions options_;
@@ -244,7 +245,7 @@ asio::awaitable<SlotLease> SlotPool::acquire(SlotRequest request) {
   if (auto slot = core_->try_acquire(request)) co_return SlotLease(core_, *slot, std::chrono::nanoseconds(0));
   const uint32_t slot = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, uint32_t)>(
       [](auto handler, detail::SlotPoolCore* core, const SlotRequest* request) {
-        core->enqueue(*request, detail::SlotPoolCore::Handler(std::move(handler)));
+        core->enqueue(*request, std::make_unique<detail::SlotPoolCore::Handler>(std::move(handler)));
       },
       asio::use_awaitable, core_.get(), &request);
   co_return SlotLease(core_, slot, std::chrono::steady_clock::now() - started);

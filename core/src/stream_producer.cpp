@@ -25,7 +25,7 @@ asio::awaitable<void> StreamWriter::wait_writable() {
   try {
     co_await asio::async_initiate<const asio::use_awaitable_t<>, void(boost::system::error_code)>(
         [](auto handler, detail::StreamState* state) {
-          state->wait_space(detail::StreamState::SpaceHandler(std::move(handler)));
+          state->wait_space(std::make_unique<detail::StreamState::SpaceHandler>(std::move(handler)));
         },
         asio::use_awaitable, &state_);
   } catch (const boost::system::system_error&) {

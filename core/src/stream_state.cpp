@@ -1,7 +1,9 @@
 #include "stream_state.hpp"
 
+#include "post_handler.hpp"
+
 #include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/append.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
@@ -25,7 +27,7 @@ StreamState::StreamState(std::error_code error, std::string message)
 // ---------------------------------------------------------------- consumer side
 
 StreamState::Poll StreamState::poll(Token& out, std::exception_ptr& error) {
-  SpaceHandler wake;
+  SpaceBox wake;
   {
     std::lock_guard lock(mutex_);
     if (!buffer_.empty()) {
@@ -44,7 +46,7 @@ StreamState::Poll StreamState::poll(Token& out, std::exception_ptr& error) {
   return Poll::token;
 }
 
-void StreamState::wait_token(ConsumerHandler handler) {
+void StreamState::wait_token(ConsumerBox handler) {
   for (;;) {
     Token token;
     std::exception_ptr error;
@@ -62,7 +64,7 @@ void StreamState::wait_token(ConsumerHandler handler) {
     // Re-checked under the lock: the producer may have added a token since poll().
     if (!buffer_.empty() || ended_) continue;
     consumer_ = std::move(handler);
-    auto slot = asio::get_associated_cancellation_slot(consumer_);
+    auto slot = asio::get_associated_cancellation_slot(*consumer_);
     if (slot.is_connected()) {
       slot.assign([weak = weak_from_this()](asio::cancellation_type) {
         if (auto self = weak.lock()) self->on_consumer_cancelled();
@@ -73,7 +75,7 @@ void StreamState::wait_token(ConsumerHandler handler) {
 }
 
 void StreamState::on_consumer_cancelled() {
-  ConsumerHandler waiting;
+  ConsumerBox waiting;
   {
     std::lock_guard lock(mutex_);
     if (!consumer_) return;  // already completed: cancellation after completion is a no-op
@@ -85,8 +87,8 @@ void StreamState::on_consumer_cancelled() {
 }
 
 void StreamState::cancel(errc reason) noexcept {
-  ConsumerHandler waiting;
-  SpaceHandler space;
+  ConsumerBox waiting;
+  SpaceBox space;
   std::exception_ptr error;
   bool stop_producer = false;
   {
@@ -134,7 +136,7 @@ void StreamState::set_anchor(std::shared_ptr<const void> anchor) {
 // ---------------------------------------------------------------- producer side
 
 bool StreamState::try_push(Token&& token) {
-  ConsumerHandler waiting;
+  ConsumerBox waiting;
   {
     std::lock_guard lock(mutex_);
     if (ended_) throw Error(errc::cancelled, "stream already ended");
@@ -151,7 +153,7 @@ bool StreamState::try_push(Token&& token) {
   return true;
 }
 
-void StreamState::wait_space(SpaceHandler handler) {
+void StreamState::wait_space(SpaceBox handler) {
   std::unique_lock lock(mutex_);
   if (ended_) {
     lock.unlock();
@@ -162,12 +164,12 @@ void StreamState::wait_space(SpaceHandler handler) {
     return complete_space(std::move(handler), {});
   }
   space_ = std::move(handler);
-  auto slot = asio::get_associated_cancellation_slot(space_);
+  auto slot = asio::get_associated_cancellation_slot(*space_);
   if (slot.is_connected()) {
     slot.assign([weak = weak_from_this()](asio::cancellation_type) {
       auto self = weak.lock();
       if (!self) return;
-      SpaceHandler waiting;
+      SpaceBox waiting;
       {
         std::lock_guard guard(self->mutex_);
         waiting = std::move(self->space_);
@@ -178,7 +180,7 @@ void StreamState::wait_space(SpaceHandler handler) {
 }
 
 void StreamState::finish(FinishReason reason) {
-  ConsumerHandler waiting;
+  ConsumerBox waiting;
   {
     std::lock_guard lock(mutex_);
     if (ended_) return;
@@ -192,7 +194,7 @@ void StreamState::finish(FinishReason reason) {
 }
 
 void StreamState::fail(std::error_code error, std::string message) {
-  ConsumerHandler waiting;
+  ConsumerBox waiting;
   std::exception_ptr exception;
   {
     std::lock_guard lock(mutex_);
@@ -244,17 +246,14 @@ std::exception_ptr StreamState::error_exception_locked() const {
   return std::make_exception_ptr(Error(result_.error, error_context_));
 }
 
-void StreamState::complete_consumer(ConsumerHandler handler, std::exception_ptr error,
+void StreamState::complete_consumer(ConsumerBox handler, std::exception_ptr error,
                                     std::optional<Token> token) {
-  auto executor = asio::get_associated_executor(handler);
-  asio::post(executor, [handler = std::move(handler), error, token = std::move(token)]() mutable {
-    std::move(handler)(error, std::move(token));
-  });
+  // Posted to the handler's own executor (the waiting coroutine's), never run inline.
+  post_handler(std::move(handler), error, std::move(token));
 }
 
-void StreamState::complete_space(SpaceHandler handler, boost::system::error_code ec) {
-  auto executor = asio::get_associated_executor(handler);
-  asio::post(executor, [handler = std::move(handler), ec]() mutable { std::move(handler)(ec); });
+void StreamState::complete_space(SpaceBox handler, boost::system::error_code ec) {
+  post_handler(std::move(handler), ec);
 }
 
 void StreamState::emit_producer_cancellation() {

@@ -26,6 +26,9 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   using ConsumerHandler =
       boost::asio::any_completion_handler<void(std::exception_ptr, std::optional<Token>)>;
   using SpaceHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+  // Stored handlers are boxed: see post_handler.hpp for the Boost 1.81 quirk this avoids.
+  using ConsumerBox = std::unique_ptr<ConsumerHandler>;
+  using SpaceBox = std::unique_ptr<SpaceHandler>;
   using Strand = boost::asio::strand<boost::asio::any_io_executor>;
 
   // A stream with a producer running on `strand`.
@@ -38,7 +41,7 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   // Takes a buffered token or reports the end without waiting.
   Poll poll(Token& out, std::exception_ptr& error);
   // Waits for a token or the end. Cancellation through the handler's slot cancels the stream.
-  void wait_token(ConsumerHandler handler);
+  void wait_token(ConsumerBox handler);
   void cancel(errc reason = errc::cancelled) noexcept;
   bool finished() const noexcept;
   GenerateResult result() const;
@@ -46,7 +49,7 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
 
   // ---- producer side ----
   bool try_push(Token&& token);
-  void wait_space(SpaceHandler handler);
+  void wait_space(SpaceBox handler);
   void finish(FinishReason reason);
   void fail(std::error_code error, std::string message);
   bool cancel_requested() const noexcept;
@@ -62,8 +65,8 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
  private:
   void end_locked(FinishReason reason, std::error_code error, std::string message);
   std::exception_ptr error_exception_locked() const;
-  void complete_consumer(ConsumerHandler handler, std::exception_ptr error, std::optional<Token> token);
-  static void complete_space(SpaceHandler handler, boost::system::error_code ec);
+  void complete_consumer(ConsumerBox handler, std::exception_ptr error, std::optional<Token> token);
+  static void complete_space(SpaceBox handler, boost::system::error_code ec);
   void emit_producer_cancellation();
   void on_consumer_cancelled();
 
@@ -76,8 +79,8 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   const Clock::time_point started_;
 
   TokenRing buffer_;
-  ConsumerHandler consumer_;
-  SpaceHandler space_;
+  ConsumerBox consumer_;
+  SpaceBox space_;
   bool ended_ = false;           // no more tokens will be added
   bool consumer_done_ = false;   // the consumer saw the end or the error
   bool cancel_requested_ = false;

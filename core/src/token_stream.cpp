@@ -42,7 +42,7 @@ asio::awaitable<std::optional<Token>> TokenStream::next() {
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
                                           void(std::exception_ptr, std::optional<Token>)>(
       [](auto handler, detail::StreamState* state) {
-        state->wait_token(detail::StreamState::ConsumerHandler(std::move(handler)));
+        state->wait_token(std::make_unique<detail::StreamState::ConsumerHandler>(std::move(handler)));
       },
       asio::use_awaitable, state_.get());
 }
@@ -54,7 +54,11 @@ void TokenStream::cancel() noexcept {
 bool TokenStream::finished() const noexcept { return !state_ || state_->finished(); }
 
 GenerateResult TokenStream::result() const {
-  if (!state_) return GenerateResult{.finish_reason = FinishReason::cancelled};
+  if (!state_) {
+    GenerateResult empty;
+    empty.finish_reason = FinishReason::cancelled;
+    return empty;
+  }
   return state_->result();
 }
 

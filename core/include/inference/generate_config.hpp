@@ -14,6 +14,10 @@ namespace inference {
 inline constexpr int32_t kDefaultMaxTokens = 256;
 
 struct GenerateConfig {
+  // Not an aggregate on purpose: g++ 12 miscompiles coroutine parameters initialised from
+  // prvalue aggregates that own memory (see docs/architecture.md).
+  GenerateConfig() = default;
+
   std::optional<int32_t> max_tokens;  // unset: kDefaultMaxTokens
   std::optional<float> temperature;   // 0 = greedy
   std::optional<int32_t> top_k;

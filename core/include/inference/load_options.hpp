@@ -16,6 +16,10 @@ inline constexpr uint32_t kDefaultQueueLimit = 1024;
 inline constexpr std::size_t kDefaultStreamBufferTokens = 1024;
 
 struct LoadOptions {
+  // Not an aggregate on purpose: g++ 12 miscompiles coroutine parameters initialised from
+  // prvalue aggregates that own memory (see docs/architecture.md).
+  LoadOptions() = default;
+
   uint32_t context_len = 0;     // per slot; 0 = the model's default
   int32_t gpu_layers = -1;      // -1 = all, 0 = CPU only
   uint32_t parallel_slots = kDefaultParallelSlots;

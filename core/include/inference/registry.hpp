@@ -83,7 +83,8 @@ class Registry {
 
  private:
   struct Entry;
-  void add_entry(std::shared_ptr<Backend> backend, std::string plugin_file);
+  // Registers all of `backends` or, when any name is taken, none (throws duplicate_backend).
+  void add_entries(std::vector<std::shared_ptr<Backend>> backends, std::string plugin_file);
 
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;

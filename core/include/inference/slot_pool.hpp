@@ -33,6 +33,12 @@ struct SlotPoolOptions {
 };
 
 struct SlotRequest {
+  // Constructors make this a non-aggregate on purpose: g++ 12 miscompiles coroutine parameters
+  // initialised from prvalue aggregates that own memory (see docs/architecture.md).
+  SlotRequest() = default;
+  explicit SlotRequest(std::string session_key, int32_t priority_level = 0)
+      : session(std::move(session_key)), priority(priority_level) {}
+
   std::string session;  // empty: no affinity
   int32_t priority = 0; // higher first
 };
@@ -83,7 +89,9 @@ class SlotPool {
 
   // Waits for a slot. Throws Error(overloaded) when the queue is full, Error(closed) (or the
   // close() reason) once closed, Error(cancelled) when the wait is cancelled.
-  boost::asio::awaitable<SlotLease> acquire(SlotRequest request = {});
+  boost::asio::awaitable<SlotLease> acquire(SlotRequest request);
+  // (Not a default argument: g++ 12 miscompiles defaulted by-value coroutine parameters.)
+  boost::asio::awaitable<SlotLease> acquire() { return acquire(SlotRequest{}); }
 
   // Refuses new requests and fails every waiter with `reason`. Held leases stay valid.
   void close(std::error_code reason, std::string context);

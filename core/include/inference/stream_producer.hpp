@@ -60,6 +60,10 @@ class StreamWriter {
 using StreamBody = std::function<boost::asio::awaitable<FinishReason>(StreamWriter&)>;
 
 struct StreamOptions {
+  StreamOptions() = default;  // not an aggregate: see GenerateConfig
+  StreamOptions(std::size_t buffer, std::optional<std::chrono::steady_clock::time_point> until)
+      : buffer_tokens(buffer), deadline(until) {}
+
   std::size_t buffer_tokens = kDefaultStreamBufferTokens;
   std::optional<std::chrono::steady_clock::time_point> deadline;
 };
