@@ -67,8 +67,12 @@ asio::awaitable<void> run_stream(std::shared_ptr<detail::StreamState> state, Str
 TokenStream spawn_stream(const asio::any_io_executor& executor, StreamOptions options, StreamBody body) {
   auto state = std::make_shared<detail::StreamState>(asio::make_strand(executor), options.buffer_tokens);
   if (options.deadline) state->start_deadline(*options.deadline);
+  // The completion handler owns a reference to the state on purpose: the coroutine's
+  // cancellation state lives in the state's signal, and Asio touches it on every resumption
+  // until the coroutine has finished, so the signal must outlive the coroutine, not just the
+  // body. The handler is the last thing co_spawn releases.
   asio::co_spawn(state->strand(), run_stream(state, std::move(body)),
-                 asio::bind_cancellation_slot(state->producer_slot(), asio::detached));
+                 asio::bind_cancellation_slot(state->producer_slot(), [state](std::exception_ptr) {}));
   return TokenStream(std::move(state));
 }
 
