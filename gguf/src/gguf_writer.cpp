@@ -1,0 +1,162 @@
+#include "inference/gguf/gguf_writer.hpp"
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <cstring>
+#include <fstream>
+#include <type_traits>
+
+#include "inference/error.hpp"
+#include "inference/gguf/tensor_type.hpp"
+
+namespace inference::gguf {
+namespace {
+
+class Encoder {
+ public:
+  template <class T>
+  void scalar(T value) {
+    auto raw = std::bit_cast<std::array<std::byte, sizeof(T)>>(value);
+    if constexpr (std::endian::native == std::endian::big) {
+      std::reverse(raw.begin(), raw.end());
+    }
+    out_.insert(out_.end(), raw.begin(), raw.end());
+  }
+
+  void string(const std::string& s) {
+    scalar<uint64_t>(s.size());
+    const auto* p = reinterpret_cast<const std::byte*>(s.data());
+    out_.insert(out_.end(), p, p + s.size());
+  }
+
+  void bytes(const std::vector<std::byte>& data) { out_.insert(out_.end(), data.begin(), data.end()); }
+
+  void pad_to(uint64_t alignment) {
+    const uint64_t aligned = (out_.size() + alignment - 1) / alignment * alignment;
+    out_.resize(aligned, std::byte{0});
+  }
+
+  void value(const Value& v) {
+    std::visit(
+        [this](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::string>) {
+            string(x);
+          } else if constexpr (std::is_same_v<T, Array>) {
+            array(x);
+          } else if constexpr (std::is_same_v<T, bool>) {
+            scalar<uint8_t>(x ? 1 : 0);
+          } else {
+            scalar<T>(x);
+          }
+        },
+        v.storage());
+  }
+
+  void array(const Array& a) {
+    scalar<uint32_t>(static_cast<uint32_t>(a.element_type));
+    scalar<uint64_t>(a.items.size());
+    for (const auto& item : a.items) {
+      if (item.type() != a.element_type) {
+        throw Error(errc::invalid_argument,
+                    "GGUF writer: array of " + value_type_name(a.element_type) +
+                        " holds a " + value_type_name(item.type()));
+      }
+      value(item);
+    }
+  }
+
+  uint64_t size() const noexcept { return out_.size(); }
+  std::vector<std::byte> take() { return std::move(out_); }
+
+ private:
+  std::vector<std::byte> out_;
+};
+
+}  // namespace
+
+void GgufBuilder::set(const std::string& key, Value value) {
+  auto it = std::find_if(metadata_.begin(), metadata_.end(),
+                         [&](const auto& kv) { return kv.first == key; });
+  if (it != metadata_.end()) {
+    it->second = std::move(value);
+  } else {
+    metadata_.emplace_back(key, std::move(value));
+  }
+}
+
+void GgufBuilder::add_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims,
+                             std::vector<std::byte> data) {
+  const auto traits = tensor_type_traits(type);
+  if (!traits || dims.empty() || dims.front() % traits->block_size != 0) {
+    throw Error(errc::invalid_argument, "GGUF writer: tensor '" + name + "' has an invalid type or shape");
+  }
+  uint64_t elements = 1;
+  for (auto d : dims) elements *= d;
+  const uint64_t expected = elements / traits->block_size * traits->type_size;
+  if (data.size() != expected) {
+    throw Error(errc::invalid_argument, "GGUF writer: tensor '" + name + "' needs " +
+                                            std::to_string(expected) + " bytes, got " +
+                                            std::to_string(data.size()));
+  }
+  tensors_.push_back({std::move(name), type, std::move(dims), std::move(data)});
+}
+
+uint32_t GgufBuilder::alignment() const {
+  for (const auto& [key, value] : metadata_) {
+    if (key == kAlignmentKey) {
+      if (const auto* a = std::get_if<uint32_t>(&value.storage()); a != nullptr && *a != 0) {
+        return *a;
+      }
+    }
+  }
+  return kDefaultAlignment;
+}
+
+std::vector<std::byte> GgufBuilder::serialize(const WriteOptions& options) const {
+  if (options.version < kMinVersion || options.version > kMaxVersion) {
+    throw Error(errc::invalid_argument,
+                "GGUF writer: unsupported version " + std::to_string(options.version));
+  }
+  const uint32_t align = alignment();
+  Encoder out;
+  out.scalar<uint32_t>(kMagic);
+  out.scalar<uint32_t>(options.version);
+  out.scalar<uint64_t>(tensors_.size());
+  out.scalar<uint64_t>(metadata_.size());
+  for (const auto& [key, value] : metadata_) {
+    out.string(key);
+    out.scalar<uint32_t>(static_cast<uint32_t>(value.type()));
+    out.value(value);
+  }
+  uint64_t offset = 0;
+  for (const auto& tensor : tensors_) {
+    out.string(tensor.name);
+    out.scalar<uint32_t>(static_cast<uint32_t>(tensor.dims.size()));
+    for (auto d : tensor.dims) out.scalar<int64_t>(static_cast<int64_t>(d));
+    out.scalar<uint32_t>(tensor.type);
+    out.scalar<uint64_t>(offset);
+    offset += (tensor.data.size() + align - 1) / align * align;
+  }
+  if (!tensors_.empty()) {
+    out.pad_to(align);
+  }
+  for (const auto& tensor : tensors_) {
+    out.bytes(tensor.data);
+    out.pad_to(align);
+  }
+  return out.take();
+}
+
+void GgufBuilder::write(const std::filesystem::path& path, const WriteOptions& options) const {
+  const auto image = serialize(options);
+  std::ofstream file(path, std::ios::binary | std::ios::trunc);
+  file.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  file.close();
+  if (!file) {
+    throw Error(errc::invalid_argument, path.string() + ": cannot write GGUF file");
+  }
+}
+
+}  // namespace inference::gguf
