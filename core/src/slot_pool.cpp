@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "inference/error.hpp"
-#include "post_handler.hpp"
+#include "inference/detail/post_handler.hpp"
 
 namespace inference {
 namespace detail {

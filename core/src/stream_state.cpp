@@ -1,6 +1,6 @@
 #include "stream_state.hpp"
 
-#include "post_handler.hpp"
+#include "inference/detail/post_handler.hpp"
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/append.hpp>

@@ -45,6 +45,9 @@ std::string completion_request_body(const CompletionParams& params) {
   body["stream"] = true;
   body["return_tokens"] = true;
 
+  if (params.ignore_eos) {
+    body["ignore_eos"] = *params.ignore_eos;
+  }
   put_integer(body, "n_predict", params.n_predict);
   put_real(body, "temperature", params.temperature);
   put_integer(body, "top_k", params.top_k);

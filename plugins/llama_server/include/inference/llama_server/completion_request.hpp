@@ -31,6 +31,7 @@ struct CompletionParams {
   std::optional<std::int32_t> n_probs;  // top-N probabilities per token
   std::optional<std::int32_t> id_slot;  // pin to a slot; the server waits while it is busy
   std::optional<bool> cache_prompt;     // reuse the slot's KV cache for a common prefix
+  std::optional<bool> ignore_eos;       // keep generating past EOS (benchmarks: fixed lengths)
 };
 
 // The request body. Throws Error(invalid_argument) for a non-finite floating-point field or

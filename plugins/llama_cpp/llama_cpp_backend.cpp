@@ -1,0 +1,40 @@
+// The vendor-neutral llama-server backend: runs whatever llama-server build is found (CPU,
+// CUDA, Vulkan, ROCm) through the shared engine, with no device handling of its own.
+#include <boost/asio/this_coro.hpp>
+
+#include "inference/backend.hpp"
+#include "inference/error.hpp"
+#include "inference/llama_server/llama_server_model.hpp"
+#include "inference/llama_server/server_binary.hpp"
+#include "inference/plugin_abi.hpp"
+
+namespace inference::llama_cpp {
+
+namespace asio = boost::asio;
+
+class LlamaCppBackend final : public Backend {
+ public:
+  std::string name() const override { return "llama_cpp"; }
+
+  Availability available() const override {
+    try {
+      const auto binary = llama_server::find_server_binary(std::nullopt);
+      (void)binary;
+      return Availability::yes();
+    } catch (const Error& e) {
+      return Availability::no(e.what());
+    }
+  }
+
+  asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) override {
+    co_return co_await llama_server::LlamaServerModel::load(std::move(path), std::move(options));
+  }
+};
+
+namespace {
+void register_backends(PluginRegistrar& registrar) { registrar.add(std::make_shared<LlamaCppBackend>()); }
+}  // namespace
+
+}  // namespace inference::llama_cpp
+
+INFERENCE_PLUGIN(inference::llama_cpp::register_backends)

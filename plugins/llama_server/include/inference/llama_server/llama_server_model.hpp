@@ -1,0 +1,83 @@
+// LlamaServerModel: a TextModel served by a supervised llama-server. Requests are multiplexed
+// over the server's slots by the core SlotPool (one request per slot, pinned with id_slot so
+// that session affinity reuses the slot's KV cache), streamed from /completion with real token
+// ids, and ended by closing their connection when cancelled (llama-server then stops the task).
+// A slot is handed to the next request only once the server reports it idle.
+//
+// Crashes: a request whose server exits fails with server_exited (exit status and the server's
+// last output); queued requests wait for the restarted server. A stalled request marks the
+// server hung: it is killed, its requests fail with server_hung, and it is restarted (see
+// ServerSupervisor for the budget).
+//
+// Ownership: shared; streams keep the model alive. close() terminates the server and waits for
+// the supervision to end; destroying the model without close() kills the server at once.
+// Thread-safety: as TextModel: every member may be called from any thread. Streams run on
+// strands of the executor the model was loaded on.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+#include <memory>
+
+#include "inference/llama_server/engine_options.hpp"
+#include "inference/llama_server/launch_spec.hpp"
+#include "inference/llama_server/server_supervisor.hpp"
+#include "inference/load_options.hpp"
+#include "inference/slot_pool.hpp"
+#include "inference/stream_producer.hpp"
+#include "inference/text_model.hpp"
+
+namespace inference::llama_server {
+
+// Lets a backend built on the engine (e.g. ROCm) adjust the launch: environment, extra args.
+using LaunchCustomizer = std::function<void(LaunchSpec&)>;
+
+// How long a failed request waits for its server's exit to be observed before deciding that
+// the failure was not a crash: the exit is normally seen within a millisecond of the socket
+// closing, and streams must learn of a crash within 100 ms.
+inline constexpr std::chrono::milliseconds kExitConfirmWindow{50};
+// How often /slots is asked whether a cancelled request's slot is free again.
+inline constexpr std::chrono::milliseconds kSlotPollInterval{2};
+
+class LlamaServerModel final : public TextModel, public std::enable_shared_from_this<LlamaServerModel> {
+ public:
+  // Validates the model file with the GGUF reader (model_not_found / invalid_model in
+  // milliseconds, before anything is spawned), finds and probes the server binary, starts the
+  // server and waits until it serves with the asked slots and context. `extra_option_keys` are
+  // backend_options the caller handles itself (not engine options).
+  static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load(
+      std::string path, LoadOptions options, LaunchCustomizer customize = {},
+      std::vector<std::string> extra_option_keys = {});
+
+  LlamaServerModel(boost::asio::any_io_executor executor, ModelInfo info, LoadOptions options,
+                   EngineOptions engine, std::shared_ptr<ServerSupervisor> supervisor);
+  ~LlamaServerModel() override;
+
+  TokenStream generate(std::string prompt, GenerateConfig config) override;
+  TokenStream chat(std::vector<Message> messages, GenerateConfig config) override;
+  ModelInfo info() const override { return info_; }
+  std::string model_type() const override { return info_.architecture; }
+  ModelStats stats() const override;
+  boost::asio::awaitable<void> close() override;
+
+  // The running server's pid (0 while restarting); for tests and diagnostics.
+  int server_pid() const;
+
+ private:
+  struct Request;
+  TokenStream start(std::shared_ptr<Request> request);
+  boost::asio::awaitable<FinishReason> run(StreamWriter& writer, std::shared_ptr<Request> request);
+  boost::asio::awaitable<void> wait_slot_idle(const ServerInstance& instance, uint32_t slot);
+
+  boost::asio::any_io_executor executor_;
+  const ModelInfo info_;
+  const LoadOptions options_;
+  const EngineOptions engine_;
+  std::shared_ptr<ServerSupervisor> supervisor_;
+  SlotPool pool_;
+  std::atomic<uint64_t> tokens_served_{0};
+  std::atomic<bool> closed_{false};
+};
+
+}  // namespace inference::llama_server

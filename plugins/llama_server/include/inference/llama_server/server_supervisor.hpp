@@ -1,0 +1,118 @@
+// ServerSupervisor: keeps one llama-server serving for a model. It starts the server, watches
+// it (exit and stalled requests), restarts it within a budget after a crash or a hang, and
+// stops it at close. Requests ask it for the serving instance and register their activity so
+// that a stall is noticed.
+//
+// Restart policy: after an unexpected exit the server is restarted after a backoff that starts
+// at restart_backoff and doubles with each restart in the current window; at most
+// restart_budget restarts per restart_window. Requests that wait for an instance meanwhile keep
+// waiting; once the budget is spent the model is failed: every waiter and every later request
+// gets Error(model_failed) naming the last exit.
+//
+// Hang detection: a request registered with track() that has seen no progress for
+// stall_timeout marks the instance hung and the whole process group is killed (SIGKILL), which
+// fails the in-flight requests (they report server_hung) and triggers a restart.
+//
+// Ownership: shared (enable_shared_from_this); the supervision loop keeps it alive until stop()
+// or stop_now(). Instances are shared with the requests using them, so a request can still ask
+// its instance how it ended after a restart replaced it.
+// Thread-safety: every member function is thread-safe. The loop runs on a private strand.
+// Cancellation: acquire_instance() honours Asio per-operation cancellation (Error(cancelled)).
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <deque>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include "inference/llama_server/engine_options.hpp"
+#include "inference/llama_server/launch_spec.hpp"
+#include "inference/llama_server/server_process.hpp"
+
+namespace inference::llama_server {
+
+// One started server, shared by the requests that use it.
+struct ServerInstance {
+  std::unique_ptr<ServerProcess> process;
+  uint64_t generation = 0;           // 0 for the first start, +1 per restart
+  std::atomic<bool> hung{false};     // the watchdog killed it
+  std::atomic<bool> stopping{false}; // close() is terminating it
+};
+
+class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
+ public:
+  // A registered request; progress() marks it alive. Unregisters on destruction.
+  class Activity {
+   public:
+    Activity(const Activity&) = delete;
+    Activity& operator=(const Activity&) = delete;
+    ~Activity();
+    void progress() noexcept;
+
+   private:
+    friend class ServerSupervisor;
+    Activity(std::shared_ptr<ServerSupervisor> owner, std::shared_ptr<ServerInstance> instance);
+    std::shared_ptr<ServerSupervisor> owner_;
+    std::shared_ptr<ServerInstance> instance_;
+    std::atomic<int64_t> last_progress_ns_;
+    std::list<Activity*>::iterator position_;
+  };
+
+  ServerSupervisor(boost::asio::any_io_executor executor, LaunchSpec spec, EngineOptions options,
+                   ServerProcessOptions process_options);
+  ~ServerSupervisor();
+
+  // Starts the first server and the supervision loop. Throws the start's error
+  // (server_start_failed, load_timeout, ...) and then nothing is left running.
+  boost::asio::awaitable<void> start();
+
+  // The serving instance; during a restart, waits for it.
+  boost::asio::awaitable<std::shared_ptr<ServerInstance>> acquire_instance();
+
+  // Registers a request on `instance` for the stall watchdog.
+  std::unique_ptr<Activity> track(std::shared_ptr<ServerInstance> instance);
+
+  // Stops restarting, terminates the server (SIGTERM, grace, SIGKILL) and waits for the loop.
+  boost::asio::awaitable<void> stop(std::chrono::milliseconds grace);
+  // Synchronous last resort (destructor path): kills and reaps the server now.
+  void stop_now() noexcept;
+
+  uint64_t restarts() const noexcept { return restarts_.load(); }
+  bool failed() const;
+  // The serving instance right now, or nullptr while restarting or after failure.
+  std::shared_ptr<ServerInstance> current() const;
+
+ private:
+  struct Waiter;
+  boost::asio::awaitable<void> supervise(std::shared_ptr<ServerInstance> first);
+  boost::asio::awaitable<std::shared_ptr<ServerInstance>> launch(uint64_t generation);
+  void check_stalls();
+  void publish(std::shared_ptr<ServerInstance> instance);
+  void fail(std::error_code code, std::string context);
+  void unregister(Activity* activity) noexcept;
+
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  const LaunchSpec spec_;
+  const EngineOptions options_;
+  const ServerProcessOptions process_options_;
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<ServerInstance> current_;
+  std::list<Activity*> activities_;
+  std::list<std::shared_ptr<Waiter>> waiters_;
+  std::optional<std::pair<std::error_code, std::string>> failure_;
+  bool stopping_ = false;
+  bool loop_running_ = false;
+  std::atomic<uint64_t> restarts_{0};
+  std::deque<std::chrono::steady_clock::time_point> restart_times_;
+};
+
+}  // namespace inference::llama_server

@@ -1,0 +1,83 @@
+#include "inference/llama_server/engine_options.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+#include "inference/error.hpp"
+
+namespace inference::llama_server {
+
+namespace {
+
+uint64_t parse_number(const std::string& key, const std::string& value) {
+  uint64_t out = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (ec != std::errc() || end != value.data() + value.size()) {
+    throw Error(errc::invalid_argument, "backend option " + key + "=" + value + ": not a non-negative integer");
+  }
+  return out;
+}
+
+bool parse_flag(const std::string& key, const std::string& value) {
+  if (value == "1" || value == "true") return true;
+  if (value == "0" || value == "false") return false;
+  throw Error(errc::invalid_argument, "backend option " + key + "=" + value + ": expected 0 or 1");
+}
+
+EngineOptions::ms parse_ms(const std::string& key, const std::string& value) {
+  return EngineOptions::ms(static_cast<int64_t>(parse_number(key, value)));
+}
+
+}  // namespace
+
+EngineOptions parse_engine_options(const std::map<std::string, std::string>& options,
+                                   const std::vector<std::string>& extra_known_keys) {
+  EngineOptions out;
+  for (const auto& [key, value] : options) {
+    if (key == "load_timeout_ms") {
+      out.load_timeout = parse_ms(key, value);
+    } else if (key == "stall_timeout_ms") {
+      out.stall_timeout = parse_ms(key, value);
+      if (out.stall_timeout.count() == 0) throw Error(errc::invalid_argument, "backend option stall_timeout_ms must be > 0");
+    } else if (key == "restart_budget") {
+      out.restart_budget = static_cast<uint32_t>(parse_number(key, value));
+    } else if (key == "restart_window_ms") {
+      out.restart_window = parse_ms(key, value);
+    } else if (key == "restart_backoff_ms") {
+      out.restart_backoff = parse_ms(key, value);
+    } else if (key == "shutdown_grace_ms") {
+      out.shutdown_grace = parse_ms(key, value);
+    } else if (key == "close_mode") {
+      if (value != "cancel" && value != "drain") {
+        throw Error(errc::invalid_argument, "backend option close_mode=" + value + ": expected cancel or drain");
+      }
+      out.drain_on_close = value == "drain";
+    } else if (key == "drain_timeout_ms") {
+      out.drain_timeout = parse_ms(key, value);
+    } else if (key == "slot_release_timeout_ms") {
+      out.slot_release_timeout = parse_ms(key, value);
+    } else if (key == "transport") {
+      if (value == "auto") {
+        out.transport = TransportChoice::automatic;
+      } else if (value == "unix") {
+        out.transport = TransportChoice::unix_socket;
+      } else if (value == "tcp") {
+        out.transport = TransportChoice::tcp;
+      } else {
+        throw Error(errc::invalid_argument, "backend option transport=" + value + ": expected auto, unix or tcp");
+      }
+    } else if (key == "ignore_eos") {
+      out.ignore_eos = parse_flag(key, value);
+    } else if (key == "restart") {
+      out.restart = parse_flag(key, value);
+    } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {
+      throw Error(errc::invalid_argument,
+                  "backend option " + key + ": unknown (known: load_timeout_ms, stall_timeout_ms, restart_budget, "
+                  "restart_window_ms, restart_backoff_ms, shutdown_grace_ms, close_mode, drain_timeout_ms, "
+                  "slot_release_timeout_ms, transport, ignore_eos, restart)");
+    }
+  }
+  return out;
+}
+
+}  // namespace inference::llama_server

@@ -1,0 +1,326 @@
+#include "inference/llama_server/server_supervisor.hpp"
+
+#include <signal.h>
+
+#include <algorithm>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "inference/detail/post_handler.hpp"
+#include "inference/error.hpp"
+#include "inference/llama_server/http_connection.hpp"
+#include "inference/llama_server/server_launch.hpp"
+#include "inference/llama_server/server_props.hpp"
+
+namespace inference::llama_server {
+
+namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The watchdog looks at the requests this often relative to the stall timeout: a stall is then
+// noticed at most a quarter late, without waking up needlessly.
+constexpr int kWatchdogChecksPerStallTimeout = 4;
+constexpr std::chrono::milliseconds kMinWatchdogInterval{10};
+constexpr std::chrono::milliseconds kMaxWatchdogInterval{1'000};
+// A restart's backoff is slept in slices so that close() is not held up by it.
+constexpr std::chrono::milliseconds kBackoffSlice{20};
+// How often stop() looks whether the supervision loop has finished.
+constexpr std::chrono::milliseconds kStopPollInterval{5};
+// Beyond the grace, what stop() allows the loop to notice the exit and return.
+constexpr std::chrono::milliseconds kStopLoopAllowance{2'000};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+asio::awaitable<void> pause(std::chrono::milliseconds d) {
+  asio::steady_timer timer(co_await asio::this_coro::executor, d);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- waiters
+
+struct ServerSupervisor::Waiter {
+  using Handler = asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<ServerInstance>)>;
+  std::unique_ptr<Handler> handler;  // boxed: see inference/detail/post_handler.hpp
+};
+
+// ---------------------------------------------------------------- activity
+
+ServerSupervisor::Activity::Activity(std::shared_ptr<ServerSupervisor> owner, std::shared_ptr<ServerInstance> instance)
+    : owner_(std::move(owner)), instance_(std::move(instance)), last_progress_ns_(now_ns()) {}
+
+ServerSupervisor::Activity::~Activity() { owner_->unregister(this); }
+
+void ServerSupervisor::Activity::progress() noexcept { last_progress_ns_.store(now_ns(), std::memory_order_relaxed); }
+
+std::unique_ptr<ServerSupervisor::Activity> ServerSupervisor::track(std::shared_ptr<ServerInstance> instance) {
+  std::unique_ptr<Activity> activity(new Activity(shared_from_this(), std::move(instance)));
+  std::lock_guard lock(mutex_);
+  activities_.push_front(activity.get());
+  activity->position_ = activities_.begin();
+  return activity;
+}
+
+void ServerSupervisor::unregister(Activity* activity) noexcept {
+  std::lock_guard lock(mutex_);
+  activities_.erase(activity->position_);
+}
+
+void ServerSupervisor::check_stalls() {
+  const int64_t now = now_ns();
+  const int64_t limit = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.stall_timeout).count();
+  std::lock_guard lock(mutex_);
+  for (Activity* a : activities_) {
+    auto& instance = *a->instance_;
+    if (instance.hung.load() || !instance.process) continue;
+    if (now - a->last_progress_ns_.load(std::memory_order_relaxed) > limit) {
+      instance.hung.store(true);
+      // Its own process group: the wrapper, the server and anything it started.
+      ::kill(-instance.process->pid(), SIGKILL);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+ServerSupervisor::ServerSupervisor(asio::any_io_executor executor, LaunchSpec spec, EngineOptions options,
+                                   ServerProcessOptions process_options)
+    : strand_(asio::make_strand(executor)),
+      spec_(std::move(spec)),
+      options_(options),
+      process_options_(std::move(process_options)) {}
+
+ServerSupervisor::~ServerSupervisor() { stop_now(); }
+
+asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::launch(uint64_t generation) {
+  auto process = co_await start_ready_server(strand_, spec_, process_options_, options_.load_timeout);
+  // Fail fast when the server does not run the configuration we asked for.
+  HttpConnection control(strand_, process->endpoint());
+  const auto response = co_await control.request(HttpMethod::get, "/props");
+  verify_server_props(parse_server_props(response.body), spec_.slots, spec_.context_per_slot);
+  auto instance = std::make_shared<ServerInstance>();
+  instance->process = std::move(process);
+  instance->generation = generation;
+  co_return instance;
+}
+
+asio::awaitable<void> ServerSupervisor::start() {
+  auto first = co_await launch(0);
+  {
+    std::lock_guard lock(mutex_);
+    loop_running_ = true;
+  }
+  publish(first);
+  auto self = shared_from_this();
+  asio::co_spawn(strand_, supervise(std::move(first)), [self](std::exception_ptr) {
+    std::lock_guard lock(self->mutex_);
+    self->loop_running_ = false;
+  });
+}
+
+void ServerSupervisor::publish(std::shared_ptr<ServerInstance> instance) {
+  std::list<std::shared_ptr<Waiter>> ready;
+  {
+    std::lock_guard lock(mutex_);
+    current_ = instance;
+    ready.swap(waiters_);
+  }
+  for (auto& w : ready) {
+    if (w->handler) inference::detail::post_handler(std::move(w->handler), std::exception_ptr(), instance);
+  }
+}
+
+void ServerSupervisor::fail(std::error_code code, std::string context) {
+  std::list<std::shared_ptr<Waiter>> failed;
+  {
+    std::lock_guard lock(mutex_);
+    failure_.emplace(code, context);
+    current_.reset();
+    failed.swap(waiters_);
+  }
+  for (auto& w : failed) {
+    if (w->handler) {
+      inference::detail::post_handler(std::move(w->handler), std::make_exception_ptr(Error(code, context)),
+                           std::shared_ptr<ServerInstance>());
+    }
+  }
+}
+
+asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance> instance) {
+  const auto interval = std::clamp<std::chrono::milliseconds>(options_.stall_timeout / kWatchdogChecksPerStallTimeout,
+                                                              kMinWatchdogInterval, kMaxWatchdogInterval);
+  asio::steady_timer tick(strand_);
+  uint64_t generation = 0;
+  std::string last_cause;
+  for (;;) {
+    if (instance) {
+      ExitStatus status;
+      for (;;) {
+        tick.expires_after(interval);
+        auto which = co_await (instance->process->async_wait_exit() || tick.async_wait(asio::use_awaitable));
+        if (which.index() == 0) {
+          status = std::get<0>(std::move(which));
+          break;
+        }
+        check_stalls();
+      }
+      {
+        std::lock_guard lock(mutex_);
+        if (current_ == instance) current_.reset();
+        if (stopping_) co_return;
+      }
+      last_cause = instance->hung.load()
+                       ? "stopped producing tokens for " + std::to_string(options_.stall_timeout.count()) +
+                             " ms and was killed"
+                       : status.describe();
+      if (!status.output_tail.empty()) last_cause += "; last output:\n" + status.output_tail;
+    }
+
+    // Restart within the budget, or give up.
+    const auto now = Clock::now();
+    while (!restart_times_.empty() && now - restart_times_.front() > options_.restart_window) restart_times_.pop_front();
+    if (!options_.restart || restart_times_.size() >= options_.restart_budget) {
+      fail(make_error_code(errc::model_failed),
+           "llama-server " + last_cause + " (restart budget of " + std::to_string(options_.restart_budget) + " per " +
+               std::to_string(options_.restart_window.count()) + " ms exhausted)");
+      co_return;
+    }
+    const auto backoff = options_.restart_backoff * (1LL << std::min<std::size_t>(restart_times_.size(), 16));
+    restart_times_.push_back(now);
+    for (auto waited = std::chrono::milliseconds(0); waited < backoff; waited += kBackoffSlice) {
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) co_return;
+      }
+      co_await pause(std::min<std::chrono::milliseconds>(kBackoffSlice, backoff - waited));
+    }
+    instance.reset();
+    try {
+      instance = co_await launch(++generation);
+    } catch (const Error& e) {
+      last_cause = std::string("failed to restart: ") + e.what();
+    }
+    if (!instance) continue;
+    restarts_.fetch_add(1);
+    bool stopping = false;
+    {
+      std::lock_guard lock(mutex_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      co_await instance->process->terminate(options_.shutdown_grace);
+      co_return;
+    }
+    publish(instance);
+  }
+}
+
+asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::acquire_instance() {
+  {
+    std::lock_guard lock(mutex_);
+    if (failure_) throw Error(failure_->first, failure_->second);
+    if (stopping_) throw Error(errc::closed, "llama-server is stopping");
+    if (current_) co_return current_;
+  }
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
+                                          void(std::exception_ptr, std::shared_ptr<ServerInstance>)>(
+      [this](auto handler) {
+        auto waiter = std::make_shared<Waiter>();
+        waiter->handler = std::make_unique<Waiter::Handler>(std::move(handler));
+        std::unique_lock lock(mutex_);
+        std::exception_ptr error;
+        std::shared_ptr<ServerInstance> ready;
+        if (failure_) {
+          error = std::make_exception_ptr(Error(failure_->first, failure_->second));
+        } else if (stopping_) {
+          error = std::make_exception_ptr(Error(errc::closed, "llama-server is stopping"));
+        } else if (current_) {
+          ready = current_;
+        } else {
+          waiters_.push_back(waiter);
+          auto slot = asio::get_associated_cancellation_slot(*waiter->handler);
+          if (slot.is_connected()) {
+            slot.assign([weak_self = weak_from_this(), weak_waiter = std::weak_ptr<Waiter>(waiter)](asio::cancellation_type) {
+              auto self = weak_self.lock();
+              auto w = weak_waiter.lock();
+              if (!self || !w) return;
+              std::unique_ptr<Waiter::Handler> handler;
+              {
+                std::lock_guard guard(self->mutex_);
+                if (!w->handler) return;
+                handler = std::move(w->handler);
+                self->waiters_.remove(w);
+              }
+              inference::detail::post_handler(std::move(handler),
+                                   std::make_exception_ptr(Error(errc::cancelled, "waiting for llama-server")),
+                                   std::shared_ptr<ServerInstance>());
+            });
+          }
+          return;
+        }
+        lock.unlock();
+        inference::detail::post_handler(std::move(waiter->handler), error, ready);
+      },
+      asio::use_awaitable);
+}
+
+asio::awaitable<void> ServerSupervisor::stop(std::chrono::milliseconds grace) {
+  std::shared_ptr<ServerInstance> instance;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    instance = current_;
+  }
+  fail(make_error_code(errc::closed), "model closed");
+  if (instance) {
+    instance->stopping.store(true);
+    co_await instance->process->terminate(grace);
+  }
+  // Wait for the loop to notice and return, so no supervision work outlives close().
+  const auto deadline = Clock::now() + grace + kStopLoopAllowance;
+  for (;;) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!loop_running_) break;
+    }
+    if (Clock::now() > deadline) break;
+    co_await pause(kStopPollInterval);
+  }
+}
+
+void ServerSupervisor::stop_now() noexcept {
+  std::shared_ptr<ServerInstance> instance;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    instance = std::move(current_);
+  }
+  if (instance && instance->process) {
+    instance->stopping.store(true);
+    ::kill(-instance->process->pid(), SIGKILL);
+  }
+}
+
+bool ServerSupervisor::failed() const {
+  std::lock_guard lock(mutex_);
+  return failure_.has_value() && failure_->first == make_error_code(errc::model_failed);
+}
+
+std::shared_ptr<ServerInstance> ServerSupervisor::current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
+}
+
+}  // namespace inference::llama_server
