@@ -26,12 +26,12 @@ StreamState::StreamState(std::error_code error, std::string message)
 
 // ---------------------------------------------------------------- consumer side
 
-StreamState::Poll StreamState::poll(Token& out, std::exception_ptr& error) {
+StreamState::Poll StreamState::poll(std::optional<Token>& out, std::exception_ptr& error) {
   SpaceBox wake;
   {
     std::lock_guard lock(mutex_);
     if (!buffer_.empty()) {
-      out = buffer_.pop();
+      buffer_.pop_into(out);
       if (space_ && buffer_.size() <= low_water_) wake = std::move(space_);
     } else if (ended_) {
       consumer_done_ = true;
@@ -48,7 +48,7 @@ StreamState::Poll StreamState::poll(Token& out, std::exception_ptr& error) {
 
 void StreamState::wait_token(ConsumerBox handler) {
   for (;;) {
-    Token token;
+    std::optional<Token> token;
     std::exception_ptr error;
     switch (poll(token, error)) {
       case Poll::token:

@@ -39,7 +39,7 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   // ---- consumer side ----
   enum class Poll { token, end, failed, empty };
   // Takes a buffered token or reports the end without waiting.
-  Poll poll(Token& out, std::exception_ptr& error);
+  Poll poll(std::optional<Token>& out, std::exception_ptr& error);
   // Waits for a token or the end. Cancellation through the handler's slot cancels the stream.
   void wait_token(ConsumerBox handler);
   void cancel(errc reason = errc::cancelled) noexcept;

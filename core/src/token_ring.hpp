@@ -24,11 +24,12 @@ class TokenRing {
     ++size_;
   }
 
-  Token pop() noexcept {
-    Token token = std::move(slots_[head_]);
+  // Moves the oldest token into `out` (no temporary: this is the per-token path).
+  template <class Out>
+  void pop_into(Out& out) noexcept {
+    out = std::move(slots_[head_]);
     head_ = (head_ + 1) & (slots_.size() - 1);
     --size_;
-    return token;
   }
 
   void clear() noexcept {

@@ -27,11 +27,11 @@ TokenStream::~TokenStream() {
 asio::awaitable<std::optional<Token>> TokenStream::next() {
   if (!state_) co_return std::nullopt;
   // Fast path: a buffered token (or the end) is taken without suspending the coroutine.
-  Token token;
+  std::optional<Token> token;
   std::exception_ptr error;
   switch (state_->poll(token, error)) {
     case detail::StreamState::Poll::token:
-      co_return std::optional<Token>(std::move(token));
+      co_return token;
     case detail::StreamState::Poll::end:
       co_return std::nullopt;
     case detail::StreamState::Poll::failed:
