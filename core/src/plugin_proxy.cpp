@@ -76,13 +76,17 @@ auto await_plugin(const PluginLibrary& library, Start start) -> decltype(start()
   }
 }
 
-asio::awaitable<std::shared_ptr<TextModel>> load_through(std::shared_ptr<const PluginLibrary> library,
-                                                         std::shared_ptr<Backend> backend, std::string path,
-                                                         LoadOptions options) {
-  // The frame owns both, in this order, so it does not matter whether the caller keeps the
-  // PluginBackend alive while the plugin's coroutine runs.
-  const auto keep_mapped = std::move(library);
-  const auto plugin_backend = std::move(backend);
+// A plugin's backend and its library, as one coroutine parameter (see ModelRemains for why).
+struct BackendRef {
+  std::shared_ptr<const PluginLibrary> library;
+  std::shared_ptr<Backend> backend;
+};
+
+// The frame owns the backend and its library, so it does not matter whether the caller keeps
+// the PluginBackend alive while the plugin's coroutine runs.
+asio::awaitable<std::shared_ptr<TextModel>> load_through(BackendRef ref, std::string path, LoadOptions options) {
+  const auto keep_mapped = std::move(ref.library);
+  const auto plugin_backend = std::move(ref.backend);
   const auto executor = co_await asio::this_coro::executor;
   auto model = co_await await_plugin(
       *keep_mapped, [&] { return plugin_backend->load_model(std::move(path), std::move(options)); });
@@ -111,7 +115,8 @@ Availability PluginBackend::available() const {
 }
 
 asio::awaitable<std::shared_ptr<TextModel>> PluginBackend::load_model(std::string path, LoadOptions options) {
-  return load_through(library_, inner_, std::move(path), std::move(options));
+  BackendRef ref{library_, inner_};
+  return load_through(std::move(ref), std::move(path), std::move(options));
 }
 
 // ---------------------------------------------------------------- PluginModel
@@ -127,10 +132,10 @@ PluginModel::~PluginModel() {
   // reaped, a socket being shut down) that would run plugin code after the unmapping. So the
   // rest happens in a coroutine of core code on the load executor: close (unless done), destroy
   // the model, and only then, from a core stack, release the library.
-  std::shared_ptr<TextModel> to_close = close_requested_ ? nullptr : std::move(inner_);
+  ModelRemains remains{std::move(library_), close_requested_ ? nullptr : std::move(inner_)};
   inner_.reset();  // closed already: only its destructor is left, and the library is still held
   try {
-    asio::co_spawn(executor_, close_and_release(std::move(library_), std::move(to_close)), asio::detached);
+    asio::co_spawn(executor_, close_and_release(std::move(remains)), asio::detached);
   } catch (...) {
     // Could not even start it (out of memory): the model goes first, then the library, which is
     // the best left to do.
@@ -176,12 +181,11 @@ asio::awaitable<void> PluginModel::close() {
 
 // ---------------------------------------------------------------- close_and_release
 
-asio::awaitable<void> close_and_release(std::shared_ptr<const void> library, std::shared_ptr<TextModel> inner) {
-  // Moved into locals so the order is explicit, whatever the order in which a coroutine's
-  // parameter copies are destroyed: the model (plugin code) goes first, the library last.
-  const auto keep_mapped = std::move(library);
+asio::awaitable<void> close_and_release(ModelRemains remains) {
+  // Locals, so that the model goes as soon as it is closed, and the library last.
+  const auto keep_mapped = std::move(remains.library);
   {
-    const auto model = std::move(inner);
+    const auto model = std::move(remains.model);
     // co_spawn may start us inside ~PluginModel; run no plugin code there.
     co_await leave_plugin_stack();
     if (model) {

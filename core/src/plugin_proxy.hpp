@@ -74,9 +74,18 @@ class PluginModel final : public TextModel, public std::enable_shared_from_this<
   std::atomic<bool> close_requested_{false};
 };
 
-// Closes `inner` (when not null) and then releases it and, last, `library`, from a handler
-// posted by core code. Started by ~PluginModel so that a model dropped without close() still
-// shuts down its background work before the shared object that runs that work is unmapped.
-boost::asio::awaitable<void> close_and_release(std::shared_ptr<const void> library, std::shared_ptr<TextModel> inner);
+// What a PluginModel leaves behind. One struct, not two parameters, because the order in which
+// a coroutine's parameter copies are destroyed differs between compilers (g++ 12 destroys the
+// first one first) and the frame may be destroyed unstarted, e.g. when its io_context shuts
+// down; members are always destroyed in reverse order, the model before the library.
+struct ModelRemains {
+  std::shared_ptr<const void> library;
+  std::shared_ptr<TextModel> model;  // null when it was closed already
+};
+
+// Closes the model (when there is one) and then releases it and, last, the library, from a
+// handler posted by core code. Started by ~PluginModel so that a model dropped without close()
+// still shuts down its background work before the shared object that runs that work is unmapped.
+boost::asio::awaitable<void> close_and_release(ModelRemains remains);
 
 }  // namespace inference

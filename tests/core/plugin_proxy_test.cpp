@@ -1,0 +1,208 @@
+// A loaded plugin stays mapped while anything that came from it is alive (registry, backend,
+// model, stream) and is unmapped once the last is gone; a model dropped without close() is
+// closed first.
+#include "plugin_proxy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "inference/registry.hpp"
+#include "plugin_test_support.hpp"
+
+namespace inference {
+namespace {
+
+namespace asio = boost::asio;
+using test::good_plugin;
+using test::is_loaded;
+using test::plugin_counter;
+
+constexpr const char* kLiveObjects = "inference_testgood_live_objects";
+constexpr const char* kCloseCalls = "inference_testgood_close_calls";
+
+asio::awaitable<std::string> read_all(TokenStream& stream) {
+  std::string text;
+  for (;;) {
+    const std::optional<Token> token = co_await stream.next();
+    if (!token) co_return text;
+    text += token->text;
+  }
+}
+
+asio::awaitable<std::optional<Token>> read_one(TokenStream& stream) { co_return co_await stream.next(); }
+
+asio::awaitable<void> close(std::shared_ptr<TextModel> model) { co_await model->close(); }
+
+std::shared_ptr<TextModel> load_good_model(asio::io_context& io, Registry& registry) {
+  return test::run(io, registry.load_model("model.gguf", {}, "testgood"));
+}
+
+TEST(PluginProxy, GoodPluginLoadsRegistersAndStreams) {
+  asio::io_context io;
+  Registry registry;
+  registry.load_plugin(good_plugin());
+
+  const auto entries = registry.list();
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].name, "testgood");
+  EXPECT_EQ(entries[0].plugin_file, good_plugin().string());
+  EXPECT_TRUE(entries[0].availability.available);
+
+  const auto model = load_good_model(io, registry);
+  EXPECT_EQ(model->info().path, "model.gguf");
+  EXPECT_EQ(model->model_type(), "testgood");
+  auto stream = model->generate("hello", {});
+  EXPECT_EQ(test::run(io, read_all(stream)), "abc");
+  EXPECT_EQ(stream.result().finish_reason, FinishReason::length);
+  test::run(io, close(model));
+  EXPECT_EQ(plugin_counter(good_plugin(), kCloseCalls), 1);
+}
+
+TEST(PluginProxy, UnloadsOnlyAfterRegistryBackendModelAndStreamAreGone) {
+  asio::io_context io;
+  auto registry = std::make_unique<Registry>();
+  registry->load_plugin(good_plugin());
+  auto backend = registry->get("testgood");
+  auto model = load_good_model(io, *registry);
+  auto stream = model->generate("hello", {});
+  EXPECT_EQ(plugin_counter(good_plugin(), kLiveObjects), 2);  // backend and model
+
+  registry.reset();
+  EXPECT_TRUE(is_loaded(good_plugin()));
+  backend.reset();
+  EXPECT_TRUE(is_loaded(good_plugin()));
+  EXPECT_EQ(plugin_counter(good_plugin(), kLiveObjects), 1);
+  model.reset();
+  test::drain(io);
+  EXPECT_TRUE(is_loaded(good_plugin()));
+
+  // Dropping the model did not close it under the stream.
+  EXPECT_EQ(test::run(io, read_all(stream)), "abc");
+  EXPECT_TRUE(is_loaded(good_plugin()));
+
+  stream = TokenStream();
+  test::drain(io);
+  EXPECT_FALSE(is_loaded(good_plugin()));
+}
+
+TEST(PluginProxy, ModelDroppedWithoutCloseIsClosedThenDestroyed) {
+  // An extra handle keeps the plugin mapped so its counters can still be read at the end.
+  void* observer = dlopen(good_plugin().c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(observer, nullptr);
+  {
+    asio::io_context io;
+    Registry registry;
+    registry.load_plugin(good_plugin());
+    auto model = load_good_model(io, registry);
+    const int closes_before = plugin_counter(good_plugin(), kCloseCalls);
+    model.reset();
+    test::drain(io);
+    EXPECT_EQ(plugin_counter(good_plugin(), kCloseCalls), closes_before + 1);
+    EXPECT_EQ(plugin_counter(good_plugin(), kLiveObjects), 1);  // the backend, still registered
+  }
+  EXPECT_EQ(plugin_counter(good_plugin(), kLiveObjects), 0);
+  dlclose(observer);
+  EXPECT_FALSE(is_loaded(good_plugin()));
+}
+
+TEST(PluginProxy, ModelDroppedWithoutCloseKeepsTheLibraryUntilCloseHasFinished) {
+  // The model's close() suspends once; if the library were released before it resumed, the
+  // resumption would jump into unmapped code.
+  asio::io_context io;
+  auto model = [&] {
+    Registry registry;
+    registry.load_plugin(good_plugin());
+    return load_good_model(io, registry);
+  }();
+  model.reset();
+  EXPECT_TRUE(is_loaded(good_plugin()));  // the close is queued, not run
+  test::drain(io);
+  EXPECT_FALSE(is_loaded(good_plugin()));
+}
+
+TEST(PluginProxy, ClosedModelIsNotClosedAgainWhenDropped) {
+  void* observer = dlopen(good_plugin().c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(observer, nullptr);
+  {
+    asio::io_context io;
+    Registry registry;
+    registry.load_plugin(good_plugin());
+    auto model = load_good_model(io, registry);
+    const int closes_before = plugin_counter(good_plugin(), kCloseCalls);
+    test::run(io, close(model));
+    model.reset();
+    test::drain(io);
+    EXPECT_EQ(plugin_counter(good_plugin(), kCloseCalls), closes_before + 1);
+  }
+  dlclose(observer);
+  EXPECT_FALSE(is_loaded(good_plugin()));
+}
+
+TEST(PluginProxy, StreamDroppedMidwayLetsThePluginUnload) {
+  asio::io_context io;
+  auto model = [&] {
+    Registry registry;
+    registry.load_plugin(good_plugin());
+    return load_good_model(io, registry);
+  }();
+  auto stream = model->generate("hello", {});
+  model.reset();
+  const auto first = test::run(io, read_one(stream));
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->text, "a");
+  EXPECT_TRUE(is_loaded(good_plugin()));
+  stream = TokenStream();  // cancels the producer
+  test::drain(io);
+  EXPECT_FALSE(is_loaded(good_plugin()));
+}
+
+TEST(PluginProxy, PluginLoadErrorKeepsItsCodeAndOutlivesThePlugin) {
+  asio::io_context io;
+  auto registry = std::make_unique<Registry>();
+  registry->load_plugin(good_plugin());
+  try {
+    test::run(io, registry->load_model("missing.gguf", {}, "testgood"));
+    ADD_FAILURE() << "load_model succeeded";
+  } catch (const Error& e) {
+    registry.reset();
+    test::drain(io);
+    EXPECT_FALSE(is_loaded(good_plugin()));
+    // Reading the exception after the unmapping: it was made by core code.
+    EXPECT_TRUE(e.is(errc::model_not_found));
+    EXPECT_EQ(e.context(), "missing.gguf");
+  }
+}
+
+asio::awaitable<std::vector<BatchResult>> batch(std::shared_ptr<TextModel> model) {
+  std::vector<std::string> prompts{"one", "two"};  // named: g++ 12 rejects a braced list here
+  co_return co_await model->batch_generate(std::move(prompts), GenerateConfig());
+}
+
+TEST(PluginProxy, BatchGenerateRunsThroughThePlugin) {
+  asio::io_context io;
+  Registry registry;
+  registry.load_plugin(good_plugin());
+  const auto model = load_good_model(io, registry);
+  const auto results = test::run(io, batch(model));
+  ASSERT_EQ(results.size(), 2U);
+  EXPECT_EQ(results[0].text, "abc");
+  EXPECT_EQ(results[1].text, "abc");
+}
+
+TEST(PluginProxy, LoadModelErrorsComeBackAsCoreErrors) {
+  // libbackend_testduplicate.so's backend returns no model.
+  asio::io_context io;
+  Registry registry;
+  registry.load_plugin(test::test_plugin("duplicate", "testduplicate"));
+  try {
+    test::run(io, registry.load_model("model.gguf", {}, "testgood"));
+    ADD_FAILURE() << "load_model succeeded";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.is(errc::internal_error));
+    EXPECT_NE(std::string(e.what()).find("returned no model"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace inference
