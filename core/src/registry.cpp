@@ -17,7 +17,11 @@ constexpr const char* kPluginPathVariable = "INFERENCE_PLUGIN_PATH";
 constexpr char kPluginPathSeparator = ':';
 // Relative to the directory of the running executable.
 constexpr const char* kBuildTreePluginDir = "../plugins";
-constexpr const char* kInstallTreePluginDir = "../lib/inference/plugins";
+// The install tree's plugin directory relative to bin/, from the build (lib/ or lib/<multiarch>/).
+#ifndef INFERENCE_INSTALL_PLUGIN_RELDIR
+#define INFERENCE_INSTALL_PLUGIN_RELDIR "lib/inference/plugins"
+#endif
+constexpr const char* kInstallTreePluginDir = "../" INFERENCE_INSTALL_PLUGIN_RELDIR;
 // Available, but a fake: used only when asked for by name.
 constexpr std::string_view kStubBackend = "stub";
 
