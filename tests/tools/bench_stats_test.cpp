@@ -1,0 +1,57 @@
+// tools/llmctl/bench_stats.cpp: the percentiles and counters behind `llmctl bench`.
+#include "bench_stats.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <numeric>
+
+#include "inference/error.hpp"
+
+namespace {
+
+using llmctl::BenchStats;
+using llmctl::percentile;
+
+TEST(BenchPercentile, IsTheNearestRankOfTheSortedSamples) {
+  std::vector<double> samples(100);
+  std::iota(samples.rbegin(), samples.rend(), 1.0);  // 100 .. 1, unsorted on purpose
+  EXPECT_EQ(percentile(samples, 0.50), 50.0);
+  EXPECT_EQ(percentile(samples, 0.99), 99.0);
+  EXPECT_EQ(percentile(samples, 1.0), 100.0);
+  EXPECT_EQ(percentile(samples, 0.0), 1.0);
+}
+
+TEST(BenchPercentile, OfOneSampleIsThatSampleAndOfNoneIsZero) {
+  EXPECT_EQ(percentile({7.5}, 0.5), 7.5);
+  EXPECT_EQ(percentile({7.5}, 0.99), 7.5);
+  EXPECT_EQ(percentile({}, 0.5), 0.0);
+}
+
+TEST(BenchPercentile, ClampsFractionsOutsideZeroToOne) {
+  EXPECT_EQ(percentile({1.0, 2.0, 3.0}, -1.0), 1.0);
+  EXPECT_EQ(percentile({1.0, 2.0, 3.0}, 2.0), 3.0);
+}
+
+TEST(BenchStatsTest, RecordsLatenciesInMillisecondsAndFailuresByCodeName) {
+  BenchStats stats;
+  inference::GenerateResult result;
+  result.finish_reason = inference::FinishReason::length;
+  result.metrics.time_to_first_token = std::chrono::microseconds(1500);
+  result.metrics.queue_wait = std::chrono::milliseconds(2);
+  stats.record_success(result);
+  stats.record_token();
+  stats.record_token();
+  stats.record_failure(make_error_code(inference::errc::server_exited));
+  stats.record_failure(make_error_code(inference::errc::server_exited));
+
+  EXPECT_EQ(stats.completed(), 1U);
+  EXPECT_EQ(stats.errors(), 2U);
+  EXPECT_EQ(stats.tokens(), 2U);
+  ASSERT_EQ(stats.ttft_ms().size(), 1U);
+  EXPECT_DOUBLE_EQ(stats.ttft_ms().front(), 1.5);
+  EXPECT_DOUBLE_EQ(stats.queue_ms().front(), 2.0);
+  EXPECT_EQ(stats.errors_by_code().at("server_exited"), 2U);
+}
+
+}  // namespace

@@ -1,0 +1,313 @@
+// llmctl's command-line contract, checked by running the built binary against the stub backend.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "llmctl_process.hpp"
+
+namespace {
+
+using llmctl_test::LlmctlProcess;
+using llmctl_test::plugin_dir;
+using llmctl_test::run_llmctl;
+using llmctl_test::RunResult;
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitInterrupted = 130;
+// How long a streaming llmctl gets to print its first token before the signal tests give up.
+constexpr std::chrono::seconds kFirstOutputTimeout{20};
+// A cancelled stub command unwinds at once; llmctl's own grace period (5 s) must not be what
+// ends it.
+constexpr std::chrono::seconds kPromptExit{3};
+// Gives the bench workers time to get requests into the model before the signal.
+constexpr std::chrono::milliseconds kLetRequestsStart{200};
+
+// args with --plugin-dir <build/plugins> inserted after the subcommand.
+std::vector<std::string> with_plugins(std::vector<std::string> args) {
+  args.insert(args.begin() + 1, {"--plugin-dir", plugin_dir().string()});
+  return args;
+}
+
+boost::json::object parse_object(const std::string& line) {
+  boost::json::value value = boost::json::parse(line);
+  EXPECT_TRUE(value.is_object()) << line;
+  return value.is_object() ? value.as_object() : boost::json::object{};
+}
+
+std::string describe(const RunResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = std::filesystem::temp_directory_path() /
+            ("llmctl_test_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+TEST(LlmctlBackends, JsonListsStubAsAvailableWithItsPluginFile) {
+  const auto r = run_llmctl(with_plugins({"backends", "--json"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_EQ(r.out_lines().size(), 1U) << describe(r);
+  const auto out = parse_object(r.out_lines().front());
+  bool found = false;
+  for (const auto& item : out.at("backends").as_array()) {
+    const auto& backend = item.as_object();
+    if (backend.at("name").as_string() != "stub") continue;
+    found = true;
+    EXPECT_TRUE(backend.at("available").as_bool());
+    EXPECT_EQ(std::filesystem::path(std::string(backend.at("plugin_file").as_string())).filename(),
+              "libbackend_stub.so");
+  }
+  EXPECT_TRUE(found) << describe(r);
+  EXPECT_TRUE(out.at("failures").is_array());
+}
+
+TEST(LlmctlBackends, FindsPluginsNextToTheExecutableWithoutFlags) {
+  const auto r = run_llmctl({"backends"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("stub"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("libbackend_stub.so"), std::string::npos) << describe(r);
+}
+
+TEST(LlmctlGenerate, JsonPrintsOneLinePerTokenThenTheResult) {
+  const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "5", "--seed", "1",
+                                          "hello"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto lines = r.out_lines();
+  ASSERT_EQ(lines.size(), 6U) << describe(r);
+  for (std::size_t i = 0; i < 5; ++i) {
+    const auto token = parse_object(lines[i]);
+    EXPECT_TRUE(token.at("id").is_int64()) << lines[i];
+    EXPECT_TRUE(token.at("text").is_string()) << lines[i];
+  }
+  const auto result = parse_object(lines.back()).at("result").as_object();
+  EXPECT_EQ(result.at("finish_reason").as_string(), "length");
+  EXPECT_EQ(result.at("generated_tokens").to_number<uint64_t>(), 5U);
+  for (const char* field : {"prompt_tokens", "cached_prompt_tokens", "queue_ms", "ttft_ms", "total_ms",
+                            "prefill_tok_s", "decode_tok_s"}) {
+    EXPECT_TRUE(result.contains(field)) << field;
+  }
+  EXPECT_TRUE(r.err.empty()) << describe(r);
+}
+
+TEST(LlmctlGenerate, SameSeedGivesTheSameTokens) {
+  const std::vector<std::string> args =
+      with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "5", "--seed", "1", "hello"});
+  auto first = run_llmctl(args).out_lines();
+  auto second = run_llmctl(args).out_lines();
+  ASSERT_EQ(first.size(), 6U);
+  ASSERT_EQ(second.size(), 6U);
+  first.pop_back();  // the result line carries timings
+  second.pop_back();
+  EXPECT_EQ(first, second);
+}
+
+TEST(LlmctlGenerate, TextModePrintsTheTokensTextThenANewline) {
+  const auto json = run_llmctl(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "7", "hi there"}));
+  const auto text = run_llmctl(with_plugins({"generate", "--backend", "stub", "--max-tokens", "7", "hi", "there"}));
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  ASSERT_EQ(text.exit_code, 0) << describe(text);
+  std::string expected;
+  auto lines = json.out_lines();
+  lines.pop_back();
+  for (const auto& line : lines) expected += std::string(parse_object(line).at("text").as_string());
+  EXPECT_EQ(text.out, expected + "\n");
+}
+
+TEST(LlmctlChat, StreamsTheReplyToASystemAndUserMessage) {
+  const auto r = run_llmctl(with_plugins({"chat", "--backend", "stub", "--system", "be brief", "--json", "--max-tokens",
+                                          "3", "hello"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto lines = r.out_lines();
+  ASSERT_EQ(lines.size(), 4U) << describe(r);
+  const auto result = parse_object(lines.back()).at("result").as_object();
+  EXPECT_EQ(result.at("finish_reason").as_string(), "length");
+  EXPECT_GT(result.at("prompt_tokens").to_number<uint64_t>(), 1U);  // system + user + cue
+}
+
+TEST(LlmctlBench, JsonCountsEveryRequestAndTokenWithinTheSlots) {
+  const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "32", "--concurrency", "8",
+                                          "--slots", "4", "--max-tokens", "16"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_EQ(r.out_lines().size(), 1U) << describe(r);
+  const auto report = parse_object(r.out_lines().front());
+  EXPECT_EQ(report.at("backend").as_string(), "stub");
+  EXPECT_EQ(report.at("requests").to_number<uint64_t>(), 32U);
+  EXPECT_EQ(report.at("completed").to_number<uint64_t>(), 32U);
+  EXPECT_EQ(report.at("errors").to_number<uint64_t>(), 0U);
+  EXPECT_EQ(report.at("tokens").to_number<uint64_t>(), 512U);
+  EXPECT_EQ(report.at("slots").to_number<uint64_t>(), 4U);
+  EXPECT_LE(report.at("max_in_flight").to_number<uint64_t>(), 4U);
+  EXPECT_GE(report.at("max_in_flight").to_number<uint64_t>(), 1U);
+  for (const char* field : {"wall_s", "agg_tok_s", "ttft_ms_p50", "ttft_ms_p99", "queue_ms_p50", "load_ms"}) {
+    EXPECT_TRUE(report.contains(field)) << field;
+  }
+}
+
+TEST(LlmctlBench, CountsFailedRequestsByErrorCode) {
+  const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "6", "--max-tokens", "4",
+                                          "--opt", "fail_after_tokens=2", "--opt", "fail_code=server_exited"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto report = parse_object(r.out_lines().front());
+  EXPECT_EQ(report.at("completed").to_number<uint64_t>(), 0U);
+  EXPECT_EQ(report.at("errors").to_number<uint64_t>(), 6U);
+  EXPECT_EQ(report.at("errors_by_code").as_object().at("server_exited").to_number<uint64_t>(), 6U);
+}
+
+TEST(LlmctlBench, TextModePrintsATableAndNoProgressWhenStderrIsNotATerminal) {
+  const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--requests", "4", "--max-tokens", "4"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("completed"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("ttft p50 / p99"), std::string::npos) << describe(r);
+  EXPECT_TRUE(r.err.empty()) << describe(r);
+}
+
+TEST(LlmctlErrors, UnknownBackendExitsOneWithOneLineNamingIt) {
+  const auto r = run_llmctl(with_plugins({"generate", "--backend", "no_such_backend", "hello"}));
+  EXPECT_EQ(r.exit_code, kExitFailure) << describe(r);
+  ASSERT_EQ(r.err_lines().size(), 1U) << describe(r);
+  EXPECT_EQ(r.err.rfind("llmctl: ", 0), 0U) << describe(r);
+  EXPECT_NE(r.err.find("no_such_backend"), std::string::npos) << describe(r);
+}
+
+TEST(LlmctlErrors, StreamFailureExitsOneWithOneLineNamingTheCode) {
+  const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "5", "--opt",
+                                          "fail_after_tokens=2", "--opt", "fail_code=server_exited", "hello"}));
+  EXPECT_EQ(r.exit_code, kExitFailure) << describe(r);
+  ASSERT_EQ(r.err_lines().size(), 1U) << describe(r);
+  EXPECT_NE(r.err.find("server_exited"), std::string::npos) << describe(r);
+  // The two tokens produced before the failure, then a result line saying why it ended.
+  const auto lines = r.out_lines();
+  ASSERT_EQ(lines.size(), 3U) << describe(r);
+  const auto result = parse_object(lines.back()).at("result").as_object();
+  EXPECT_EQ(result.at("finish_reason").as_string(), "error");
+  EXPECT_EQ(result.at("error").as_string(), "server_exited");
+}
+
+TEST(LlmctlErrors, BackendRejectingAnOptionExitsOne) {
+  const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", "--opt", "no_such_knob=1", "hello"}));
+  EXPECT_EQ(r.exit_code, kExitFailure) << describe(r);
+  ASSERT_EQ(r.err_lines().size(), 1U) << describe(r);
+  EXPECT_NE(r.err.find("no_such_knob"), std::string::npos) << describe(r);
+}
+
+TEST(LlmctlErrors, MalformedOptIsAUsageError) {
+  const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", "--opt", "novalue", "hello"}));
+  EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+  EXPECT_EQ(r.err_lines().size(), 1U) << describe(r);
+}
+
+TEST(LlmctlErrors, UnknownFlagMissingArgumentAndMissingCommandAreUsageErrors) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"generate", "--no-such-flag", "hello"}, {"generate"}, {}, {"bench", "--requests", "0"}}) {
+    const auto r = run_llmctl(args);
+    EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+    EXPECT_EQ(r.err_lines().size(), 1U) << describe(r);
+  }
+}
+
+TEST(LlmctlErrors, HelpExitsZero) {
+  const auto r = run_llmctl({"--help"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("generate"), std::string::npos) << describe(r);
+}
+
+TEST(LlmctlSignals, CtrlCDuringGenerateCancelsAndExits130) {
+  LlmctlProcess process(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "100000", "--opt",
+                                      "token_delay_us=20000", "hello"}));
+  ASSERT_TRUE(process.wait_for_output(1, kFirstOutputTimeout));
+  const auto signalled = std::chrono::steady_clock::now();
+  process.send_signal(SIGINT);
+  const auto r = process.wait();
+  EXPECT_EQ(r.exit_code, kExitInterrupted) << describe(r);
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, kPromptExit) << "cancellation did not unwind the command";
+  EXPECT_EQ(r.out.find("\"result\""), std::string::npos) << describe(r);
+}
+
+TEST(LlmctlSignals, CtrlCDuringBenchCancelsAndExits130) {
+  LlmctlProcess process(with_plugins({"bench", "--backend", "stub", "--max-tokens", "100000", "--opt",
+                                      "token_delay_us=20000", "--opt", "prefill_delay_us=1"}));
+  ASSERT_TRUE(process.wait_for_signal_handler(SIGINT, kFirstOutputTimeout));
+  std::this_thread::sleep_for(kLetRequestsStart);
+  const auto signalled = std::chrono::steady_clock::now();
+  process.send_signal(SIGINT);
+  const auto r = process.wait();
+  EXPECT_EQ(r.exit_code, kExitInterrupted) << describe(r);
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, kPromptExit) << "cancellation did not unwind the command";
+}
+
+TEST(LlmctlModels, MakeModelThenInfoShowsALlamaModel) {
+  TempDir dir;
+  const auto model = (dir.path() / "tiny.gguf").string();
+  const auto made = run_llmctl({"make-model", "--tiny", model, "--seed", "7"});
+  ASSERT_EQ(made.exit_code, 0) << describe(made);
+  ASSERT_TRUE(std::filesystem::exists(model));
+
+  const auto info = run_llmctl({"info", model, "--json"});
+  ASSERT_EQ(info.exit_code, 0) << describe(info);
+  ASSERT_EQ(info.out_lines().size(), 1U) << describe(info);
+  EXPECT_EQ(parse_object(info.out).at("architecture").as_string(), "llama");
+
+  const auto text = run_llmctl({"info", model});
+  ASSERT_EQ(text.exit_code, 0) << describe(text);
+  EXPECT_NE(text.out.find("llama"), std::string::npos) << describe(text);
+}
+
+TEST(LlmctlModels, SameSeedWritesTheSameBytes) {
+  TempDir dir;
+  const auto a = (dir.path() / "a.gguf").string();
+  const auto b = (dir.path() / "b.gguf").string();
+  ASSERT_EQ(run_llmctl({"make-model", "--tiny", a, "--seed", "3"}).exit_code, 0);
+  ASSERT_EQ(run_llmctl({"make-model", "--tiny", b, "--seed", "3"}).exit_code, 0);
+  EXPECT_EQ(std::filesystem::file_size(a), std::filesystem::file_size(b));
+}
+
+TEST(LlmctlModels, ModelsListsGoodFilesAndExplainsBadOnes) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "sub");
+  ASSERT_EQ(run_llmctl({"make-model", "--tiny", (dir.path() / "sub" / "tiny.gguf").string()}).exit_code, 0);
+  { std::ofstream(dir.path() / "broken.gguf") << "not a model"; }
+
+  const auto flat = run_llmctl({"models", dir.path().string(), "--json"});
+  ASSERT_EQ(flat.exit_code, 0) << describe(flat);
+  const auto flat_models = parse_object(flat.out).at("models").as_array();
+  ASSERT_EQ(flat_models.size(), 1U) << describe(flat);
+  EXPECT_FALSE(flat_models[0].as_object().at("ok").as_bool());
+
+  const auto deep = run_llmctl({"models", dir.path().string(), "--recursive", "--json"});
+  ASSERT_EQ(deep.exit_code, 0) << describe(deep);
+  const auto deep_models = parse_object(deep.out).at("models").as_array();
+  ASSERT_EQ(deep_models.size(), 2U) << describe(deep);
+  int ok = 0;
+  for (const auto& item : deep_models) ok += item.as_object().at("ok").as_bool() ? 1 : 0;
+  EXPECT_EQ(ok, 1);
+}
+
+TEST(LlmctlModels, InfoOfAMissingFileExitsOneWithOneLine) {
+  const auto r = run_llmctl({"info", "/nonexistent/model.gguf"});
+  EXPECT_EQ(r.exit_code, kExitFailure) << describe(r);
+  ASSERT_EQ(r.err_lines().size(), 1U) << describe(r);
+  EXPECT_NE(r.err.find("/nonexistent/model.gguf"), std::string::npos) << describe(r);
+}
+
+}  // namespace

@@ -1,0 +1,84 @@
+#include "bench_report.hpp"
+
+#include <fmt/core.h>
+
+#include "text_table.hpp"
+
+namespace llmctl {
+
+namespace {
+
+constexpr double kMedian = 0.50;
+constexpr double kTail = 0.99;
+
+double per_second(double count, double seconds) { return seconds > 0.0 ? count / seconds : 0.0; }
+
+}  // namespace
+
+double BenchReport::aggregate_tokens_per_s() const { return per_second(static_cast<double>(stats.tokens()), wall_s); }
+
+boost::json::object to_json(const BenchReport& report) {
+  const auto& settings = report.settings;
+  const auto& stats = report.stats;
+  boost::json::object errors_by_code;
+  for (const auto& [name, count] : stats.errors_by_code()) errors_by_code[name] = count;
+
+  boost::json::object out;
+  out["backend"] = settings.backend;
+  out["model"] = settings.model;
+  out["requests"] = settings.requests;
+  out["concurrency"] = settings.concurrency;
+  out["slots"] = settings.slots;
+  out["max_tokens"] = settings.max_tokens;
+  out["prompt_words"] = settings.prompt_words;
+  out["completed"] = stats.completed();
+  out["errors"] = stats.errors();
+  out["errors_by_code"] = std::move(errors_by_code);
+  out["tokens"] = stats.tokens();
+  out["load_ms"] = report.load_ms;
+  out["wall_s"] = report.wall_s;
+  out["agg_tok_s"] = report.aggregate_tokens_per_s();
+  out["req_s"] = per_second(static_cast<double>(stats.completed()), report.wall_s);
+  out["ttft_ms_p50"] = percentile(stats.ttft_ms(), kMedian);
+  out["ttft_ms_p99"] = percentile(stats.ttft_ms(), kTail);
+  out["queue_ms_p50"] = percentile(stats.queue_ms(), kMedian);
+  out["queue_ms_p99"] = percentile(stats.queue_ms(), kTail);
+  out["total_ms_p50"] = percentile(stats.total_ms(), kMedian);
+  out["total_ms_p99"] = percentile(stats.total_ms(), kTail);
+  out["decode_tok_s_p50"] = percentile(stats.decode_tok_s(), kMedian);
+  out["max_in_flight"] = report.model_stats.max_in_flight;
+  out["requests_rejected"] = report.model_stats.requests_rejected;
+  return out;
+}
+
+void print_table(const BenchReport& report, std::FILE* out) {
+  const auto& settings = report.settings;
+  const auto& stats = report.stats;
+  auto ms_pair = [](const std::vector<double>& samples) {
+    return fmt::format("{:.2f} / {:.2f}", percentile(samples, kMedian), percentile(samples, kTail));
+  };
+  std::string errors = fmt::format("{}", stats.errors());
+  for (const auto& [name, count] : stats.errors_by_code()) errors += fmt::format("  {}={}", name, count);
+
+  TextTable table;
+  table.add_row({"backend", settings.backend});
+  table.add_row({"model", settings.model.empty() ? "(none)" : settings.model});
+  table.add_row({"requests", fmt::format("{} ({} at a time, {} slots)", settings.requests, settings.concurrency,
+                                         settings.slots)});
+  table.add_row({"prompt / max tokens", fmt::format("{} words / {}", settings.prompt_words, settings.max_tokens)});
+  table.add_row({"completed", fmt::format("{}", stats.completed())});
+  table.add_row({"errors", errors});
+  table.add_row({"tokens", fmt::format("{}", stats.tokens())});
+  table.add_row({"load", fmt::format("{:.1f} ms", report.load_ms)});
+  table.add_row({"wall", fmt::format("{:.3f} s", report.wall_s)});
+  table.add_row({"throughput", fmt::format("{:.1f} tok/s, {:.2f} req/s", report.aggregate_tokens_per_s(),
+                                           per_second(static_cast<double>(stats.completed()), report.wall_s))});
+  table.add_row({"ttft p50 / p99", ms_pair(stats.ttft_ms()) + " ms"});
+  table.add_row({"queue p50 / p99", ms_pair(stats.queue_ms()) + " ms"});
+  table.add_row({"total p50 / p99", ms_pair(stats.total_ms()) + " ms"});
+  table.add_row({"decode p50", fmt::format("{:.1f} tok/s per request", percentile(stats.decode_tok_s(), kMedian))});
+  table.add_row({"max in flight", fmt::format("{} of {} slots", report.model_stats.max_in_flight, settings.slots)});
+  table.print(out);
+}
+
+}  // namespace llmctl

@@ -1,0 +1,42 @@
+// BenchReport: the outcome of one `llmctl bench` run, as one JSON object for scripts or as a
+// readable table. Field names of the JSON are a stable interface.
+#pragma once
+
+#include <boost/json/object.hpp>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "bench_stats.hpp"
+#include "inference/types.hpp"
+
+namespace llmctl {
+
+struct BenchSettings {
+  std::string backend;
+  std::string model;
+  uint32_t slots = 0;
+  uint32_t concurrency = 0;
+  uint32_t requests = 0;
+  int32_t max_tokens = 0;
+  uint32_t prompt_words = 0;
+};
+
+struct BenchReport {
+  BenchSettings settings;
+  double load_ms = 0.0;  // loading the model, before the first request
+  double wall_s = 0.0;   // from the first request to the last one's end
+  BenchStats stats;
+  inference::ModelStats model_stats;  // the model's own counters after the run
+
+  double aggregate_tokens_per_s() const;
+};
+
+// backend, model, requests, concurrency, slots, max_tokens, prompt_words, completed, errors,
+// errors_by_code, tokens, load_ms, wall_s, agg_tok_s, req_s, ttft_ms_p50/p99, queue_ms_p50/p99,
+// total_ms_p50/p99, decode_tok_s_p50, max_in_flight, requests_rejected.
+boost::json::object to_json(const BenchReport& report);
+
+void print_table(const BenchReport& report, std::FILE* out);
+
+}  // namespace llmctl

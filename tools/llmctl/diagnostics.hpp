@@ -1,0 +1,19 @@
+// How llmctl reports problems: exactly one line on stderr per error or warning, prefixed with
+// "llmctl:", so a script can show or grep it as is. Messages that contain line breaks are
+// folded into one line. Not thread-safe (llmctl reports from its one thread).
+#pragma once
+
+#include <string_view>
+
+#include "inference/error.hpp"
+
+namespace llmctl {
+
+void report_error(std::string_view message);
+
+// what() followed by the code's stable name, e.g. "...: inference server exited (server_exited)".
+void report_error(const inference::Error& error);
+
+void report_warning(std::string_view message);
+
+}  // namespace llmctl

@@ -1,0 +1,31 @@
+// The flags shared by the commands that load a model (generate, chat, bench): which backend,
+// which model file, and the LoadOptions knobs. A malformed --opt is a usage error (exit 2).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "inference/load_options.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace llmctl {
+
+struct ModelFlags {
+  std::string backend;  // empty: Registry::default_backend()
+  std::string model;    // the stub accepts "" or "stub"
+  uint32_t parallel_slots = inference::kDefaultParallelSlots;
+  uint32_t context_len = 0;
+  int32_t gpu_layers = -1;
+  std::vector<std::string> backend_options;  // KEY=VALUE, validated while parsing
+
+  inference::LoadOptions load_options() const;
+};
+
+// Adds --backend, --model, --slots, --ctx, --gpu-layers and the repeatable --opt KEY=VALUE.
+void add_model_flags(CLI::App& command, ModelFlags& flags);
+
+}  // namespace llmctl
