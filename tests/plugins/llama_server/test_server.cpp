@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <initializer_list>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -41,16 +42,25 @@ std::string env_or_empty(const char* name) {
   return value == nullptr ? std::string() : std::string(value);
 }
 
+// The environment wins; the build's configured defaults (compile definitions) are the fallback
+// for a test binary run outside ctest.
+std::string first_set(std::initializer_list<const char*> variables, const char* configured) {
+  for (const char* variable : variables) {
+    std::string value = env_or_empty(variable);
+    if (!value.empty()) {
+      return value;
+    }
+  }
+  return configured;
+}
+
 std::string server_binary() {
-  std::string path = env_or_empty("LLAMA_SERVER_PATH");
-  return path.empty() ? env_or_empty("INFERENCE_TEST_LLAMA_SERVER") : path;
+  return first_set({"LLAMA_SERVER_PATH", "INFERENCE_TEST_LLAMA_SERVER"}, LLAMA_SERVER_TEST_CONFIGURED_SERVER);
 }
 
 std::string model_path() {
-  std::string dir = env_or_empty("INFERENCE_MODELS_DIR");
-  if (dir.empty()) {
-    dir = env_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-  }
+  const std::string dir =
+      first_set({"INFERENCE_MODELS_DIR", "INFERENCE_TEST_DEFAULT_MODELS_DIR"}, LLAMA_SERVER_TEST_CONFIGURED_MODELS_DIR);
   return dir.empty() ? std::string() : dir + "/" + std::string(kModelFile);
 }
 

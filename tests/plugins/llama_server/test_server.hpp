@@ -1,7 +1,8 @@
 // TestServer: a real llama-server for integration tests, started on a UNIX socket (or a
 // loopback port) in a fresh 0700 temporary directory with a random API key, and killed in the
 // destructor. The binary comes from LLAMA_SERVER_PATH or INFERENCE_TEST_LLAMA_SERVER, the
-// model from INFERENCE_MODELS_DIR or INFERENCE_TEST_DEFAULT_MODELS_DIR (llama-2-tiny-random.gguf).
+// model from INFERENCE_MODELS_DIR or INFERENCE_TEST_DEFAULT_MODELS_DIR (llama-2-tiny-random.gguf);
+// when neither is set, from the build's INFERENCE_LLAMA_SERVER and INFERENCE_MODELS_DIR.
 //
 // Ownership: owns the child process and the temporary directory.
 // Thread-safety: none; one test thread.
