@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <cmath>
+#include <sys/wait.h>
 
 #include "inference/error.hpp"
 #include "inference/gguf/model_info_reader.hpp"
@@ -56,6 +57,14 @@ bool is_slot_processing(std::string_view body, uint32_t slot) {
     return processing && processing->is_bool() && processing->as_bool();
   }
   throw Error(errc::protocol_error, "GET /slots: slot " + std::to_string(slot) + " missing");
+}
+
+// The kernel's view, without reaping: true once the child has exited (a zombie, or already
+// reaped by its ServerProcess watcher), even before ServerProcess has observed it.
+bool child_has_exited(pid_t pid) {
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
+  return info.si_pid == pid;
 }
 
 }  // namespace
@@ -138,14 +147,34 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   SlotLease lease = co_await pool_.acquire(SlotRequest(config.session, config.priority.value_or(0)));
   auto& metrics = writer.metrics();
   metrics.queue_wait = lease.waited();
-  std::shared_ptr<ServerInstance> instance = co_await supervisor_->acquire_instance();
   auto executor = co_await asio::this_coro::executor;
-  HttpConnection connection(executor, instance->process->endpoint());
 
+  // A server that died before this request reached it never saw the request: wait for its
+  // successor instead of failing (queued requests continue across a crash).
+  std::shared_ptr<ServerInstance> instance;
+  std::optional<HttpConnection> connection;
+  for (;;) {
+    instance = co_await supervisor_->acquire_instance();
+    connection.emplace(executor, instance->process->endpoint());
+    std::exception_ptr connect_failure;
+    try {
+      co_await connection->connect();
+    } catch (const Error& e) {
+      if (e.is(errc::cancelled)) throw;
+      connect_failure = std::current_exception();
+    }
+    if (!connect_failure) break;
+    const std::optional<ExitStatus> exited = co_await confirm_exit(*instance);
+    if (!exited || instance->stopping.load()) std::rethrow_exception(connect_failure);
+  }
+
+  // Registered before the first request to the server: a hung server must be noticed even
+  // while the chat template is being rendered.
+  auto activity = supervisor_->track(instance);
   CompletionParams params;
   if (request->is_chat) {
-    const auto rendered = co_await connection.request(HttpMethod::post, "/apply-template",
-                                                      apply_template_request_body(request->messages));
+    const auto rendered = co_await connection->request(HttpMethod::post, "/apply-template",
+                                                       apply_template_request_body(request->messages));
     params.prompt = parse_apply_template_response(rendered.body);
   } else {
     params.prompt = request->prompt;
@@ -163,19 +192,18 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   params.cache_prompt = true;
   if (engine_.ignore_eos) params.ignore_eos = true;
 
-  auto activity = supervisor_->track(instance);
   std::optional<FinishReason> finished;   // the server sent its final chunk
   bool ended_early = false;               // we ended it (stop token): the task must be cancelled
   std::exception_ptr failure;
   std::error_code failure_code;
   uint64_t pushed = 0;
   try {
-    co_await connection.start_stream(HttpMethod::post, "/completion", completion_request_body(params));
+    co_await connection->start_stream(HttpMethod::post, "/completion", completion_request_body(params));
     SseParser sse;
     CompletionChunkParser parser;
     CompletionChunk chunk;
     while (!finished && !ended_early) {
-      const std::string_view bytes = co_await connection.read_stream();
+      const std::string_view bytes = co_await connection->read_stream();
       if (bytes.empty()) {
         sse.finish();
         throw Error(errc::protocol_error, "llama-server ended the stream without a final chunk");
@@ -234,32 +262,46 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   if (finished && !failure) co_return *finished;
 
   // The request did not end normally: close the connection so the server stops the task.
-  connection.close();
-  // Cleanup must run even though this coroutine may have been cancelled.
-  co_await asio::this_coro::reset_cancellation_state();
-  co_await asio::this_coro::throw_if_cancelled(false);
+  connection->close();
+  // Cleanup must run to the end even though this coroutine may have been cancelled (and may be
+  // cancelled again, e.g. by a deadline after cancel()): it is immune from here on.
+  if (writer.cancelled()) {
+    co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+    co_await asio::this_coro::throw_if_cancelled(false);
+  }
 
   const bool server_error = failure_code == make_error_code(errc::http_error);
   if (failure && !writer.cancelled() && !server_error) {
-    // Was it the server dying under us? Give the exit a moment to be observed.
-    asio::steady_timer window(executor, kExitConfirmWindow);
-    auto which = co_await (instance->process->async_wait_exit() || window.async_wait(asio::use_awaitable));
-    if (which.index() == 0) {
-      const ExitStatus& status = std::get<0>(which);
+    // Was it the server dying under us?
+    const std::optional<ExitStatus> status = co_await confirm_exit(*instance);
+    if (status) {
       if (instance->stopping.load()) throw Error(errc::closed, "llama-server model closed while generating");
       if (instance->hung.load()) {
         throw Error(errc::server_hung, "llama-server produced no token for " +
                                            std::to_string(engine_.stall_timeout.count()) +
                                            " ms; it was killed and is being restarted");
       }
-      throw Error(errc::server_exited, "llama-server " + status.describe() + " while generating" +
-                                           (status.output_tail.empty() ? "" : "; last output:\n" + status.output_tail));
+      throw Error(errc::server_exited, "llama-server " + status->describe() + " while generating" +
+                                           (status->output_tail.empty() ? "" : "; last output:\n" + status->output_tail));
     }
   }
   // Hand the slot on only once the server has let go of it.
   co_await wait_slot_idle(*instance, lease.slot());
   if (failure) std::rethrow_exception(failure);
   co_return FinishReason::stop;  // ended early on a stop token
+}
+
+asio::awaitable<std::optional<ExitStatus>> LlamaServerModel::confirm_exit(const ServerInstance& instance) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer window(executor, kExitConfirmWindow);
+  auto first = co_await (instance.process->async_wait_exit() || window.async_wait(asio::use_awaitable));
+  if (first.index() == 0) co_return std::get<0>(std::move(first));
+  if (!child_has_exited(instance.process->pid())) co_return std::nullopt;
+  // Dead, but not observed yet (its output is still draining, or the machine is slow).
+  asio::steady_timer bound(executor, kExitObserveTimeout);
+  auto second = co_await (instance.process->async_wait_exit() || bound.async_wait(asio::use_awaitable));
+  if (second.index() == 0) co_return std::get<0>(std::move(second));
+  co_return ExitStatus{};
 }
 
 asio::awaitable<void> LlamaServerModel::wait_slot_idle(const ServerInstance& instance, uint32_t slot) {
@@ -290,6 +332,12 @@ ModelStats LlamaServerModel::stats() const {
   out.restarts = supervisor_->restarts();
   out.failed = supervisor_->failed();
   return out;
+}
+
+std::optional<ServerEndpoint> LlamaServerModel::server_endpoint() const {
+  auto instance = supervisor_->current();
+  if (!instance || !instance->process) return std::nullopt;
+  return instance->process->endpoint();
 }
 
 int LlamaServerModel::server_pid() const {

@@ -6,6 +6,8 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -84,7 +86,7 @@ void ServerSupervisor::check_stalls() {
   std::lock_guard lock(mutex_);
   for (Activity* a : activities_) {
     auto& instance = *a->instance_;
-    if (instance.hung.load() || !instance.process) continue;
+    if (instance.hung.load() || !instance.process || instance.process->exit_status()) continue;
     if (now - a->last_progress_ns_.load(std::memory_order_relaxed) > limit) {
       instance.hung.store(true);
       // Its own process group: the wrapper, the server and anything it started.
@@ -117,44 +119,60 @@ asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::launch(uint64
 }
 
 asio::awaitable<void> ServerSupervisor::start() {
-  auto first = co_await launch(0);
+  // On the strand, not the caller's executor: the readiness wait races several operations
+  // (awaitable operators), whose cancellation slots must not be touched from two threads at
+  // once, and the caller's executor may well be a multi-threaded io_context.
+  auto first = co_await asio::co_spawn(strand_, launch(0), asio::use_awaitable);
   {
     std::lock_guard lock(mutex_);
     loop_running_ = true;
   }
   publish(first);
   auto self = shared_from_this();
-  asio::co_spawn(strand_, supervise(std::move(first)), [self](std::exception_ptr) {
-    std::lock_guard lock(self->mutex_);
-    self->loop_running_ = false;
-  });
+  asio::co_spawn(strand_, supervise(std::move(first)),
+                 asio::bind_cancellation_slot(loop_cancel_.slot(), [self](std::exception_ptr) {
+                   // Cancelled by stop(), or failed: either way nothing restarts any more.
+                   self->fail(make_error_code(errc::closed), "model closed");
+                   std::lock_guard lock(self->mutex_);
+                   self->loop_running_ = false;
+                 }));
+}
+
+// Takes every waiter's handler; under mutex_, because a waiter's cancellation handler takes it
+// too (from whichever thread cancels).
+std::vector<std::unique_ptr<ServerSupervisor::Waiter::Handler>> ServerSupervisor::take_waiters() {
+  std::vector<std::unique_ptr<Waiter::Handler>> handlers;
+  for (auto& w : waiters_) {
+    if (w->handler) handlers.push_back(std::move(w->handler));
+  }
+  waiters_.clear();
+  return handlers;
 }
 
 void ServerSupervisor::publish(std::shared_ptr<ServerInstance> instance) {
-  std::list<std::shared_ptr<Waiter>> ready;
+  std::vector<std::unique_ptr<Waiter::Handler>> ready;
   {
     std::lock_guard lock(mutex_);
     current_ = instance;
-    ready.swap(waiters_);
+    ready = take_waiters();
   }
-  for (auto& w : ready) {
-    if (w->handler) inference::detail::post_handler(std::move(w->handler), std::exception_ptr(), instance);
-  }
+  for (auto& handler : ready) inference::detail::post_handler(std::move(handler), std::exception_ptr(), instance);
 }
 
 void ServerSupervisor::fail(std::error_code code, std::string context) {
-  std::list<std::shared_ptr<Waiter>> failed;
+  std::vector<std::unique_ptr<Waiter::Handler>> failed;
   {
     std::lock_guard lock(mutex_);
-    failure_.emplace(code, context);
+    // The first failure is the cause: closing a failed model must not hide why it failed.
+    if (!failure_) failure_.emplace(code, std::move(context));
+    code = failure_->first;
+    context = failure_->second;
     current_.reset();
-    failed.swap(waiters_);
+    failed = take_waiters();
   }
-  for (auto& w : failed) {
-    if (w->handler) {
-      inference::detail::post_handler(std::move(w->handler), std::make_exception_ptr(Error(code, context)),
-                           std::shared_ptr<ServerInstance>());
-    }
+  for (auto& handler : failed) {
+    inference::detail::post_handler(std::move(handler), std::make_exception_ptr(Error(code, context)),
+                                    std::shared_ptr<ServerInstance>());
   }
 }
 
@@ -176,10 +194,15 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
         }
         check_stalls();
       }
+      bool stopping = false;
       {
         std::lock_guard lock(mutex_);
         if (current_ == instance) current_.reset();
-        if (stopping_) co_return;
+        stopping = stopping_;
+      }
+      if (stopping) {
+        fail(make_error_code(errc::closed), "model closed");
+        co_return;
       }
       last_cause = instance->hung.load()
                        ? "stopped producing tokens for " + std::to_string(options_.stall_timeout.count()) +
@@ -232,7 +255,7 @@ asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::acquire_insta
     std::lock_guard lock(mutex_);
     if (failure_) throw Error(failure_->first, failure_->second);
     if (stopping_) throw Error(errc::closed, "llama-server is stopping");
-    if (current_) co_return current_;
+    if (serving_locked()) co_return current_;
   }
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
                                           void(std::exception_ptr, std::shared_ptr<ServerInstance>)>(
@@ -246,7 +269,7 @@ asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::acquire_insta
           error = std::make_exception_ptr(Error(failure_->first, failure_->second));
         } else if (stopping_) {
           error = std::make_exception_ptr(Error(errc::closed, "llama-server is stopping"));
-        } else if (current_) {
+        } else if (serving_locked()) {
           ready = current_;
         } else {
           waiters_.push_back(waiter);
@@ -276,6 +299,18 @@ asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::acquire_insta
       asio::use_awaitable);
 }
 
+// An instance whose exit has been observed is dead even before the loop has replaced it;
+// handing it out would fail a request that could wait for the restart instead.
+bool ServerSupervisor::serving_locked() const {
+  return current_ && current_->process && !current_->process->exit_status();
+}
+
+void ServerSupervisor::cancel_loop() {
+  auto self = weak_from_this().lock();
+  if (!self) return;  // destructor path: the loop, which owns a reference, has already ended
+  asio::post(strand_, [self] { self->loop_cancel_.emit(asio::cancellation_type::terminal); });
+}
+
 asio::awaitable<void> ServerSupervisor::stop(std::chrono::milliseconds grace) {
   std::shared_ptr<ServerInstance> instance;
   {
@@ -288,6 +323,8 @@ asio::awaitable<void> ServerSupervisor::stop(std::chrono::milliseconds grace) {
     instance->stopping.store(true);
     co_await instance->process->terminate(grace);
   }
+  // A restart in progress (backoff or a launch) is abandoned; its child is killed and reaped.
+  cancel_loop();
   // Wait for the loop to notice and return, so no supervision work outlives close().
   const auto deadline = Clock::now() + grace + kStopLoopAllowance;
   for (;;) {
@@ -307,10 +344,11 @@ void ServerSupervisor::stop_now() noexcept {
     stopping_ = true;
     instance = std::move(current_);
   }
-  if (instance && instance->process) {
+  if (instance && instance->process && !instance->process->exit_status()) {
     instance->stopping.store(true);
     ::kill(-instance->process->pid(), SIGKILL);
   }
+  cancel_loop();
 }
 
 bool ServerSupervisor::failed() const {

@@ -19,6 +19,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "inference/llama_server/engine_options.hpp"
 #include "inference/llama_server/launch_spec.hpp"
@@ -37,6 +38,10 @@ using LaunchCustomizer = std::function<void(LaunchSpec&)>;
 // the failure was not a crash: the exit is normally seen within a millisecond of the socket
 // closing, and streams must learn of a crash within 100 ms.
 inline constexpr std::chrono::milliseconds kExitConfirmWindow{50};
+// When the window passed but the kernel already reports the child dead (a loaded machine, or
+// the output drain after the exit), how much longer to wait for the exit to be observed so the
+// request still reports server_exited with the exit status instead of a bare connection error.
+inline constexpr std::chrono::milliseconds kExitObserveTimeout{2'000};
 // How often /slots is asked whether a cancelled request's slot is free again.
 inline constexpr std::chrono::milliseconds kSlotPollInterval{2};
 
@@ -63,12 +68,16 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
 
   // The running server's pid (0 while restarting); for tests and diagnostics.
   int server_pid() const;
+  // Where the running server listens, with its key (std::nullopt while restarting); for tests
+  // and diagnostics.
+  std::optional<ServerEndpoint> server_endpoint() const;
 
  private:
   struct Request;
   TokenStream start(std::shared_ptr<Request> request);
   boost::asio::awaitable<FinishReason> run(StreamWriter& writer, std::shared_ptr<Request> request);
   boost::asio::awaitable<void> wait_slot_idle(const ServerInstance& instance, uint32_t slot);
+  boost::asio::awaitable<std::optional<ExitStatus>> confirm_exit(const ServerInstance& instance);
 
   boost::asio::any_io_executor executor_;
   const ModelInfo info_;

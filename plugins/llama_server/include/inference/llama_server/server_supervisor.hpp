@@ -22,7 +22,9 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <deque>
@@ -32,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "inference/llama_server/engine_options.hpp"
 #include "inference/llama_server/launch_spec.hpp"
@@ -98,8 +101,13 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   void publish(std::shared_ptr<ServerInstance> instance);
   void fail(std::error_code code, std::string context);
   void unregister(Activity* activity) noexcept;
+  std::vector<std::unique_ptr<boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<ServerInstance>)>>>
+  take_waiters();
+  bool serving_locked() const;
+  void cancel_loop();
 
   boost::asio::strand<boost::asio::any_io_executor> strand_;
+  boost::asio::cancellation_signal loop_cancel_;  // strand_ only: ends the supervision loop
   const LaunchSpec spec_;
   const EngineOptions options_;
   const ServerProcessOptions process_options_;
