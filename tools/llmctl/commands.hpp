@@ -20,5 +20,6 @@ void add_bench_command(CLI::App& app, CommandAction& action);
 void add_info_command(CLI::App& app, CommandAction& action);
 void add_models_command(CLI::App& app, CommandAction& action);
 void add_make_model_command(CLI::App& app, CommandAction& action);
+void add_demo_command(CLI::App& app, CommandAction& action);
 
 }  // namespace llmctl
