@@ -1,0 +1,43 @@
+// LaunchPlan: everything the rocm backend decides before it hands a model to the llama-server
+// engine: the GPU (from sysfs), how many layers go on it (from the VRAM fit check) and which
+// server binary runs. Kept apart from the engine so each decision is testable on a fake tree.
+//
+// Ownership: plain values. Thread-safety: plan_launch() only reads files; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "amd_gpu.hpp"
+#include "inference/llama_server/launch_spec.hpp"
+#include "inference/llama_server/server_binary.hpp"
+#include "inference/load_options.hpp"
+#include "inference/model_info.hpp"
+#include "rocm_options.hpp"
+#include "vram_fit.hpp"
+
+namespace inference::rocm {
+
+struct LaunchPlan {
+  GpuInfo gpu;
+  std::int32_t gpu_layers = -1;  // for LoadOptions.gpu_layers (-1 = all)
+  FitEstimate fit;               // the estimate for gpu_layers (empty when gpu_layers is 0)
+  std::optional<std::string> hsa_override;
+  std::filesystem::path binary;
+};
+
+// In order: /dev/kfd must exist, the topology must read, options.device (or the discrete GPU
+// with the most free VRAM) is chosen, the model must fit in its free VRAM with
+// options.gpu_layers (no check for 0, CPU only) — or, with auto_offload=1 and all layers
+// requested, the layers that fit are used — and a server binary must be found.
+// Throws Error: backend_unavailable (no KFD, unreadable topology, no usable GPU),
+// invalid_argument (bad option or device, the model does not fit: the message names the
+// numbers in MiB), server_start_failed (no binary).
+LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const llama_server::EnvLookup& env);
+
+// The customizer's work: pins the launch to plan.gpu (see pin_device()).
+void apply_plan(const LaunchPlan& plan, llama_server::LaunchSpec& spec);
+
+}  // namespace inference::rocm

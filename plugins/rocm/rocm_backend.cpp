@@ -1,0 +1,41 @@
+#include "rocm_backend.hpp"
+
+#include "gpu_discovery.hpp"
+#include "inference/error.hpp"
+#include "inference/gguf/model_info_reader.hpp"
+#include "inference/llama_server/llama_server_model.hpp"
+#include "launch_plan.hpp"
+#include "rocm_options.hpp"
+
+namespace inference::rocm {
+
+namespace asio = boost::asio;
+
+RocmBackend::RocmBackend(llama_server::EnvLookup env) : env_(std::move(env)) {}
+
+Availability RocmBackend::available() const {
+  try {
+    const DiscoveryPaths paths = discovery_paths_from_environment(env_);
+    require_kfd(paths);
+    const GpuInfo& gpu = select_gpu(discover_gpus(paths), -1);
+    (void)gpu;
+    const auto binary = find_rocm_server_binary(std::nullopt, env_);
+    (void)binary;
+    return Availability::yes();
+  } catch (const Error& e) {
+    return Availability::no(e.context().empty() ? std::string(e.what()) : e.context());
+  }
+}
+
+asio::awaitable<std::shared_ptr<TextModel>> RocmBackend::load_model(std::string path, LoadOptions options) {
+  const ModelInfo model = gguf::read_model_info(path);
+  const LaunchPlan plan = plan_launch(model, options, env_);
+  options.gpu_layers = plan.gpu_layers;
+  options.server_path = plan.binary.string();
+  llama_server::LaunchCustomizer customize = [plan](llama_server::LaunchSpec& spec) { apply_plan(plan, spec); };
+  std::vector<std::string> own_keys = rocm_option_keys();
+  co_return co_await llama_server::LlamaServerModel::load(std::move(path), std::move(options), std::move(customize),
+                                                          std::move(own_keys));
+}
+
+}  // namespace inference::rocm

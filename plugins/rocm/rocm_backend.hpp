@@ -1,0 +1,38 @@
+// RocmBackend ("rocm"): llama-server built for ROCm (HIP), run through the llama-server engine
+// and pinned to one AMD GPU. Everything AMD-specific (discovery, pinning, the VRAM fit check)
+// happens before the engine starts the server; streaming and slot multiplexing are the engine's.
+//
+// Ownership: shared (the registry holds it); keeps nothing but its environment lookup.
+// Thread-safety: every member may be called from any thread. available() reads sysfs each time.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <memory>
+#include <string>
+
+#include "inference/backend.hpp"
+#include "inference/llama_server/server_binary.hpp"
+
+namespace inference::rocm {
+
+inline constexpr std::string_view kBackendName = "rocm";
+
+class RocmBackend final : public Backend {
+ public:
+  // `env` is how variables (INFERENCE_ROCM_*, ROCM_LLAMA_SERVER_PATH, LLAMA_SERVER_PATH, PATH)
+  // are read; the server's own environment is always the real one.
+  explicit RocmBackend(llama_server::EnvLookup env = llama_server::process_environment_lookup());
+
+  std::string name() const override { return std::string(kBackendName); }
+  // True with /dev/kfd present, at least one usable discrete AMD GPU and a llama-server found;
+  // otherwise the reason names what is missing.
+  Availability available() const override;
+  // plan_launch() (device, fit check, binary), then LlamaServerModel::load pinned to the GPU.
+  // The returned model is a llama_server::LlamaServerModel.
+  boost::asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) override;
+
+ private:
+  llama_server::EnvLookup env_;
+};
+
+}  // namespace inference::rocm

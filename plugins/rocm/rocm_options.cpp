@@ -1,0 +1,66 @@
+#include "rocm_options.hpp"
+
+#include "device_environment.hpp"
+#include "inference/error.hpp"
+
+namespace inference::rocm {
+
+namespace {
+
+std::optional<std::string> lookup(const std::map<std::string, std::string>& options, std::string_view key) {
+  const auto it = options.find(std::string(key));
+  if (it == options.end()) return std::nullopt;
+  return it->second;
+}
+
+std::filesystem::path path_option(const std::map<std::string, std::string>& options, std::string_view key,
+                                  const std::filesystem::path& fallback) {
+  const auto value = lookup(options, key);
+  if (!value) return fallback;
+  if (value->empty()) throw Error(errc::invalid_argument, "backend option " + std::string(key) + " is empty");
+  return *value;
+}
+
+}  // namespace
+
+std::vector<std::string> rocm_option_keys() {
+  return {std::string(kSysfsRootOption), std::string(kKfdPathOption), std::string(kHsaOverrideOption),
+          std::string(kAutoOffloadOption)};
+}
+
+RocmOptions parse_rocm_options(const std::map<std::string, std::string>& options, const llama_server::EnvLookup& env) {
+  RocmOptions parsed;
+  const DiscoveryPaths defaults = discovery_paths_from_environment(env);
+  parsed.paths.sysfs_root = path_option(options, kSysfsRootOption, defaults.sysfs_root);
+  parsed.paths.kfd_device = path_option(options, kKfdPathOption, defaults.kfd_device);
+  if (auto version = lookup(options, kHsaOverrideOption)) {
+    if (!valid_gfx_version(*version)) {
+      throw Error(errc::invalid_argument, "backend option " + std::string(kHsaOverrideOption) + " '" + *version +
+                                              "' is not of the form major.minor.stepping (e.g. 11.0.0)");
+    }
+    parsed.hsa_override = std::move(*version);
+  }
+  if (const auto offload = lookup(options, kAutoOffloadOption)) {
+    if (*offload != "0" && *offload != "1") {
+      throw Error(errc::invalid_argument,
+                  "backend option " + std::string(kAutoOffloadOption) + " must be 0 or 1, not '" + *offload + "'");
+    }
+    parsed.auto_offload = *offload == "1";
+  }
+  return parsed;
+}
+
+std::filesystem::path find_rocm_server_binary(const std::optional<std::filesystem::path>& explicit_path,
+                                              const llama_server::EnvLookup& env) {
+  if (explicit_path) return llama_server::find_server_binary(explicit_path, env);
+  if (const auto rocm = env(kRocmServerPathVariable); rocm && !rocm->empty()) {
+    try {
+      return llama_server::find_server_binary(std::filesystem::path(*rocm), env);
+    } catch (const Error& e) {
+      throw Error(errc::server_start_failed, std::string(kRocmServerPathVariable) + ": " + e.context());
+    }
+  }
+  return llama_server::find_server_binary(std::nullopt, env);
+}
+
+}  // namespace inference::rocm
