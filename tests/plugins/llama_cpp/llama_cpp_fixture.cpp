@@ -38,13 +38,16 @@ std::string environment_or_empty(const char* name) {
 }  // namespace
 
 fs::path test_server_binary() {
-  const std::string path = environment_or_empty("LLAMA_SERVER_PATH");
-  return path.empty() ? environment_or_empty("INFERENCE_TEST_LLAMA_SERVER") : path;
+  std::string path = environment_or_empty("LLAMA_SERVER_PATH");
+  if (path.empty()) path = environment_or_empty("INFERENCE_TEST_LLAMA_SERVER");
+  if (path.empty()) path = LLAMA_CPP_TEST_CONFIGURED_SERVER;
+  return path;
 }
 
 fs::path test_model_path() {
   std::string directory = environment_or_empty("INFERENCE_MODELS_DIR");
   if (directory.empty()) directory = environment_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
+  if (directory.empty()) directory = LLAMA_CPP_TEST_CONFIGURED_MODELS_DIR;
   return fs::path(directory) / kTinyModelName;
 }
 
