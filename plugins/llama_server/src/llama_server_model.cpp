@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -170,7 +171,21 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
 
   // Registered before the first request to the server: a hung server must be noticed even
   // while the chat template is being rendered.
-  auto activity = supervisor_->track(instance);
+  // close() may end this request from another thread: the abort hops onto this request's strand
+  // and closes the connection only while it exists (the guard clears it, on the same strand).
+  struct AbortTarget {
+    HttpConnection* connection = nullptr;
+  };
+  auto abort_target = std::make_shared<AbortTarget>(AbortTarget{&*connection});
+  struct AbortGuard {
+    std::shared_ptr<AbortTarget> target;
+    ~AbortGuard() { target->connection = nullptr; }
+  } abort_guard{abort_target};
+  auto activity = supervisor_->track(instance, [abort_target, executor] {
+    asio::post(executor, [abort_target] {
+      if (abort_target->connection) abort_target->connection->close();
+    });
+  });
   CompletionParams params;
   if (request->is_chat) {
     const auto rendered = co_await connection->request(HttpMethod::post, "/apply-template",
@@ -270,6 +285,9 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
     co_await asio::this_coro::throw_if_cancelled(false);
   }
 
+  if (failure && closed_.load() && !writer.cancelled()) {
+    throw Error(errc::closed, "llama-server model closed while generating");
+  }
   const bool server_error = failure_code == make_error_code(errc::http_error);
   if (failure && !writer.cancelled() && !server_error) {
     // Was it the server dying under us?
@@ -356,6 +374,8 @@ asio::awaitable<void> LlamaServerModel::close() {
     }
   }
   pool_.close(make_error_code(errc::closed), "llama-server model closed");
+  // In-flight requests end first: llama-server does not act on SIGTERM while it still streams.
+  supervisor_->abort_requests();
   co_await supervisor_->stop(engine_.shutdown_grace);
 }
 

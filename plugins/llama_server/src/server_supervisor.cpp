@@ -60,15 +60,31 @@ struct ServerSupervisor::Waiter {
 
 // ---------------------------------------------------------------- activity
 
-ServerSupervisor::Activity::Activity(std::shared_ptr<ServerSupervisor> owner, std::shared_ptr<ServerInstance> instance)
-    : owner_(std::move(owner)), instance_(std::move(instance)), last_progress_ns_(now_ns()) {}
+ServerSupervisor::Activity::Activity(std::shared_ptr<ServerSupervisor> owner, std::shared_ptr<ServerInstance> instance,
+                                     std::function<void()> abort)
+    : owner_(std::move(owner)),
+      instance_(std::move(instance)),
+      abort_(std::move(abort)),
+      last_progress_ns_(now_ns()) {}
 
 ServerSupervisor::Activity::~Activity() { owner_->unregister(this); }
 
 void ServerSupervisor::Activity::progress() noexcept { last_progress_ns_.store(now_ns(), std::memory_order_relaxed); }
 
-std::unique_ptr<ServerSupervisor::Activity> ServerSupervisor::track(std::shared_ptr<ServerInstance> instance) {
-  std::unique_ptr<Activity> activity(new Activity(shared_from_this(), std::move(instance)));
+void ServerSupervisor::abort_requests() {
+  std::vector<std::function<void()>> aborts;
+  {
+    std::lock_guard lock(mutex_);
+    for (Activity* a : activities_) {
+      if (a->abort_) aborts.push_back(a->abort_);
+    }
+  }
+  for (auto& abort : aborts) abort();
+}
+
+std::unique_ptr<ServerSupervisor::Activity> ServerSupervisor::track(std::shared_ptr<ServerInstance> instance,
+                                                                      std::function<void()> abort) {
+  std::unique_ptr<Activity> activity(new Activity(shared_from_this(), std::move(instance), std::move(abort)));
   std::lock_guard lock(mutex_);
   activities_.push_front(activity.get());
   activity->position_ = activities_.begin();

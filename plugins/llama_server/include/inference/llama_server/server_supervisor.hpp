@@ -28,6 +28,7 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -62,9 +63,11 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
 
    private:
     friend class ServerSupervisor;
-    Activity(std::shared_ptr<ServerSupervisor> owner, std::shared_ptr<ServerInstance> instance);
+    Activity(std::shared_ptr<ServerSupervisor> owner, std::shared_ptr<ServerInstance> instance,
+             std::function<void()> abort);
     std::shared_ptr<ServerSupervisor> owner_;
     std::shared_ptr<ServerInstance> instance_;
+    std::function<void()> abort_;  // ends the request now (close() without drain)
     std::atomic<int64_t> last_progress_ns_;
     std::list<Activity*>::iterator position_;
   };
@@ -81,7 +84,12 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   boost::asio::awaitable<std::shared_ptr<ServerInstance>> acquire_instance();
 
   // Registers a request on `instance` for the stall watchdog.
-  std::unique_ptr<Activity> track(std::shared_ptr<ServerInstance> instance);
+  // `abort` ends the request at once; abort_requests() calls it (thread-safe, non-blocking).
+  std::unique_ptr<Activity> track(std::shared_ptr<ServerInstance> instance, std::function<void()> abort = {});
+
+  // Ends every registered request now (close() in cancel mode: llama-server does not act on
+  // SIGTERM while it still streams to a client, so the streams go first).
+  void abort_requests();
 
   // Stops restarting, terminates the server (SIGTERM, grace, SIGKILL) and waits for the loop.
   boost::asio::awaitable<void> stop(std::chrono::milliseconds grace);
