@@ -114,6 +114,16 @@ Availability PluginBackend::available() const {
   }
 }
 
+Availability PluginBackend::preflight(const std::string& path, const LoadOptions& options) const {
+  try {
+    return inner_->preflight(path, options);
+  } catch (const std::exception& e) {
+    return Availability::no(e.what());
+  } catch (...) {
+    return Availability::no("the preflight check threw a non-standard exception");
+  }
+}
+
 asio::awaitable<std::shared_ptr<TextModel>> PluginBackend::load_model(std::string path, LoadOptions options) {
   BackendRef ref{library_, inner_};
   return load_through(std::move(ref), std::move(path), std::move(options));

@@ -27,6 +27,23 @@ Availability RocmBackend::available() const {
   }
 }
 
+Availability RocmBackend::preflight(const std::string& path, const LoadOptions& options) const {
+  try {
+    const ModelInfo model = gguf::read_model_info(path);
+    const LaunchPlan plan = plan_launch(model, options, env_);
+    constexpr std::uint64_t kMiB = 1024 * 1024;
+    Availability fits = Availability::yes();
+    fits.reason = "GPU " + std::to_string(plan.gpu.index) + " (" + plan.gpu.gfx_target + "): " +
+                  (plan.gpu_layers == 0 ? std::string("CPU only (gpu_layers=0)")
+                                        : std::to_string(plan.fit.required_bytes / kMiB) + " MiB needed of " +
+                                              std::to_string(plan.fit.free_bytes / kMiB) + " MiB free, " +
+                                              std::to_string(plan.fit.layers) + " layers offloaded");
+    return fits;
+  } catch (const Error& e) {
+    return Availability::no(e.what());
+  }
+}
+
 asio::awaitable<std::shared_ptr<TextModel>> RocmBackend::load_model(std::string path, LoadOptions options) {
   const ModelInfo model = gguf::read_model_info(path);
   const LaunchPlan plan = plan_launch(model, options, env_);

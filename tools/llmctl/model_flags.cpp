@@ -30,10 +30,12 @@ inference::LoadOptions ModelFlags::load_options() const {
   return options;
 }
 
-void add_model_flags(CLI::App& command, ModelFlags& flags) {
+void add_model_flags(CLI::App& command, ModelFlags& flags, bool with_model) {
   command.add_option("--backend", flags.backend, "Backend to use (default: the preferred available one)")
       ->type_name("NAME");
-  command.add_option("--model", flags.model, "Model file (GGUF); the stub backend needs none")->type_name("PATH");
+  if (with_model) {
+    command.add_option("--model", flags.model, "Model file (GGUF); the stub backend needs none")->type_name("PATH");
+  }
   command.add_option("--slots", flags.parallel_slots, "Requests the model serves in parallel")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

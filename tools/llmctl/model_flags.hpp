@@ -26,6 +26,7 @@ struct ModelFlags {
 };
 
 // Adds --backend, --model, --slots, --ctx, --gpu-layers and the repeatable --opt KEY=VALUE.
-void add_model_flags(CLI::App& command, ModelFlags& flags);
+// with_model = false leaves out --model (commands that take model paths otherwise).
+void add_model_flags(CLI::App& command, ModelFlags& flags, bool with_model = true);
 
 }  // namespace llmctl

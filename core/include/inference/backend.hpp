@@ -27,6 +27,11 @@ class Backend {
   virtual std::string name() const = 0;
   virtual Availability available() const = 0;
 
+  // Whether the model at `path` could be loaded with `options`, judged without loading it
+  // (e.g. whether it fits the device's free memory). Cheap and side-effect free; the default
+  // says only whether the backend is available. A "no" carries the reason, with the numbers.
+  virtual Availability preflight(const std::string& path, const LoadOptions& options) const;
+
   // Loads a model; the model's work runs on the executor of the awaiting coroutine.
   // Throws inference::Error (model_not_found, invalid_model, server_start_failed, ...).
   virtual boost::asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) = 0;
