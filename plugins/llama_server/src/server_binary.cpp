@@ -186,19 +186,30 @@ std::filesystem::path find_server_binary(const std::optional<std::filesystem::pa
     attempts.push_back("PATH not set");
     no_usable_binary(attempts);
   }
+  // Directories where it simply is not are summed up in one clause (each once); a candidate that
+  // exists but cannot be used gets its own reason.
+  std::vector<std::string> searched;
+  std::string absent_from;
   std::string_view rest = *path_variable;
   while (true) {
     const auto colon = rest.find(':');
     const std::string_view directory = rest.substr(0, colon);
-    if (!directory.empty() && directory.front() == '/') {
+    if (!directory.empty() && directory.front() == '/' &&
+        std::find(searched.begin(), searched.end(), directory) == searched.end()) {
+      searched.emplace_back(directory);
       const std::filesystem::path candidate = std::filesystem::path(directory) / kServerBinaryName;
       const auto reason = unusable_reason(candidate);
       if (!reason) return candidate;
-      attempts.push_back("PATH entry " + candidate.string() + " " + *reason);
+      if (std::filesystem::exists(candidate)) {
+        attempts.push_back("PATH entry " + candidate.string() + " " + *reason);
+      } else {
+        absent_from += (absent_from.empty() ? "" : ":") + std::string(directory);
+      }
     }
     if (colon == std::string_view::npos) break;
     rest.remove_prefix(colon + 1);
   }
+  if (!absent_from.empty()) attempts.push_back("not in PATH directories " + absent_from);
   no_usable_binary(attempts);
 }
 
