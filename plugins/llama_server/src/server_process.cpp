@@ -11,6 +11,9 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -22,11 +25,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <mutex>
 #include <system_error>
 #include <utility>
 
 #include "child_spawn.hpp"
+#include "inference/detail/post_handler.hpp"
 #include "inference/error.hpp"
 
 namespace inference::llama_server {
@@ -79,6 +84,29 @@ struct ServerProcessState {
 
   mutable std::mutex exit_mutex;
   std::optional<ExitStatus> exit;  // guarded by exit_mutex; written once, on the strand
+
+  // async_wait_exit() waiters from any executor, guarded by exit_mutex. A plain async operation
+  // rather than a co_spawn onto the strand: Boost 1.81's co_spawn forwards cancellation by
+  // posting a raw pointer to its signal, which races with completion (heap-use-after-free
+  // when an `exit || timer` group's timer fires as the child exits).
+  using ExitHandler = asio::any_completion_handler<void(std::exception_ptr, ExitStatus)>;
+  struct ExitWaiter {
+    std::unique_ptr<ExitHandler> handler;  // boxed: see inference/detail/post_handler.hpp
+  };
+  std::list<std::shared_ptr<ExitWaiter>> exit_waiters;
+
+  // Records the exit and completes every waiter (called once, on the strand).
+  void publish_exit(ExitStatus status) {
+    std::list<std::shared_ptr<ExitWaiter>> ready;
+    {
+      std::lock_guard lock(exit_mutex);
+      exit = status;
+      ready.swap(exit_waiters);
+    }
+    for (auto& waiter : ready) {
+      if (waiter->handler) inference::detail::post_handler(std::move(waiter->handler), std::exception_ptr(), status);
+    }
+  }
 };
 
 }  // namespace detail
@@ -234,10 +262,7 @@ asio::awaitable<void> watch_exit(std::shared_ptr<State> state) {
   state->ring.flush_sink();
   ExitStatus status = decode_wait_status(wait_status, ec);
   status.output_tail = state->ring.tail_text(kErrorTailLines);
-  {
-    std::lock_guard lock(state->exit_mutex);
-    state->exit = std::move(status);
-  }
+  state->publish_exit(std::move(status));
   state->exit_event.cancel();
 }
 
@@ -271,8 +296,41 @@ asio::awaitable<ExitStatus> terminate_on_strand(std::shared_ptr<State> state,
 // The public awaitables hop onto the strand; the shared state keeps everything alive even if the
 // ServerProcess is moved from or destroyed while they wait.
 asio::awaitable<ExitStatus> wait_for_exit_from_anywhere(std::shared_ptr<State> state) {
-  const auto strand = state->strand;
-  co_return co_await asio::co_spawn(strand, wait_for_exit(std::move(state)), asio::use_awaitable);
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, ExitStatus)>(
+      [](auto handler, std::shared_ptr<State> state) {
+        auto waiter = std::make_shared<State::ExitWaiter>();
+        waiter->handler = std::make_unique<State::ExitHandler>(std::move(handler));
+        std::unique_lock lock(state->exit_mutex);
+        if (state->exit) {
+          ExitStatus status = *state->exit;
+          lock.unlock();
+          inference::detail::post_handler(std::move(waiter->handler), std::exception_ptr(), std::move(status));
+          return;
+        }
+        state->exit_waiters.push_back(waiter);
+        auto slot = asio::get_associated_cancellation_slot(*waiter->handler);
+        if (slot.is_connected()) {
+          slot.assign([weak_state = std::weak_ptr<State>(state),
+                       weak_waiter = std::weak_ptr<State::ExitWaiter>(waiter)](asio::cancellation_type) {
+            auto s = weak_state.lock();
+            auto w = weak_waiter.lock();
+            if (!s || !w) return;
+            std::unique_ptr<State::ExitHandler> handler;
+            {
+              std::lock_guard guard(s->exit_mutex);
+              if (!w->handler) return;  // already completed: cancelling after the fact is a no-op
+              handler = std::move(w->handler);
+              s->exit_waiters.remove(w);
+            }
+            inference::detail::post_handler(
+                std::move(handler),
+                std::make_exception_ptr(Error(errc::cancelled, "waiting for llama-server (pid " +
+                                                                   std::to_string(s->pid) + ") to exit")),
+                ExitStatus{});
+          });
+        }
+      },
+      asio::use_awaitable, std::move(state));
 }
 
 asio::awaitable<ExitStatus> terminate_from_anywhere(std::shared_ptr<State> state,
