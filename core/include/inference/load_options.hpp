@@ -3,8 +3,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace inference {
@@ -30,6 +32,12 @@ struct LoadOptions {
   std::string server_path;      // inference server binary; empty = search
   std::vector<std::string> extra_args;               // appended to the server's argv
   std::map<std::string, std::string> backend_options;  // backend-specific knobs
+  // Receives every line the backend's child process prints (llama-server's log), without the
+  // newline, as it arrives: for forwarding to the host's logger. Called on an internal thread,
+  // one line at a time and in order; it must be thread-safe, quick and must not throw. Empty =
+  // not forwarded (errors still quote the server's last lines). Backends without a child
+  // process never call it.
+  std::function<void(std::string_view line)> server_log;
 };
 
 }  // namespace inference

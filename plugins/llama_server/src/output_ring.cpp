@@ -48,7 +48,16 @@ void OutputRing::append(std::string_view bytes) {
       }
     }
   }
-  for (const auto& line : complete) sink_(line);
+  for (const auto& line : complete) deliver(line);
+}
+
+void OutputRing::deliver(std::string_view line) const noexcept {
+  // The sink is the host's logger: whatever it throws must not end the reading of the child's
+  // output (the ring and the exit detection depend on it), so the line is dropped instead.
+  try {
+    sink_(line);
+  } catch (...) {
+  }
 }
 
 void OutputRing::flush_sink() {
@@ -57,7 +66,7 @@ void OutputRing::flush_sink() {
     std::lock_guard lock(mutex_);
     line = std::exchange(pending_line_, {});
   }
-  if (sink_ && !line.empty()) sink_(without_cr(line));
+  if (sink_ && !line.empty()) deliver(without_cr(line));
 }
 
 std::string OutputRing::linear_locked() const {

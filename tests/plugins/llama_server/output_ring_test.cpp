@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,17 @@ TEST(OutputRingTest, SinkGetsOverlongLinesInBoundedPieces) {
   ring.append(std::string(OutputRing::kMaxSinkLine + 10, 'y'));
   ring.append("\n");
   EXPECT_EQ(sizes, (std::vector<std::size_t>{OutputRing::kMaxSinkLine, 10}));
+}
+
+TEST(OutputRingTest, ASinkThatThrowsLosesItsLineButNotTheRingOrLaterLines) {
+  Lines seen;
+  OutputRing ring(64, [&](std::string_view line) {
+    if (line == "bad") throw std::runtime_error("logger failed");
+    seen.emplace_back(line);
+  });
+  EXPECT_NO_THROW(ring.append("first\nbad\nlast\n"));
+  EXPECT_EQ(seen, (Lines{"first", "last"}));
+  EXPECT_EQ(ring.tail_text(3), "first\nbad\nlast");
 }
 
 }  // namespace

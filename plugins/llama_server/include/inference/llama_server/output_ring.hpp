@@ -53,6 +53,8 @@ class OutputRing {
   std::size_t capacity() const noexcept { return capacity_; }
 
  private:
+  // Calls the sink, swallowing what it throws.
+  void deliver(std::string_view line) const noexcept;
   // Ring contents, oldest byte first; caller holds mutex_.
   std::string linear_locked() const;
 
