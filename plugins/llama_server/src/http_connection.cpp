@@ -1,11 +1,13 @@
 #include "inference/llama_server/http_connection.hpp"
 
 #include <array>
+#include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -45,6 +47,32 @@ bool is_disconnect(const error_code& ec) {
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
          ec == asio::error::connection_aborted;
 }
+
+// Asio records a cancellation that arrives after an operation has already completed (its
+// handler was queued when the signal fired) only in the coroutine's cancellation state, and the
+// coroutine's next co_await, often the caller's, throws it as a bare
+// system_error(operation_aborted). Each operation here looks at the state once its I/O has
+// completed and reports such a late cancellation as operation_aborted itself, so callers always
+// get Error(cancelled) and a closed connection, whichever side of the completion it landed on.
+class LateCancellation {
+ public:
+  // state: the coroutine's (this_coro::cancellation_state); enabled: its throw_if_cancelled
+  // setting (a caller that turned it off wants to keep working after a cancellation).
+  LateCancellation(asio::cancellation_state state, bool enabled) : state_(std::move(state)), enabled_(enabled) {}
+
+  // The error a completed operation stands for: operation_aborted when the coroutine was
+  // cancelled meanwhile (even if the operation succeeded or failed otherwise), else its own.
+  error_code after(const error_code& ec) const {
+    if (enabled_ && state_.cancelled() != asio::cancellation_type::none) {
+      return asio::error::operation_aborted;
+    }
+    return ec;
+  }
+
+ private:
+  asio::cancellation_state state_;
+  bool enabled_;
+};
 
 }  // namespace
 
@@ -148,6 +176,8 @@ bool HttpConnection::stream_active() const noexcept {
 
 asio::awaitable<void> HttpConnection::connect() {
   Impl& self = *impl_;
+  asio::cancellation_state cancellation_state = co_await asio::this_coro::cancellation_state;
+  const LateCancellation late(std::move(cancellation_state), co_await asio::this_coro::throw_if_cancelled());
   self.close();
   self.stream.reset();
   self.buffer.consume(self.buffer.size());
@@ -163,6 +193,7 @@ asio::awaitable<void> HttpConnection::connect() {
   }
   error_code ec;
   co_await self.socket.async_connect(target, asio::redirect_error(asio::use_awaitable, ec));
+  ec = late.after(ec);
   if (ec) {
     self.fail(ec, "connecting to llama-server at " + self.endpoint.describe());
   }
@@ -175,6 +206,8 @@ asio::awaitable<void> HttpConnection::connect() {
 asio::awaitable<HttpResponse> HttpConnection::request(HttpMethod method, std::string_view target,
                                                       std::string_view body) {
   Impl& self = *impl_;
+  asio::cancellation_state cancellation_state = co_await asio::this_coro::cancellation_state;
+  const LateCancellation late(std::move(cancellation_state), co_await asio::this_coro::throw_if_cancelled());
   const http::verb verb = to_verb(method);
   const std::string context = self.describe(verb, target);
   if (self.stream && !self.stream->is_done()) {
@@ -191,11 +224,13 @@ asio::awaitable<HttpResponse> HttpConnection::request(HttpMethod method, std::st
 
     error_code ec;
     co_await http::async_write(self.socket, request, asio::redirect_error(asio::use_awaitable, ec));
+    ec = late.after(ec);
     http::response_parser<http::string_body> parser;
     parser.body_limit(self.limits.max_body_bytes);
     parser.header_limit(static_cast<std::uint32_t>(self.limits.max_header_bytes));
     if (!ec) {
       co_await http::async_read(self.socket, self.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      ec = late.after(ec);
     }
     if (ec) {
       // An idle keep-alive connection the server has since closed: it never saw this request.
@@ -217,6 +252,8 @@ asio::awaitable<HttpResponse> HttpConnection::request(HttpMethod method, std::st
 asio::awaitable<void> HttpConnection::start_stream(HttpMethod method, std::string_view target,
                                                    std::string_view body) {
   Impl& self = *impl_;
+  asio::cancellation_state cancellation_state = co_await asio::this_coro::cancellation_state;
+  const LateCancellation late(std::move(cancellation_state), co_await asio::this_coro::throw_if_cancelled());
   const http::verb verb = to_verb(method);
   self.stream_context = self.describe(verb, target);
   if (self.stream && !self.stream->is_done()) {
@@ -234,9 +271,11 @@ asio::awaitable<void> HttpConnection::start_stream(HttpMethod method, std::strin
 
     error_code ec;
     co_await http::async_write(self.socket, request, asio::redirect_error(asio::use_awaitable, ec));
+    ec = late.after(ec);
     if (!ec) {
       co_await http::async_read_header(self.socket, self.buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, ec));
+      ec = late.after(ec);
     }
     if (ec) {
       if (reused && !retried && is_disconnect(ec) && !parser.got_some()) {
@@ -275,6 +314,8 @@ asio::awaitable<void> HttpConnection::start_stream(HttpMethod method, std::strin
 
 asio::awaitable<std::string_view> HttpConnection::read_stream() {
   Impl& self = *impl_;
+  asio::cancellation_state cancellation_state = co_await asio::this_coro::cancellation_state;
+  const LateCancellation late(std::move(cancellation_state), co_await asio::this_coro::throw_if_cancelled());
   if (!self.stream || self.stream->is_done()) {
     co_return std::string_view{};
   }
@@ -291,6 +332,7 @@ asio::awaitable<std::string_view> HttpConnection::read_stream() {
     if (ec == http::error::need_buffer) {
       ec = {};  // the chunk buffer is full: hand it out
     }
+    ec = late.after(ec);
     if (ec) {
       self.fail(ec, self.stream_context);
     }
