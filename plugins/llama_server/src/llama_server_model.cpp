@@ -6,7 +6,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/json/parse.hpp>
 #include <cmath>
 #include <sys/wait.h>
 
@@ -18,6 +17,7 @@
 #include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/llama_server/server_error.hpp"
+#include "inference/llama_server/server_slots.hpp"
 #include "inference/llama_server/sse_parser.hpp"
 
 namespace inference::llama_server {
@@ -43,21 +43,6 @@ FinishReason finish_reason_of(StopType stop) {
     case StopType::none: break;
   }
   return FinishReason::stop;
-}
-
-bool is_slot_processing(std::string_view body, uint32_t slot) {
-  boost::system::error_code ec;
-  const auto doc = boost::json::parse(body, ec);
-  if (ec || !doc.is_array()) throw Error(errc::protocol_error, "GET /slots: not a JSON array");
-  for (const auto& entry : doc.get_array()) {
-    const auto* obj = entry.if_object();
-    if (!obj) continue;
-    const auto* id = obj->if_contains("id");
-    if (!id || !id->is_int64() || id->as_int64() != slot) continue;
-    const auto* processing = obj->if_contains("is_processing");
-    return processing && processing->is_bool() && processing->as_bool();
-  }
-  throw Error(errc::protocol_error, "GET /slots: slot " + std::to_string(slot) + " missing");
 }
 
 // The kernel's view, without reaping: true once the child has exited (a zombie, or already
