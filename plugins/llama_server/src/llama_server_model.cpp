@@ -14,6 +14,7 @@
 #include "inference/llama_server/apply_template_request.hpp"
 #include "inference/llama_server/completion_chunk.hpp"
 #include "inference/llama_server/completion_request.hpp"
+#include "inference/llama_server/completion_stream.hpp"
 #include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/llama_server/server_error.hpp"
@@ -199,54 +200,37 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   uint64_t pushed = 0;
   try {
     co_await connection->start_stream(HttpMethod::post, "/completion", completion_request_body(params));
-    SseParser sse;
-    CompletionChunkParser parser;
-    CompletionChunk chunk;
+    CompletionStreamReader stream(*connection, [&activity] { activity->progress(); });
     while (!finished && !ended_early) {
-      const std::string_view bytes = co_await connection->read_stream();
-      if (bytes.empty()) {
-        sse.finish();
-        throw Error(errc::protocol_error, "llama-server ended the stream without a final chunk");
+      CompletionChunk& chunk = *co_await stream.next();
+      if (chunk.stop) {
+        if (chunk.timings) {
+          metrics.cached_prompt_tokens = static_cast<uint64_t>(chunk.timings->cache_n);
+          metrics.prefill_tokens_per_s = chunk.timings->prompt_per_second;
+          metrics.decode_tokens_per_s = chunk.timings->predicted_per_second;
+          metrics.generated_tokens = static_cast<uint64_t>(chunk.timings->predicted_n);
+        }
+        metrics.prompt_tokens = static_cast<uint64_t>(chunk.tokens_evaluated);
+        finished = finish_reason_of(chunk.stop_type);
+        break;
       }
-      activity->progress();
-      sse.feed(bytes);
-      while (auto event = sse.next()) {
-        if (event->kind == SseEvent::Kind::error) {
-          throw Error(errc::protocol_error, "llama-server stream error: " + std::string(event->payload));
-        }
-        if (event->kind == SseEvent::Kind::done) {
-          throw Error(errc::protocol_error, "llama-server ended the stream without a final chunk");
-        }
-        parser.parse(event->payload, chunk);
-        if (chunk.stop) {
-          if (chunk.timings) {
-            metrics.cached_prompt_tokens = static_cast<uint64_t>(chunk.timings->cache_n);
-            metrics.prefill_tokens_per_s = chunk.timings->prompt_per_second;
-            metrics.decode_tokens_per_s = chunk.timings->predicted_per_second;
-            metrics.generated_tokens = static_cast<uint64_t>(chunk.timings->predicted_n);
-          }
-          metrics.prompt_tokens = static_cast<uint64_t>(chunk.tokens_evaluated);
-          finished = finish_reason_of(chunk.stop_type);
+      for (std::size_t i = 0; i < chunk.tokens.size(); ++i) {
+        const TokenId id = chunk.tokens[i];
+        if (std::find(config.stop_tokens.begin(), config.stop_tokens.end(), id) != config.stop_tokens.end()) {
+          ended_early = true;
           break;
         }
-        for (std::size_t i = 0; i < chunk.tokens.size(); ++i) {
-          const TokenId id = chunk.tokens[i];
-          if (std::find(config.stop_tokens.begin(), config.stop_tokens.end(), id) != config.stop_tokens.end()) {
-            ended_early = true;
-            break;
+        Token token;
+        token.id = id;
+        // A chunk carries one token in practice; its text belongs to the first id.
+        if (i == 0) token.text = std::move(chunk.content);
+        if (i < chunk.probabilities.size()) {
+          for (const auto& candidate : chunk.probabilities[i].top) {
+            token.top.push_back(TokenProbability{candidate.id, candidate.text, std::exp(candidate.logprob)});
           }
-          Token token;
-          token.id = id;
-          // A chunk carries one token in practice; its text belongs to the first id.
-          if (i == 0) token.text = std::move(chunk.content);
-          if (i < chunk.probabilities.size()) {
-            for (const auto& candidate : chunk.probabilities[i].top) {
-              token.top.push_back(TokenProbability{candidate.id, candidate.text, std::exp(candidate.logprob)});
-            }
-          }
-          if (!writer.try_push(std::move(token))) co_await writer.push(std::move(token));
-          ++pushed;
         }
+        if (!writer.try_push(std::move(token))) co_await writer.push(std::move(token));
+        ++pushed;
       }
     }
   } catch (const Error& e) {
