@@ -133,6 +133,31 @@ asio::awaitable<void> run_with_progress(BenchRun& run, uint32_t workers, Clock::
   if (workers_failure) std::rethrow_exception(workers_failure);
 }
 
+// When the server said it listens (llama-server: "... listening on http://..."), counted from the
+// start of the load: the yardstick for the runtime's readiness detection. Lines arrive on the
+// output reader's thread while the load is awaited on another, hence the lock.
+class ListeningClock {
+ public:
+  explicit ListeningClock(Clock::time_point start) : start_(start) {}
+
+  void observe(std::string_view line) {
+    if (line.find("listening on") == std::string_view::npos) return;
+    const auto now = Clock::now();
+    std::lock_guard lock(mutex_);
+    if (!at_) at_ = now;
+  }
+  std::optional<double> elapsed_ms() const {
+    std::lock_guard lock(mutex_);
+    if (!at_) return std::nullopt;
+    return to_milliseconds(*at_ - start_);
+  }
+
+ private:
+  const Clock::time_point start_;
+  mutable std::mutex mutex_;
+  std::optional<Clock::time_point> at_;
+};
+
 BenchSettings settings_for(const inference::Registry& registry, const BenchOptions& options) {
   return BenchSettings{
       .backend = options.model.backend.empty() ? registry.default_backend()->name() : options.model.backend,
@@ -172,9 +197,16 @@ asio::awaitable<void> measure(std::shared_ptr<inference::TextModel> model, const
 asio::awaitable<void> bench(inference::Registry& registry, const BenchOptions& options) {
   BenchReport report;
   report.settings = settings_for(registry, options);
+  inference::LoadOptions load_options = options.model.load_options();
   const auto load_start = Clock::now();
-  auto model = co_await registry.load_model(options.model.model, options.model.load_options(), report.settings.backend);
+  auto listening = std::make_shared<ListeningClock>(load_start);
+  load_options.server_log = [listening, forward = std::move(load_options.server_log)](std::string_view line) {
+    listening->observe(line);
+    if (forward) forward(line);
+  };
+  auto model = co_await registry.load_model(options.model.model, std::move(load_options), report.settings.backend);
   report.load_ms = to_milliseconds(Clock::now() - load_start);
+  report.server_listening_ms = listening->elapsed_ms();
   co_await measure(model, options, report);
   co_await model->close();
 

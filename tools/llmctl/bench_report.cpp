@@ -36,6 +36,11 @@ boost::json::object to_json(const BenchReport& report) {
   out["errors_by_code"] = std::move(errors_by_code);
   out["tokens"] = stats.tokens();
   out["load_ms"] = report.load_ms;
+  if (report.server_listening_ms) {
+    out["server_listening_ms"] = *report.server_listening_ms;
+  } else {
+    out["server_listening_ms"] = nullptr;
+  }
   out["wall_s"] = report.wall_s;
   out["agg_tok_s"] = report.aggregate_tokens_per_s();
   out["req_s"] = per_second(static_cast<double>(stats.completed()), report.wall_s);
@@ -69,7 +74,12 @@ void print_table(const BenchReport& report, std::FILE* out) {
   table.add_row({"completed", fmt::format("{}", stats.completed())});
   table.add_row({"errors", errors});
   table.add_row({"tokens", fmt::format("{}", stats.tokens())});
-  table.add_row({"load", fmt::format("{:.1f} ms", report.load_ms)});
+  if (report.server_listening_ms) {
+    table.add_row({"load", fmt::format("{:.1f} ms (server listening at {:.1f} ms)", report.load_ms,
+                                       *report.server_listening_ms)});
+  } else {
+    table.add_row({"load", fmt::format("{:.1f} ms", report.load_ms)});
+  }
   table.add_row({"wall", fmt::format("{:.3f} s", report.wall_s)});
   table.add_row({"throughput", fmt::format("{:.1f} tok/s, {:.2f} req/s", report.aggregate_tokens_per_s(),
                                            per_second(static_cast<double>(stats.completed()), report.wall_s))});

@@ -5,6 +5,7 @@
 #include <boost/json/object.hpp>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "bench_stats.hpp"
@@ -25,6 +26,10 @@ struct BenchSettings {
 struct BenchReport {
   BenchSettings settings;
   double load_ms = 0.0;  // loading the model, before the first request
+  // When the server printed "listening on ..." counted from the same start as load_ms (only for
+  // backends with a child server that logs it): load_ms minus this is what readiness detection
+  // costs on top of the server's own start.
+  std::optional<double> server_listening_ms;
   double wall_s = 0.0;   // from the first request to the last one's end
   BenchStats stats;
   inference::ModelStats model_stats;  // the model's own counters after the run
@@ -33,7 +38,7 @@ struct BenchReport {
 };
 
 // backend, model, requests, concurrency, slots, max_tokens, prompt_words, completed, errors,
-// errors_by_code, tokens, load_ms, wall_s, agg_tok_s, req_s, ttft_ms_p50/p99, queue_ms_p50/p99,
+// errors_by_code, tokens, load_ms, server_listening_ms (null without a server), wall_s, agg_tok_s, req_s, ttft_ms_p50/p99, queue_ms_p50/p99,
 // total_ms_p50/p99, decode_tok_s_p50, max_in_flight, requests_rejected.
 boost::json::object to_json(const BenchReport& report);
 

@@ -1,6 +1,9 @@
 #include "model_flags.hpp"
 
+#include <fmt/core.h>
+
 #include <CLI/CLI.hpp>
+#include <string_view>
 
 namespace llmctl {
 
@@ -27,6 +30,11 @@ inference::LoadOptions ModelFlags::load_options() const {
     const auto separator = item.find(kOptionSeparator);  // validated while parsing
     options.backend_options[item.substr(0, separator)] = item.substr(separator + 1);
   }
+  if (server_log) {
+    // One fmt::print per line: stdio locks the stream for the call, so lines never interleave
+    // with each other or with llmctl's own stderr output.
+    options.server_log = [](std::string_view line) { fmt::print(stderr, "server: {}\n", line); };
+  }
   return options;
 }
 
@@ -43,6 +51,8 @@ void add_model_flags(CLI::App& command, ModelFlags& flags, bool with_model) {
       ->capture_default_str();
   command.add_option("--gpu-layers", flags.gpu_layers, "Layers offloaded to the GPU (-1: all, 0: CPU only)")
       ->capture_default_str();
+  command.add_flag("--server-log", flags.server_log,
+                   "Print the inference server's log lines on stderr (prefixed \"server: \")");
   command.add_option("--opt", flags.backend_options, "Backend-specific option KEY=VALUE (repeatable)")
       ->allow_extra_args(false)
       ->type_name("KEY=VALUE")

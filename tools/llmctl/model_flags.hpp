@@ -21,11 +21,13 @@ struct ModelFlags {
   uint32_t context_len = 0;
   int32_t gpu_layers = -1;
   std::vector<std::string> backend_options;  // KEY=VALUE, validated while parsing
+  bool server_log = false;                   // print the server's log lines on stderr
 
   inference::LoadOptions load_options() const;
 };
 
-// Adds --backend, --model, --slots, --ctx, --gpu-layers and the repeatable --opt KEY=VALUE.
+// Adds --backend, --model, --slots, --ctx, --gpu-layers, --server-log and the repeatable
+// --opt KEY=VALUE.
 // with_model = false leaves out --model (commands that take model paths otherwise).
 void add_model_flags(CLI::App& command, ModelFlags& flags, bool with_model = true);
 

@@ -19,6 +19,7 @@
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/llama_server/server_error.hpp"
 #include "inference/llama_server/server_slots.hpp"
+#include "inference/llama_server/server_version_cache.hpp"
 #include "inference/llama_server/sse_parser.hpp"
 
 namespace inference::llama_server {
@@ -73,7 +74,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   const auto binary = find_server_binary(options.server_path.empty()
                                              ? std::optional<std::filesystem::path>()
                                              : std::optional<std::filesystem::path>(options.server_path));
-  const ServerVersion version = probe_server_version(binary);
+  const ServerVersion version = probe_server_version_cached(binary);
 
   LaunchSpec spec;
   spec.binary = binary;
@@ -88,7 +89,9 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   if (customize) customize(spec);
 
   auto executor = co_await asio::this_coro::executor;
-  auto supervisor = std::make_shared<ServerSupervisor>(executor, spec, engine, ServerProcessOptions{});
+  ServerProcessOptions process_options;
+  process_options.log_sink = options.server_log;
+  auto supervisor = std::make_shared<ServerSupervisor>(executor, spec, engine, std::move(process_options));
   co_await supervisor->start();
   co_return std::make_shared<LlamaServerModel>(executor, std::move(info), std::move(options), engine,
                                                std::move(supervisor));

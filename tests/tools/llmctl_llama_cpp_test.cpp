@@ -1,0 +1,86 @@
+// llmctl against the real llama-server (the llama_cpp backend and the tiny test model): the
+// server's log reaches stderr with --server-log, and bench measures readiness against it.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "llmctl_process.hpp"
+
+namespace {
+
+using llmctl_test::plugin_dir;
+using llmctl_test::run_llmctl;
+using llmctl_test::RunResult;
+
+namespace fs = std::filesystem;
+
+std::string env_or_empty(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+class LlmctlLlamaCppTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string server = env_or_empty("LLAMA_SERVER_PATH");
+    if (server.empty()) server = env_or_empty("INFERENCE_TEST_LLAMA_SERVER");
+    std::string models = env_or_empty("INFERENCE_MODELS_DIR");
+    if (models.empty()) models = env_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
+    model_ = (fs::path(models) / "llama-2-tiny-random.gguf").string();
+    if (server.empty() || ::access(server.c_str(), X_OK) != 0) {
+      GTEST_SKIP() << "no executable llama-server (LLAMA_SERVER_PATH / INFERENCE_TEST_LLAMA_SERVER = '" << server
+                   << "')";
+    }
+    if (!fs::exists(model_)) GTEST_SKIP() << "test model " << model_ << " missing (set INFERENCE_MODELS_DIR)";
+    // llmctl finds the server the way a user's shell would tell it.
+    ::setenv("LLAMA_SERVER_PATH", server.c_str(), 1);
+  }
+
+  std::vector<std::string> command(std::vector<std::string> args) const {
+    args.insert(args.begin() + 1, {"--plugin-dir", plugin_dir().string(), "--backend", "llama_cpp", "--model", model_});
+    return args;
+  }
+
+  std::string model_;
+};
+
+std::string describe(const RunResult& r) {
+  return "exit " + std::to_string(r.exit_code) + "\nstdout:\n" + r.out + "\nstderr:\n" + r.err;
+}
+
+TEST_F(LlmctlLlamaCppTest, ServerLogFlagPrintsTheServersOwnLinesOnStderr) {
+  const auto r = run_llmctl(command({"generate", "--server-log", "--max-tokens", "4", "--json", "Hello"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("server: "), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("listening on"), std::string::npos) << describe(r);
+  // stdout stays machine-readable: no log line leaks into it.
+  EXPECT_EQ(r.out.find("server: "), std::string::npos) << describe(r);
+}
+
+TEST_F(LlmctlLlamaCppTest, WithoutTheFlagNoServerLogIsPrinted) {
+  const auto r = run_llmctl(command({"generate", "--max-tokens", "4", "--json", "Hello"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.err.find("server: "), std::string::npos) << describe(r);
+}
+
+TEST_F(LlmctlLlamaCppTest, BenchReportsWhenTheServerStartedListeningWithinTheLoad) {
+  const auto r = run_llmctl(command({"bench", "--json", "--requests", "4", "--max-tokens", "4"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto report = boost::json::parse(r.out).as_object();
+  ASSERT_TRUE(report.at("server_listening_ms").is_number()) << describe(r);
+  const double listening = report.at("server_listening_ms").to_number<double>();
+  const double load = report.at("load_ms").to_number<double>();
+  // Ordering, not timing: the server says it listens before the load can have seen it ready.
+  EXPECT_GT(listening, 0.0);
+  EXPECT_LE(listening, load);
+  std::printf("[ MEASURE  ] load %.1f ms, server listening at %.1f ms, ready %.1f ms after\n", load, listening,
+              load - listening);
+}
+
+}  // namespace
