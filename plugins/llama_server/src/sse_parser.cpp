@@ -25,14 +25,16 @@ void SseParser::feed(std::string_view bytes) {
     input_.erase(0, consumed_);
     consumed_ = 0;
   }
-  // Bound the unterminated tail here, so a peer that never ends a line cannot grow input_.
+  // Bound the unterminated line here, so a peer that never ends a line cannot grow input_.
+  // Only that line counts: complete lines not yet pulled out by next() are not part of it.
   const std::size_t last_end = bytes.find_last_of(kLineEnds);
-  const std::size_t tail =
-      last_end == std::string_view::npos ? input_.size() + bytes.size() : bytes.size() - last_end - 1;
-  if (tail > max_event_bytes_) {
+  const std::size_t unterminated =
+      last_end == std::string_view::npos ? unterminated_ + bytes.size() : bytes.size() - last_end - 1;
+  if (unterminated > max_event_bytes_) {
     throw_too_long("line", max_event_bytes_);
   }
   input_.append(bytes);
+  unterminated_ = unterminated;
 }
 
 std::optional<SseEvent> SseParser::next() {
@@ -53,6 +55,12 @@ std::optional<SseEvent> SseParser::next() {
       return std::nullopt;
     }
     const std::string_view line(input_.data() + consumed_, end - consumed_);
+    // feed() sees only the unterminated end of each chunk; a line that began in an earlier
+    // chunk and ended in this one is measured here, so the verdict does not depend on where
+    // the body was split.
+    if (line.size() > max_event_bytes_) {
+      throw_too_long("line", max_event_bytes_);
+    }
     consumed_ = end + 1;
     if (input_[end] == '\r') {
       if (consumed_ < input_.size()) {
@@ -125,6 +133,7 @@ bool SseParser::has_partial_event() const noexcept {
 void SseParser::reset() noexcept {
   input_.clear();
   consumed_ = 0;
+  unterminated_ = 0;
   payload_.clear();
   event_has_field_ = false;
   event_is_error_ = false;

@@ -191,6 +191,39 @@ TEST(SseParser, RejectsALineLongerThanTheLimitBeforeItEnds) {
   }
 }
 
+// Found by fuzz/sse_parser_fuzz.cpp: a line over the limit was rejected when it arrived in
+// pieces but accepted when it ended in the same feed, so the verdict depended on the split.
+TEST(SseParser, RejectsALineLongerThanTheLimitWhateverTheSplit) {
+  const std::string stream = "event: " + std::string(100, 'x') + "\ndata: y\n\n";
+  for (std::size_t split = 0; split <= stream.size(); ++split) {
+    SseParser parser(64);
+    Events events;
+    try {
+      parser.feed(stream.substr(0, split));
+      drain(parser, events);
+      parser.feed(stream.substr(split));
+      drain(parser, events);
+      ADD_FAILURE() << "no error with the split at byte " << split;
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is(errc::protocol_error)) << e.what();
+    }
+    EXPECT_TRUE(events.empty()) << "split at byte " << split;
+  }
+}
+
+// Found while writing fuzz/sse_parser_fuzz.cpp (its drain-every-N-feeds mode covers it): feed()
+// counted complete lines that next() had not pulled out yet as part of the unfinished line.
+TEST(SseParser, CountsOnlyTheUnfinishedLineAgainstTheLimitWhenFedWithoutDraining) {
+  SseParser parser(16);
+  parser.feed("data: first\n\n");
+  parser.feed("data: second");  // 12 bytes unfinished; 26 with the undrained event before it
+  parser.feed("\n\n");
+  Events events;
+  drain(parser, events);
+  parser.finish();
+  EXPECT_EQ(events, (Events{{Kind::data, "first"}, {Kind::data, "second"}}));
+}
+
 TEST(SseParser, RejectsAnEventWhoseDataLinesTogetherExceedTheLimit) {
   SseParser parser(64);
   const std::string line = "data: " + std::string(40, 'x') + "\n";

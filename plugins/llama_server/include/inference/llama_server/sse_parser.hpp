@@ -40,12 +40,13 @@ class SseParser {
   // max_event_bytes bounds both one line and one event's joined payload.
   explicit SseParser(std::size_t max_event_bytes = kDefaultMaxEventBytes);
 
-  // Appends raw body bytes. Throws Error(protocol_error) when a line grows past the limit
-  // without ending.
+  // Appends raw body bytes. Throws Error(protocol_error) when the line being received grows
+  // past the limit without ending.
   void feed(std::string_view bytes);
 
   // The next complete event from the bytes fed so far, or std::nullopt when more bytes are
-  // needed. Throws Error(protocol_error) when an event's payload exceeds the limit.
+  // needed. Throws Error(protocol_error) when a line or an event's payload exceeds the limit
+  // (however the body was split into feeds).
   std::optional<SseEvent> next();
 
   // Call at the end of the body, after next() returned std::nullopt. Throws
@@ -64,6 +65,7 @@ class SseParser {
   std::size_t max_event_bytes_;
   std::string input_;             // fed bytes not yet consumed
   std::size_t consumed_ = 0;      // prefix of input_ already parsed into lines
+  std::size_t unterminated_ = 0;  // bytes at the end of input_ after its last line end
   std::string payload_;           // data (or error) lines of the current event
   bool event_has_field_ = false;  // the current event has a data/error field
   bool event_is_error_ = false;   // the current event carries a legacy `error:` field
