@@ -159,7 +159,8 @@ TEST(LlmctlBench, JsonCountsEveryRequestAndTokenWithinTheSlots) {
   EXPECT_EQ(report.at("slots").to_number<uint64_t>(), 4U);
   EXPECT_LE(report.at("max_in_flight").to_number<uint64_t>(), 4U);
   EXPECT_GE(report.at("max_in_flight").to_number<uint64_t>(), 1U);
-  for (const char* field : {"wall_s", "agg_tok_s", "ttft_ms_p50", "ttft_ms_p99", "queue_ms_p50", "load_ms"}) {
+  for (const char* field : {"wall_s", "agg_tok_s", "ttft_ms_p50", "ttft_ms_p99", "queue_ms_p50", "load_ms", "host_cpu_s",
+                            "host_cpu_us_per_token"}) {
     EXPECT_TRUE(report.contains(field)) << field;
   }
   // The stub has no server, so no "listening" moment to compare the load with.

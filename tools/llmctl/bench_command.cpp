@@ -6,6 +6,7 @@
 // how many of those actually run; the rest queue).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -133,6 +134,14 @@ asio::awaitable<void> run_with_progress(BenchRun& run, uint32_t workers, Clock::
   if (workers_failure) std::rethrow_exception(workers_failure);
 }
 
+// User + system CPU of this process (all threads), not of its children.
+double process_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 // When the server said it listens (llama-server: "... listening on http://..."), counted from the
 // start of the load: the yardstick for the runtime's readiness detection. Lines arrive on the
 // output reader's thread while the load is awaited on another, hence the lock.
@@ -182,6 +191,7 @@ asio::awaitable<void> measure(std::shared_ptr<inference::TextModel> model, const
   const uint32_t workers = std::min(options.concurrency, options.requests);
   const bool progress = !options.json && ::isatty(::fileno(stderr)) == 1;
 
+  const double cpu_start = process_cpu_seconds();
   const auto start = Clock::now();
   // An if, not `co_await (progress ? a : b)`: g++ 12 destroys the chosen awaitable twice.
   if (progress) {
@@ -190,6 +200,7 @@ asio::awaitable<void> measure(std::shared_ptr<inference::TextModel> model, const
     co_await run_workers(run, workers);
   }
   report.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
+  report.host_cpu_s = process_cpu_seconds() - cpu_start;
   report.model_stats = run.model->stats();
   report.stats = std::move(run.stats);
 }

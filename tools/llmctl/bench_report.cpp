@@ -42,6 +42,9 @@ boost::json::object to_json(const BenchReport& report) {
     out["server_listening_ms"] = nullptr;
   }
   out["wall_s"] = report.wall_s;
+  out["host_cpu_s"] = report.host_cpu_s;
+  out["host_cpu_us_per_token"] =
+      stats.tokens() == 0 ? 0.0 : report.host_cpu_s * 1e6 / static_cast<double>(stats.tokens());
   out["agg_tok_s"] = report.aggregate_tokens_per_s();
   out["req_s"] = per_second(static_cast<double>(stats.completed()), report.wall_s);
   out["ttft_ms_p50"] = percentile(stats.ttft_ms(), kMedian);
@@ -81,6 +84,9 @@ void print_table(const BenchReport& report, std::FILE* out) {
     table.add_row({"load", fmt::format("{:.1f} ms", report.load_ms)});
   }
   table.add_row({"wall", fmt::format("{:.3f} s", report.wall_s)});
+  table.add_row({"host cpu", fmt::format("{:.3f} s ({:.1f} us per token)", report.host_cpu_s,
+                                         stats.tokens() == 0 ? 0.0
+                                                             : report.host_cpu_s * 1e6 / static_cast<double>(stats.tokens()))});
   table.add_row({"throughput", fmt::format("{:.1f} tok/s, {:.2f} req/s", report.aggregate_tokens_per_s(),
                                            per_second(static_cast<double>(stats.completed()), report.wall_s))});
   table.add_row({"ttft p50 / p99", ms_pair(stats.ttft_ms()) + " ms"});

@@ -31,6 +31,9 @@ struct BenchReport {
   // costs on top of the server's own start.
   std::optional<double> server_listening_ms;
   double wall_s = 0.0;   // from the first request to the last one's end
+  // CPU time (user + system) of this process alone over the same span: the runtime's own cost
+  // (plus llmctl's bookkeeping), without the server's, which runs in its own process.
+  double host_cpu_s = 0.0;
   BenchStats stats;
   inference::ModelStats model_stats;  // the model's own counters after the run
 
@@ -38,7 +41,8 @@ struct BenchReport {
 };
 
 // backend, model, requests, concurrency, slots, max_tokens, prompt_words, completed, errors,
-// errors_by_code, tokens, load_ms, server_listening_ms (null without a server), wall_s, agg_tok_s, req_s, ttft_ms_p50/p99, queue_ms_p50/p99,
+// errors_by_code, tokens, load_ms, server_listening_ms (null without a server), wall_s, host_cpu_s,
+// host_cpu_us_per_token, agg_tok_s, req_s, ttft_ms_p50/p99, queue_ms_p50/p99,
 // total_ms_p50/p99, decode_tok_s_p50, max_in_flight, requests_rejected.
 boost::json::object to_json(const BenchReport& report);
 
