@@ -15,6 +15,10 @@
 // without its required fields, an SSE line or event over max_event_bytes, `data: [DONE]` or the
 // end of the body before the final chunk (stop: true) throw Error(protocol_error); transport
 // failures are HttpConnection's errors (closed, protocol_error, system errors).
+// UTF-8: body bytes reach the JSON decoder unchanged however they were split, so a character
+// split across reads or HTTP chunks is delivered intact; invalid UTF-8 inside a chunk is
+// malformed JSON, Error(protocol_error). (llama-server itself never sends it: it holds back an
+// incomplete character until the next token and replaces invalid bytes with U+FFFD.)
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

@@ -9,8 +9,10 @@
 // the reads of one stream, must finish before the next starts).
 // Cancellation: every awaitable honours Asio cancellation (a cancellation slot bound to the
 // coroutine, e.g. `co_await (connection.read_stream() || timer.async_wait(use_awaitable))`).
-// A cancelled operation closes the connection and throws Error(errc::cancelled); closing is
-// also how a stream is abandoned, and llama-server then stops the task and frees its slot.
+// A cancelled operation closes the connection and throws Error(errc::cancelled), also when the
+// cancellation arrives just after its I/O completed (never a bare system_error from Asio);
+// closing is also how a stream is abandoned, and llama-server then stops the task and frees
+// its slot.
 //
 // Errors: a non-2xx answer throws ServerError (errc::http_error, with status and the server's
 // message); a malformed or oversized response throws Error(protocol_error); the peer closing
