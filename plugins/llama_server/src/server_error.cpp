@@ -2,6 +2,7 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
+#include <limits>
 #include <string>
 
 #include "server_error_json.hpp"
@@ -67,10 +68,9 @@ ServerError server_error_from_json(const boost::json::value& error, unsigned fal
   std::string message;
   if (const boost::json::object* object = error.if_object()) {
     if (const boost::json::value* code = object->if_contains("code")) {
-      if (code->is_int64() && code->as_int64() > 0) {
+      // A code that does not fit would wrap around into a plausible status (4294967696 -> 400).
+      if (code->is_int64() && code->as_int64() > 0 && code->as_int64() <= std::numeric_limits<unsigned>::max()) {
         status = static_cast<unsigned>(code->as_int64());
-      } else if (code->is_uint64()) {
-        status = static_cast<unsigned>(code->as_uint64());
       }
     }
     if (const boost::json::value* value = object->if_contains("type"); value && value->is_string()) {

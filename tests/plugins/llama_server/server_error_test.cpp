@@ -36,6 +36,15 @@ TEST(ServerError, TruncatesALongNonJsonBody) {
   EXPECT_LT(error.server_message().size(), 1000U);
 }
 
+// Found by fuzz/server_json_fuzz.cpp's invariant that the status is the error object's code:
+// a code beyond unsigned was cast and wrapped around into a plausible status.
+TEST(ServerError, KeepsTheHttpStatusWhenTheCodeDoesNotFitAStatus) {
+  EXPECT_EQ(server_error_from_response(503, R"({"error":{"code":4294967696,"message":"m"}})", "ctx").status(), 503u);
+  EXPECT_EQ(server_error_from_response(503, R"({"error":{"code":18446744073709551615}})", "ctx").status(), 503u);
+  EXPECT_EQ(server_error_from_response(503, R"({"error":{"code":-400}})", "ctx").status(), 503u);
+  EXPECT_EQ(server_error_from_response(503, R"({"error":{"code":429}})", "ctx").status(), 429u);
+}
+
 TEST(ServerError, AcceptsAnErrorGivenAsAPlainString) {
   const ServerError error = server_error_from_response(500, R"({"error":"it broke"})", "ctx");
   EXPECT_EQ(error.server_message(), "it broke");
