@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -177,6 +178,59 @@ TEST(ServerProcessTest, ApiKeyTravelsInTheEnvironmentNotOnTheCommandLine) {
   EXPECT_THAT(read_proc_file(process.pid(), "environ"), HasSubstr("LLAMA_API_KEY=" + key));
   // Its own process group, so signals to the group reach anything it starts.
   EXPECT_EQ(::getpgid(process.pid()), process.pid());
+}
+
+TEST(ServerProcessTest, EveryLaunchGetsItsOwnKey) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  asio::io_context io;
+  ServerProcess first(io.get_executor(), tiny_model_spec());
+  ServerProcess second(io.get_executor(), tiny_model_spec());
+  EXPECT_NE(first.endpoint().api_key(), second.endpoint().api_key());
+  // A key from another launch opens nothing.
+  start_and_wait_ready(io, first);
+  start_and_wait_ready(io, second);
+  HttpConnection wrong_key(io.get_executor(), ServerEndpoint::unix_socket(first.endpoint().socket_path(),
+                                                                          second.endpoint().api_key()));
+  try {
+    run_until_complete(io, wrong_key.request(HttpMethod::get, "/props"));
+    ADD_FAILURE() << "/props answered with another launch's key";
+  } catch (const ServerError& error) {
+    EXPECT_EQ(error.status(), 401U) << error.what();
+  }
+}
+
+// No shell anywhere: a model path full of shell syntax reaches the server as one argv element,
+// verbatim, and nothing in it is executed.
+TEST(ServerProcessTest, ModelPathWithShellSyntaxIsOneArgumentAndNothingRuns) {
+  INFERENCE_SKIP_WITHOUT_REAL_SERVER();
+  std::string scratch = (fs::temp_directory_path() / "shell-syntax-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(scratch.data()), nullptr);
+  // Each construct would create "pwned" (in the child's working directory, inherited from us)
+  // if any shell ever saw the path.
+  const fs::path weird = fs::path(scratch) / "a $(touch pwned) `touch pwned`; touch pwned && model *.gguf";
+  fs::create_symlink(fs::absolute(tiny_model_spec().model_path), weird);
+  const fs::path marker = fs::current_path() / "pwned";
+  ASSERT_FALSE(fs::exists(marker)) << "left over from an earlier run: " << marker;
+
+  {
+    LaunchSpec spec = tiny_model_spec();
+    spec.model_path = weird;
+    asio::io_context io;
+    ServerProcess process(io.get_executor(), spec);
+    start_and_wait_ready(io, process);
+    const std::string cmdline = read_proc_file(process.pid(), "cmdline");
+    // argv elements are NUL-separated: the path is one of them, exactly.
+    std::vector<std::string> argv;
+    for (std::size_t start = 0; start < cmdline.size();) {
+      const std::size_t end = cmdline.find('\0', start);
+      argv.push_back(cmdline.substr(start, end - start));
+      start = end == std::string::npos ? cmdline.size() : end + 1;
+    }
+    EXPECT_NE(std::find(argv.begin(), argv.end(), weird.string()), argv.end()) << cmdline;
+  }
+  EXPECT_FALSE(fs::exists(marker));
+  std::error_code ignored;
+  fs::remove_all(scratch, ignored);
 }
 
 TEST(ServerProcessTest, KillNineIsObservedWithTheSignalAndTheLastOutput) {
