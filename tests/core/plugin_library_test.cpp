@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <dlfcn.h>
+
 #include <functional>
 
 #include "inference/error.hpp"
@@ -158,6 +160,15 @@ TEST(PluginLibrary, GoodPluginOpensAndRegistersItsBackend) {
     ASSERT_EQ(backends.size(), 1U);
     EXPECT_EQ(backends[0]->name(), "testgood");
   }
+}
+
+// RTLD_LOCAL: a loaded plugin's symbols (its registration entry point first of all) do not join
+// the process' global namespace, so they cannot interpose on the host or on other plugins.
+TEST(PluginLibrary, APluginsSymbolsStayPrivateToIt) {
+  const auto library = PluginLibrary::open(test::good_plugin());
+  ASSERT_TRUE(is_loaded(test::good_plugin()));
+  EXPECT_EQ(::dlsym(RTLD_DEFAULT, kPluginSymbol), nullptr)
+      << kPluginSymbol << " of " << test::good_plugin() << " is visible to every later lookup";
 }
 
 }  // namespace
