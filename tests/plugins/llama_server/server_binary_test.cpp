@@ -193,6 +193,20 @@ echo "version: 7001 (abcdef12)" >&2
   EXPECT_TRUE(no_children_left());
 }
 
+// A binary that floods its output keeps at most kVersionProbeOutputLimit bytes in memory, is
+// drained to the end (it never blocks on a full pipe) and is reaped.
+TEST_F(ServerBinaryTest, ProbeOfAFloodingBinaryKeepsOnlyTheBoundedOutput) {
+  const auto flood = executable("flood", R"sh(#!/bin/sh
+echo "version: 7001 (abcdef12)" >&2
+head -c 10000000 /dev/zero | tr '\0' 'x'
+exit 3
+)sh");
+  const auto message = start_failure([&] { probe_server_version(flood); });
+  EXPECT_THAT(message, HasSubstr("exited with status 3"));
+  EXPECT_LT(message.size(), kVersionProbeOutputLimit + 4096) << "the error quotes more than the bound";
+  EXPECT_TRUE(no_children_left());
+}
+
 TEST_F(ServerBinaryTest, ProbeFailureQuotesTheStatusAndLastOutput) {
   const auto fake = executable("crashing", "#!/bin/sh\necho 'libggml.so: cannot open' >&2\nexit 3\n");
   const auto message = start_failure([&] { probe_server_version(fake); });
