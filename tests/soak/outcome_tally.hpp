@@ -20,6 +20,7 @@ namespace inference::soak {
 enum class Outcome {
   // Acceptable endings.
   completed,                    // tokens and a finish reason (length/stop/eos)
+  completed_short,              // the same, but the server withheld trailing tokens (see driver)
   cancelled_queued,             // cancel() before any token: next() ended, result says cancelled
   cancelled_streaming,          // cancel() after the planned tokens: same
   dropped_queued,               // the stream was destroyed (nothing left to observe)
@@ -34,7 +35,7 @@ enum class Outcome {
   hung,                         // no end within the watchdog
   wrong_result,                 // ended, but not as promised (token count, finish reason, result())
 };
-inline constexpr int kOutcomeCount = 13;
+inline constexpr int kOutcomeCount = 14;
 
 std::string_view to_string(Outcome outcome) noexcept;
 bool is_failure(Outcome outcome) noexcept;

@@ -75,15 +75,11 @@ GenerateConfig SoakDriver::config_for(const PlannedRequest& planned) const {
   return config;
 }
 
-asio::awaitable<SoakDriver::Read> SoakDriver::read(TokenStream& stream, asio::steady_timer& watchdog) {
+asio::awaitable<SoakDriver::Read> SoakDriver::read_once(TokenStream& stream) {
   Read out;
   try {
-    auto first = co_await (stream.next() || watchdog.async_wait(asio::use_awaitable));
-    if (first.index() == 1) {
-      out.kind = Read::Kind::hung;
-    } else {
-      out.kind = std::get<0>(first) ? Read::Kind::token : Read::Kind::end;
-    }
+    const std::optional<Token> token = co_await stream.next();
+    out.kind = token ? Read::Kind::token : Read::Kind::end;
   } catch (const Error& e) {
     out.kind = Read::Kind::error;
     out.code = e.code();
@@ -96,6 +92,18 @@ asio::awaitable<SoakDriver::Read> SoakDriver::read(TokenStream& stream, asio::st
     out.message = "a non-standard exception";
   }
   co_return out;
+}
+
+asio::awaitable<SoakDriver::Read> SoakDriver::read(TokenStream& stream, asio::steady_timer& watchdog) {
+  // read_once never throws: `||` waits for the first operation that *succeeds*, so a next() that
+  // threw would otherwise be masked until the watchdog fired.
+  auto first = co_await (read_once(stream) || watchdog.async_wait(asio::use_awaitable));
+  if (first.index() == 1) {
+    Read hung;
+    hung.kind = Read::Kind::hung;
+    co_return hung;
+  }
+  co_return std::get<0>(std::move(first));
 }
 
 asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
@@ -209,14 +217,21 @@ asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
         record_abnormal(last);
         break;
       }
-      // ignore_eos is on: every generation that ends by itself runs to max_tokens.
+      // ignore_eos is on: every generation that ends by itself runs to max_tokens by the server's
+      // count. The stream may carry fewer: llama-server never sends a last token that ends in an
+      // incomplete UTF-8 character (its text is held back for the next token, which never comes).
       const GenerateResult result = stream.result();
-      if (!stream.finished() || result.finish_reason != FinishReason::length || tokens != max_tokens) {
+      if (!stream.finished() || result.finish_reason != FinishReason::length || tokens < 1 || tokens > max_tokens ||
+          result.metrics.generated_tokens != static_cast<uint64_t>(max_tokens)) {
         tally_.record(index, fate, Outcome::wrong_result, {},
-                      fmt::format("ended with {} of {} tokens, finish_reason={}, finished={}", tokens, max_tokens,
-                                  to_string(result.finish_reason), stream.finished()));
+                      fmt::format("ended with {} of {} tokens (server counted {}), finish_reason={}, finished={}", tokens,
+                                  max_tokens, result.metrics.generated_tokens, to_string(result.finish_reason),
+                                  stream.finished()));
       } else if (is_deadline(fate)) {
         tally_.record(index, fate, Outcome::deadline_not_reached);
+      } else if (tokens < max_tokens) {
+        note_queue_wait(result.metrics.queue_wait);
+        tally_.record(index, fate, Outcome::completed_short);
       } else {
         note_queue_wait(result.metrics.queue_wait);
         tally_.record(index, fate, Outcome::completed);

@@ -63,6 +63,7 @@ class SoakDriver {
   struct Read;  // how one stream read ended
   boost::asio::awaitable<void> run_request(uint32_t index);
   boost::asio::awaitable<Read> read(TokenStream& stream, boost::asio::steady_timer& watchdog);
+  static boost::asio::awaitable<Read> read_once(TokenStream& stream);
   GenerateConfig config_for(const PlannedRequest& planned) const;
   void note_queue_wait(std::chrono::nanoseconds wait);
   void note_queued_cancel();
