@@ -24,6 +24,10 @@ bool parse_flag(const std::string& key, const std::string& value) {
   throw Error(errc::invalid_argument, "backend option " + key + "=" + value + ": expected 0 or 1");
 }
 
+// TCP ports that can be named: 0 means "pick one", so it is not a port a user can ask for.
+constexpr uint64_t kMinPort = 1;
+constexpr uint64_t kMaxPort = 65535;
+
 EngineOptions::ms parse_ms(const std::string& key, const std::string& value) {
   return EngineOptions::ms(static_cast<int64_t>(parse_number(key, value)));
 }
@@ -66,6 +70,12 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       } else {
         throw Error(errc::invalid_argument, "backend option transport=" + value + ": expected auto, unix or tcp");
       }
+    } else if (key == "port") {
+      const uint64_t port = parse_number(key, value);
+      if (port < kMinPort || port > kMaxPort) {
+        throw Error(errc::invalid_argument, "backend option port=" + value + ": expected 1 to 65535");
+      }
+      out.port = static_cast<uint16_t>(port);
     } else if (key == "ignore_eos") {
       out.ignore_eos = parse_flag(key, value);
     } else if (key == "restart") {
@@ -74,8 +84,16 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       throw Error(errc::invalid_argument,
                   "backend option " + key + ": unknown (known: load_timeout_ms, stall_timeout_ms, restart_budget, "
                   "restart_window_ms, restart_backoff_ms, shutdown_grace_ms, close_mode, drain_timeout_ms, "
-                  "slot_release_timeout_ms, transport, ignore_eos, restart)");
+                  "slot_release_timeout_ms, transport, port, ignore_eos, restart)");
     }
+  }
+  // After the loop, when both keys are known: a fixed port means TCP.
+  if (out.port != 0) {
+    if (out.transport == TransportChoice::unix_socket) {
+      throw Error(errc::invalid_argument, "backend option port=" + std::to_string(out.port) +
+                                              " needs transport=tcp (or auto), not unix");
+    }
+    out.transport = TransportChoice::tcp;
   }
   return out;
 }

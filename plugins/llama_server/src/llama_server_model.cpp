@@ -86,6 +86,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   if (!options.chat_template.empty()) spec.chat_template = options.chat_template;
   spec.extra_args = options.extra_args;
   spec.transport = engine.transport;
+  spec.port = engine.port;
   if (customize) customize(spec);
 
   auto executor = co_await asio::this_coro::executor;

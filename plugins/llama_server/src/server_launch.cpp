@@ -19,6 +19,12 @@ boost::asio::awaitable<std::unique_ptr<ServerProcess>> start_ready_server(
       const bool port_clash = error.is(errc::server_start_failed) &&
                               !process->endpoint().is_unix_socket() && process->failed_to_bind();
       if (!port_clash) throw;
+      if (spec.port != 0) {
+        // The user chose this port: picking another would hide the conflict from them.
+        throw Error(errc::server_start_failed, "port " + std::to_string(spec.port) + " on " +
+                                                   std::string(ServerEndpoint::kLoopbackAddress) +
+                                                   " is already in use: " + std::string(error.context()));
+      }
       if (attempt == kMaxBindAttempts) {
         throw Error(errc::server_start_failed,
                     std::string(error.context()) + " (the TCP port was taken " +

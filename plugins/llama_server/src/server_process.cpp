@@ -210,6 +210,13 @@ std::uint16_t pick_free_port() {
 }
 
 bool use_unix_socket(const LaunchSpec& spec) {
+  if (spec.port != 0) {
+    if (spec.transport == TransportChoice::unix_socket) {
+      throw Error(errc::invalid_argument, "a fixed TCP port (" + std::to_string(spec.port) +
+                                              ") contradicts transport unix_socket");
+    }
+    return false;
+  }
   switch (spec.transport) {
     case TransportChoice::automatic:
       return spec.features.unix_socket;
@@ -363,7 +370,7 @@ ServerProcess::ServerProcess(asio::any_io_executor executor, const LaunchSpec& s
     state.endpoint = ServerEndpoint::unix_socket(*state.socket_directory / kSocketFileName,
                                                  random_api_key());
   } else {
-    state.endpoint = ServerEndpoint::tcp(pick_free_port(), random_api_key());
+    state.endpoint = ServerEndpoint::tcp(spec.port != 0 ? spec.port : pick_free_port(), random_api_key());
   }
   state.child.emplace(detail::spawn_child(
       state.strand,

@@ -13,6 +13,9 @@
 //   slot_release_timeout_ms  after a cancelled request, how long to wait for the server to free
 //                            the slot before handing it on anyway
 //   transport                "auto" (UNIX socket where supported), "unix" or "tcp"
+//   port                     a fixed TCP port on 127.0.0.1 (1-65535; implies transport=tcp);
+//                            taken → the load fails with server_start_failed naming it. Unset:
+//                            a free port is picked per launch, and a clash is retried
 //   ignore_eos               "1": generate max_tokens even past end-of-sequence (benchmarks)
 //   restart                  "0" disables automatic restarts
 //
@@ -58,6 +61,7 @@ struct EngineOptions {
   ms drain_timeout = kDefaultDrainTimeout;
   ms slot_release_timeout = kDefaultSlotReleaseTimeout;
   TransportChoice transport = TransportChoice::automatic;
+  uint16_t port = 0;  // 0: picked per launch
   bool ignore_eos = false;
   bool restart = true;
 };

@@ -42,6 +42,9 @@ struct LaunchSpec {
   std::vector<std::string> environment_remove;
   std::vector<std::pair<std::string, std::string>> environment_set;
   TransportChoice transport = TransportChoice::automatic;
+  // With transport tcp: listen on this port instead of one picked per launch (0). A fixed port
+  // that is taken fails the start; a picked one is picked again.
+  std::uint16_t port = 0;
 };
 
 // -ngl for "all layers": every build accepts a number and clamps it to the model's layer count,

@@ -1,6 +1,8 @@
 // Starting a llama-server until it serves: spawn a ServerProcess, wait until it is ready, and
 // on a TCP port clash (the port we picked was taken before the child bound it) start again with
-// a new port. The one entry point the engine needs for "load".
+// a new port. A fixed port (LaunchSpec::port) is never replaced: its clash is the error. A UNIX
+// socket lives in a fresh private directory, so a bind failure there is not a race and is not
+// retried. The one entry point the engine needs for "load".
 //
 // Ownership: the returned ServerProcess owns the ready child. Thread-safety: as ServerProcess.
 // Cancellation: per-operation cancellation is forwarded to the readiness wait; the child being
@@ -23,8 +25,9 @@ namespace inference::llama_server {
 // means something is wrong beyond bad luck.
 inline constexpr int kMaxBindAttempts = 3;
 
-// Throws what ServerProcess and wait_until_ready() throw; a port clash on the last attempt is
-// reported as Error(server_start_failed) saying how many attempts were made. A failed attempt's
+// Throws what ServerProcess and wait_until_ready() throw; a clash on the last attempt is
+// reported as Error(server_start_failed) saying how many attempts were made, a fixed port that
+// is taken as Error(server_start_failed) naming the port, with the server's last output. A failed attempt's
 // child is always reaped before the next one starts or the error is thrown. `load_timeout`
 // applies to each attempt (a clash is noticed within milliseconds).
 boost::asio::awaitable<std::unique_ptr<ServerProcess>> start_ready_server(

@@ -1,0 +1,68 @@
+#include "inference/llama_server/engine_options.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "inference/error.hpp"
+
+namespace inference::llama_server {
+namespace {
+
+using ::testing::HasSubstr;
+
+Error parse_failure(const std::map<std::string, std::string>& options) {
+  try {
+    parse_engine_options(options);
+  } catch (const Error& error) {
+    return error;
+  }
+  ADD_FAILURE() << "the options were accepted";
+  return Error(errc::invalid_argument);
+}
+
+TEST(EngineOptionsTest, PortIsUnsetByDefaultSoEachLaunchPicksOne) {
+  const EngineOptions options = parse_engine_options({});
+  EXPECT_EQ(options.port, 0);
+  EXPECT_EQ(options.transport, TransportChoice::automatic);
+}
+
+TEST(EngineOptionsTest, PortIsParsedAndImpliesTcp) {
+  const EngineOptions options = parse_engine_options({{"port", "8080"}});
+  EXPECT_EQ(options.port, 8080);
+  EXPECT_EQ(options.transport, TransportChoice::tcp);
+}
+
+TEST(EngineOptionsTest, PortWithExplicitTcpTransportIsAccepted) {
+  const EngineOptions options = parse_engine_options({{"port", "65535"}, {"transport", "tcp"}});
+  EXPECT_EQ(options.port, 65535);
+  EXPECT_EQ(options.transport, TransportChoice::tcp);
+}
+
+TEST(EngineOptionsTest, PortZeroOrAboveTheRangeIsRefusedNamingTheValue) {
+  for (const char* value : {"0", "65536", "100000"}) {
+    const Error error = parse_failure({{"port", value}});
+    EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+    EXPECT_THAT(error.what(), HasSubstr(std::string("port=") + value)) << error.what();
+  }
+}
+
+TEST(EngineOptionsTest, PortThatIsNotANumberIsRefused) {
+  const Error error = parse_failure({{"port", "http"}});
+  EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+  EXPECT_THAT(error.what(), HasSubstr("not a non-negative integer"));
+}
+
+TEST(EngineOptionsTest, PortWithUnixTransportIsAContradiction) {
+  const Error error = parse_failure({{"port", "8080"}, {"transport", "unix"}});
+  EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+  EXPECT_THAT(error.what(), HasSubstr("needs transport=tcp"));
+}
+
+TEST(EngineOptionsTest, UnknownKeyIsRefusedAndTheListNamesPort) {
+  const Error error = parse_failure({{"prot", "8080"}});
+  EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+  EXPECT_THAT(error.what(), HasSubstr("port"));
+}
+
+}  // namespace
+}  // namespace inference::llama_server
