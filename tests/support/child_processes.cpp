@@ -1,0 +1,98 @@
+#include "support/child_processes.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <thread>
+
+namespace inference::test {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// How often /proc is scanned while waiting for a child to appear: a llama-server takes hundreds
+// of milliseconds to load, so a millisecond finds it early in its start.
+constexpr std::chrono::milliseconds kScanInterval{1};
+// Text only a started server's command line holds (the engine always passes it).
+constexpr std::string_view kServerBinaryName = "llama-server";
+constexpr std::string_view kStartedServerFlag = "--metrics";
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// "pid (comm) S ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
+bool parse_stat(const std::string& stat, char& state, pid_t& parent) {
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return false;
+  std::istringstream rest(stat.substr(close + 1));
+  long ppid = 0;
+  if (!(rest >> state >> ppid)) return false;
+  parent = static_cast<pid_t>(ppid);
+  return true;
+}
+
+}  // namespace
+
+std::vector<ChildProcess> child_processes() {
+  const pid_t self = ::getpid();
+  std::vector<ChildProcess> children;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    char state = '?';
+    pid_t parent = 0;
+    if (!parse_stat(read_file(entry.path() / "stat"), state, parent) || parent != self) continue;
+    ChildProcess child;
+    child.pid = static_cast<pid_t>(std::stol(name));
+    child.state = state;
+    child.command_line = read_file(entry.path() / "cmdline");
+    for (char& c : child.command_line) {
+      if (c == '\0') c = ' ';
+    }
+    children.push_back(std::move(child));
+  }
+  return children;
+}
+
+bool is_started_llama_server(const ChildProcess& child) {
+  return child.command_line.find(kServerBinaryName) != std::string::npos &&
+         child.command_line.find(kStartedServerFlag) != std::string::npos;
+}
+
+std::vector<ChildProcess> llama_server_children() {
+  std::vector<ChildProcess> servers;
+  for (auto& child : child_processes()) {
+    if (is_started_llama_server(child)) servers.push_back(std::move(child));
+  }
+  return servers;
+}
+
+std::optional<pid_t> wait_for_llama_server_child(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto servers = llama_server_children();
+    if (!servers.empty()) return servers.front().pid;
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    std::this_thread::sleep_for(kScanInterval);  // polling /proc: no event announces a new child
+  }
+}
+
+testing::AssertionResult no_child_process_left() {
+  const auto children = child_processes();
+  if (children.empty()) return testing::AssertionSuccess();
+  auto failure = testing::AssertionFailure();
+  failure << children.size() << " child process(es) left:";
+  for (const auto& child : children) {
+    failure << "\n  pid " << child.pid << " state " << child.state << ": " << child.command_line;
+  }
+  return failure;
+}
+
+}  // namespace inference::test
