@@ -116,6 +116,68 @@ Run parse_in_pieces(SseParser& parser, const Plan& plan) {
   return run;
 }
 
+// The parser's documented behaviour, written as plainly as possible over the whole body, so
+// that a bug which the split and whole runs share still shows up.
+Run parse_by_reference(const Plan& plan) {
+  Run run;
+  const std::string_view body = plan.body;
+  const std::size_t limit = plan.max_event_bytes;
+  std::string payload;
+  bool has_field = false;
+  bool is_error = false;
+  std::size_t at = 0;
+  while (at < body.size()) {
+    const std::size_t end = body.find_first_of("\r\n", at);
+    if (end == std::string_view::npos) {
+      break;
+    }
+    const std::string_view line = body.substr(at, end - at);
+    at = end + 1;
+    if (body[end] == '\r' && at < body.size() && body[at] == '\n') {
+      ++at;
+    }
+    if (line.size() > limit) {
+      run.failed = true;
+      return run;
+    }
+    if (line.empty()) {
+      if (has_field) {
+        payload.pop_back();
+        const bool done = !is_error && payload == "[DONE]";
+        run.events.emplace_back(is_error ? SseEvent::Kind::error : done ? SseEvent::Kind::done : SseEvent::Kind::data,
+                                payload);
+        payload.clear();
+        has_field = false;
+        is_error = false;
+      }
+      continue;
+    }
+    if (line.front() == ':') {
+      continue;
+    }
+    const std::size_t colon = line.find(':');
+    const std::string_view field = line.substr(0, colon);
+    std::string_view value = colon == std::string_view::npos ? std::string_view() : line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') {
+      value.remove_prefix(1);
+    }
+    if (field != "data" && field != "error") {
+      continue;
+    }
+    if (payload.size() + value.size() + 1 > limit) {
+      run.failed = true;
+      return run;
+    }
+    payload.append(value);
+    payload.push_back('\n');
+    has_field = true;
+    is_error = is_error || field == "error";
+  }
+  // The stream ended inside a line (over the limit or not) or inside an event.
+  run.failed = at < body.size() || has_field;
+  return run;
+}
+
 bool is_prefix(const Run& shorter, const Run& longer) {
   return shorter.events.size() <= longer.events.size() &&
          std::equal(shorter.events.begin(), shorter.events.end(), longer.events.begin());
@@ -130,6 +192,14 @@ void check_sse_parser_input(std::span<const std::uint8_t> input) {
   const Run whole = parse_whole(whole_parser, plan);
   SseParser split_parser(plan.max_event_bytes);
   const Run split = parse_in_pieces(split_parser, plan);
+
+  const Run reference = parse_by_reference(plan);
+  require(whole.failed == reference.failed, "the parser and the reference model get different verdicts");
+  if (!whole.failed) {
+    require(whole.events == reference.events, "the parser and the reference model give different events");
+  } else {
+    require(is_prefix(whole, reference), "the parser gives events the reference model does not");
+  }
 
   require(whole.failed == split.failed, "the body split into pieces and fed whole get different verdicts");
   if (!whole.failed) {

@@ -4,13 +4,14 @@
 // Input layout: byte 0 picks max_event_bytes (small values reach the limit paths), byte 1 holds
 // how many piece-size bytes follow (low nibble) and after how many feeds the events are drained
 // (bits 4-5: every 1 to 4 feeds); each piece-size byte b feeds b + 1 bytes, cycling. The rest is
-// the SSE body. Inputs shorter than the header are an empty body with the default limit.
+// the SSE body. An input shorter than the header is the body itself, with the default limit.
 //
-// Checked: the body parsed in those pieces and parsed whole give the same events and the same
-// verdict (a protocol error, or not), except that an error may cut one run's events shorter;
-// no event exceeds the limit; `done` is exactly a data event "[DONE]"; finish() fails exactly
-// when has_partial_event(); a reset() parser parses the body again the same way. Only
-// inference::Error is caught; a broken invariant throws fuzz::InvariantViolation.
+// Checked: the body parsed whole gives the events and the verdict (a protocol error, or not) of a
+// plain reference model of the documented behaviour, and the same as the body parsed in those
+// pieces, except that an error may cut a run's events shorter; no event exceeds the limit;
+// `done` is exactly a data event "[DONE]"; finish() fails exactly when has_partial_event(); a
+// reset() parser parses the body again the same way. Only inference::Error is caught; a broken
+// invariant throws fuzz::InvariantViolation.
 #pragma once
 
 #include <cstddef>
