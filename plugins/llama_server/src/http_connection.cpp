@@ -78,7 +78,16 @@ class LateCancellation {
 
 struct HttpConnection::Impl {
   Impl(asio::any_io_executor executor_in, ServerEndpoint endpoint_in, HttpLimits limits_in)
-      : executor(std::move(executor_in)), socket(executor), endpoint(std::move(endpoint_in)), limits(limits_in) {}
+      : executor(std::move(executor_in)),
+        socket(executor),
+        endpoint(std::move(endpoint_in)),
+        limits(limits_in),
+        buffer(max_buffered_bytes(limits_in)) {}
+
+  // The read buffer holds unparsed bytes only: at most a header block, or one chunk-size line
+  // (Beast sets no limit of its own on those, so without this bound a chunk extension that
+  // never ends would be buffered for ever), plus one socket read.
+  static std::size_t max_buffered_bytes(const HttpLimits& limits) { return limits.max_header_bytes + kReadBufferBytes; }
 
   std::string describe(http::verb verb, std::string_view target) const {
     std::string text = endpoint.describe();
@@ -102,6 +111,10 @@ struct HttpConnection::Impl {
     if (ec == http::error::body_limit) {
       throw Error(errc::protocol_error, context + ": response body exceeds " +
                                             std::to_string(limits.max_body_bytes) + " bytes");
+    }
+    if (ec == http::error::buffer_overflow) {
+      throw Error(errc::protocol_error, context + ": a response line (status, header or chunk size) exceeds " +
+                                            std::to_string(max_buffered_bytes(limits)) + " bytes");
     }
     if (ec == http::error::header_limit) {
       throw Error(errc::protocol_error, context + ": response header exceeds " +

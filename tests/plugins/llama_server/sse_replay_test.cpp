@@ -15,9 +15,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
@@ -25,8 +24,10 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/parse.hpp>
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
+#include <future>
 #include <optional>
 #include <string>
 #include <vector>
@@ -548,9 +549,10 @@ TEST_F(SseReplayTest, AConnectionClosedAtEveryByteOffsetEndsInTokensOrAClosedErr
     }
   }
   EXPECT_EQ(failures, 0U);
-  // Only a cut after the final chunk's event (inside the terminating chunk) still finishes.
-  EXPECT_GE(finished, 1U);
-  EXPECT_LT(finished, raw.size() - stream().raw.rfind("data: "));
+  // Exactly the cuts at or after the end of the final event (inside the terminating zero-size
+  // chunk, or none) still finish: the engine stops reading at the final chunk.
+  const std::size_t final_event_end = raw.rfind(kEventEnd) + kEventEnd.size();
+  EXPECT_EQ(finished, raw.size() - final_event_end + 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -627,7 +629,7 @@ TEST_F(SseReplayTest, InvalidUtf8SplitAcrossChunksIsAProtocolErrorNotMangledText
 // ---------------------------------------------------------------------------------------------
 // HTTP level.
 
-TEST_F(SseReplayTest, TheServersRealErrorResponseIsAServerErrorWithItsMessageAtAnySplit) {
+TEST_F(SseReplayTest, TheServersRealErrorResponseIsAServerErrorWithItsMessageEvenOneBytePerWrite) {
   const Captured& rejected = captures_->rejected;
   ASSERT_EQ(rejected.status, 400U) << rejected.raw;
   ReplayResponse response(rejected.raw);
@@ -660,6 +662,26 @@ TEST_F(SseReplayTest, AnInvalidChunkSizeIsAProtocolError) {
   const std::size_t first_chunk = stream().head.size();
   framed.replace(first_chunk, framed.find("\r\n", first_chunk) - first_chunk, "zz");
   expect_error(replay(ReplayResponse(framed)), errc::protocol_error, "malformed HTTP");
+}
+
+TEST_F(SseReplayTest, AChunkSizeThatOverflowsIsAProtocolError) {
+  std::string framed = reframed(stream().body);
+  const std::size_t first_chunk = stream().head.size();
+  framed.replace(first_chunk, framed.find("\r\n", first_chunk) - first_chunk, "1ffffffffffffffff");
+  expect_error(replay(ReplayResponse(framed)), errc::protocol_error, "malformed HTTP");
+}
+
+TEST_F(SseReplayTest, AnEndlessChunkHeaderIsAProtocolErrorReadNoFurtherThanTheHeaderLimit) {
+  constexpr std::size_t kEndless = 16 * 1024 * 1024;
+  constexpr std::size_t kWrite = 16 * 1024;
+  // A chunk extension that never ends: the chunk-size line must be bounded like a header.
+  ReplayResponse response(stream().head + "1;" + std::string(kEndless, 'a'));
+  response.max_write = kWrite;
+  const Outcome outcome = replay(response);
+  expect_error(outcome, errc::protocol_error, "exceeds");
+  EXPECT_LE(server_->last_bytes_written(), HttpLimits::kDefaultMaxHeaderBytes + stream().head.size() + 4 * kWrite);
+  std::printf("[ MEASURE  ] endless chunk header: %zu of %zu bytes written before the client gave up\n",
+              server_->last_bytes_written(), response.bytes.size());
 }
 
 TEST_F(SseReplayTest, AnUnframedBodyEndedByTheServerClosingIsReadToItsEnd) {
