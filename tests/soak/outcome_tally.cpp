@@ -26,8 +26,7 @@ std::string_view to_string(Outcome outcome) noexcept {
 
 bool is_failure(Outcome outcome) noexcept { return outcome >= Outcome::unexpected_error; }
 
-void OutcomeTally::record(uint32_t index, Fate fate, Outcome outcome, std::string_view error,
-                          std::string_view detail) {
+void OutcomeTally::record(uint32_t index, Fate fate, Outcome outcome, std::string_view error, std::string_view detail) {
   std::lock_guard lock(mutex_);
   ++outcomes_[static_cast<std::size_t>(outcome)];
   ++fates_[static_cast<std::size_t>(fate)];

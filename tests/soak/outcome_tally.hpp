@@ -19,21 +19,21 @@ namespace inference::soak {
 
 enum class Outcome {
   // Acceptable endings.
-  completed,                    // tokens and a finish reason (length/stop/eos)
-  completed_short,              // the same, but the server withheld trailing tokens (see driver)
-  cancelled_queued,             // cancel() before any token: next() ended, result says cancelled
-  cancelled_streaming,          // cancel() after the planned tokens: same
-  dropped_queued,               // the stream was destroyed (nothing left to observe)
+  completed,            // tokens and a finish reason (length/stop/eos)
+  completed_short,      // the same, but the server withheld trailing tokens (see driver)
+  cancelled_queued,     // cancel() before any token: next() ended, result says cancelled
+  cancelled_streaming,  // cancel() after the planned tokens: same
+  dropped_queued,       // the stream was destroyed (nothing left to observe)
   dropped_streaming,
   deadline_before_first_token,  // Error(deadline_exceeded) with no token delivered
   deadline_while_streaming,     // Error(deadline_exceeded) after some tokens
   deadline_not_reached,         // a deadline request that finished first (allowed, reported)
   failed_at_kill,               // a typed error expected of a killed server, during a kill window
   // Failures.
-  unexpected_error,             // a typed Error whose code does not fit the request's fate
-  untyped_exception,            // anything thrown that is not an inference::Error
-  hung,                         // no end within the watchdog
-  wrong_result,                 // ended, but not as promised (token count, finish reason, result())
+  unexpected_error,   // a typed Error whose code does not fit the request's fate
+  untyped_exception,  // anything thrown that is not an inference::Error
+  hung,               // no end within the watchdog
+  wrong_result,       // ended, but not as promised (token count, finish reason, result())
 };
 inline constexpr int kOutcomeCount = 14;
 

@@ -75,8 +75,8 @@ std::optional<ChildProcess> find_server_child() {
     // The .deps wrapper execs the dynamic loader: argv is "ld-linux... --argv0 llama-server
     // ... /path/llama-server -m ...", so any argument naming llama-server identifies it.
     std::error_code ec;
-    bool is_server = basename_of(fs::read_symlink("/proc/" + std::to_string(child.pid) + "/exe", ec).string()) ==
-                     kServerName;
+    bool is_server =
+        basename_of(fs::read_symlink("/proc/" + std::to_string(child.pid) + "/exe", ec).string()) == kServerName;
     for (const auto& arg : child.argv) is_server = is_server || basename_of(arg) == kServerName;
     if (!is_server) continue;
     if (found) return std::nullopt;  // two servers: not the state this program expects

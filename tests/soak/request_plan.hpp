@@ -38,9 +38,9 @@ struct PlanSettings {
 
 struct PlannedRequest {
   Fate fate = Fate::normal;
-  uint32_t prompt = 0;        // index into the prompt list
-  int32_t cancel_after = 0;   // tokens read before cancelling (streaming fates), in [1, max_tokens)
-  double deadline_draw = 0;   // in [0, 1): where in its window a deadline falls (deadline fates)
+  uint32_t prompt = 0;       // index into the prompt list
+  int32_t cancel_after = 0;  // tokens read before cancelling (streaming fates), in [1, max_tokens)
+  double deadline_draw = 0;  // in [0, 1): where in its window a deadline falls (deadline fates)
 };
 
 // The whole plan; the same settings always give the same plan.

@@ -74,8 +74,7 @@ asio::awaitable<std::string> fetch(const ServerAddress& address) {
   asio::ip::tcp::socket socket(executor);
   const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), address.port);
   co_await socket.async_connect(endpoint, asio::use_awaitable);
-  co_return co_await get_slots_body(std::move(socket), "127.0.0.1:" + std::to_string(address.port),
-                                    address.api_key);
+  co_return co_await get_slots_body(std::move(socket), "127.0.0.1:" + std::to_string(address.port), address.api_key);
 }
 
 }  // namespace

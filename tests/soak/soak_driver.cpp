@@ -124,16 +124,14 @@ asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
         tally_.record(index, fate, Outcome::hung, {},
                       fmt::format("no end within {} s after {} tokens", options_.watchdog.count(), tokens));
         return;
-      case Read::Kind::untyped:
-        tally_.record(index, fate, Outcome::untyped_exception, {}, read.message);
-        return;
+      case Read::Kind::untyped: tally_.record(index, fate, Outcome::untyped_exception, {}, read.message); return;
       case Read::Kind::token:
       case Read::Kind::end:
-        tally_.record(index, fate, Outcome::wrong_result, {},
-                      fmt::format("{} after {} tokens", read.kind == Read::Kind::token ? "a token" : "the end", tokens));
+        tally_.record(
+            index, fate, Outcome::wrong_result, {},
+            fmt::format("{} after {} tokens", read.kind == Read::Kind::token ? "a token" : "the end", tokens));
         return;
-      case Read::Kind::error:
-        break;
+      case Read::Kind::error: break;
     }
     const std::string label = error_label(read.code);
     const GenerateResult result = stream.result();
@@ -224,8 +222,8 @@ asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
       if (!stream.finished() || result.finish_reason != FinishReason::length || tokens < 1 || tokens > max_tokens ||
           result.metrics.generated_tokens != static_cast<uint64_t>(max_tokens)) {
         tally_.record(index, fate, Outcome::wrong_result, {},
-                      fmt::format("ended with {} of {} tokens (server counted {}), finish_reason={}, finished={}", tokens,
-                                  max_tokens, result.metrics.generated_tokens, to_string(result.finish_reason),
+                      fmt::format("ended with {} of {} tokens (server counted {}), finish_reason={}, finished={}",
+                                  tokens, max_tokens, result.metrics.generated_tokens, to_string(result.finish_reason),
                                   stream.finished()));
       } else if (is_deadline(fate)) {
         tally_.record(index, fate, Outcome::deadline_not_reached);

@@ -80,9 +80,9 @@ class SoakDriver {
   std::atomic<uint32_t> finished_{0};
   std::atomic<uint64_t> baseline_rss_{0};
   mutable std::mutex mutex_;
-  double queue_wait_estimate_ms_ = 0;  // guarded by mutex_
-  uint64_t queued_cancels_ = 0;        // guarded by mutex_
-  uint64_t queue_depth_sum_ = 0;       // guarded by mutex_
+  double queue_wait_estimate_ms_ = 0;        // guarded by mutex_
+  uint64_t queued_cancels_ = 0;              // guarded by mutex_
+  uint64_t queue_depth_sum_ = 0;             // guarded by mutex_
   std::optional<uint64_t> queue_depth_min_;  // guarded by mutex_
 };
 

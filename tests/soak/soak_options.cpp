@@ -38,13 +38,13 @@ std::optional<int> parse_options(int argc, char** argv, SoakOptions& options) {
   uint64_t seed = 0;
   auto* seed_option = app.add_option("--seed", seed, "Seed of the request plan (default: random, printed)");
   uint32_t baseline_after = 0;
-  auto* baseline_option = app.add_option("--baseline-after", baseline_after,
-                 "Completed requests after which RSS is sampled as the baseline (default: requests/10)");
+  auto* baseline_option =
+      app.add_option("--baseline-after", baseline_after,
+                     "Completed requests after which RSS is sampled as the baseline (default: requests/10)");
   app.add_option("--slots", options.slots, "Server slots")->check(CLI::Range(1, 256));
   app.add_option("--ctx", options.context_per_slot, "Context per slot");
   app.add_option("--server-threads", options.server_threads, "llama-server -t")->check(CLI::PositiveNumber);
-  app.add_option("--io-threads", options.io_threads, "Threads running the host's io_context")
-      ->check(CLI::Range(1, 64));
+  app.add_option("--io-threads", options.io_threads, "Threads running the host's io_context")->check(CLI::Range(1, 64));
   app.add_option("--rss-tolerance", options.rss_tolerance, "Allowed RSS growth over the baseline (0.10 = 10%)")
       ->check(CLI::NonNegativeNumber);
   int64_t watchdog_s = options.watchdog.count();

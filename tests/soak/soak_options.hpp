@@ -40,12 +40,12 @@ struct SoakOptions {
   uint32_t kills = 3;
   int32_t max_tokens = kDefaultMaxTokens;
   int32_t deadline_max_tokens = kDefaultDeadlineMaxTokens;
-  std::optional<uint64_t> seed;             // unset: from std::random_device, printed
-  std::optional<uint32_t> baseline_after;   // unset: requests / 10
+  std::optional<uint64_t> seed;            // unset: from std::random_device, printed
+  std::optional<uint32_t> baseline_after;  // unset: requests / 10
   uint32_t slots = 4;
   uint32_t context_per_slot = kDefaultContextPerSlot;
   uint32_t server_threads = kDefaultServerThreads;
-  uint32_t io_threads = 2;                  // threads running the host's io_context
+  uint32_t io_threads = 2;  // threads running the host's io_context
   std::chrono::seconds watchdog = kDefaultWatchdog;
   double rss_tolerance = kDefaultRssTolerance;
   std::string model;       // empty: <models dir>/llama-2-tiny-random.gguf
