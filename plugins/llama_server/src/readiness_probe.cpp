@@ -5,6 +5,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "inference/error.hpp"
@@ -61,6 +62,29 @@ asio::awaitable<void> poll_until_healthy(asio::any_io_executor executor,
   }
 }
 
+// llama-server logs "<time> <level> <message>"; a start that fails logs its root cause as the
+// first error-level line ("E"), later ones are consequences ("failed to load model"). Argument
+// errors come before logging starts, as "error: ...".
+constexpr std::string_view kErrorLevel = "E";
+constexpr std::string_view kPlainErrorPrefix = "error: ";
+
+// The first line of `output` that reports an error, without its time and level, or "".
+std::string first_error_line(std::string_view output) {
+  while (!output.empty()) {
+    const auto end = output.find('\n');
+    std::string_view line = output.substr(0, end);
+    output = end == std::string_view::npos ? std::string_view() : output.substr(end + 1);
+    if (line.starts_with(kPlainErrorPrefix)) return std::string(line);
+    const auto level_at = line.find(' ');
+    if (level_at == std::string_view::npos) continue;
+    std::string_view rest = line.substr(level_at + 1);
+    if (rest.starts_with(kErrorLevel) && rest.size() > kErrorLevel.size() && rest[kErrorLevel.size()] == ' ') {
+      return std::string(rest.substr(kErrorLevel.size() + 1));
+    }
+  }
+  return {};
+}
+
 std::string with_tail(std::string context, const std::string& tail) {
   if (!tail.empty()) context += "; last output:\n" + tail;
   return context;
@@ -89,8 +113,11 @@ asio::awaitable<void> wait_until_ready(asio::any_io_executor executor,
       co_return;
     case 1: {
       const ExitStatus& status = std::get<1>(outcome);
+      // The cause on the first line; the whole tail below it.
+      const std::string cause = first_error_line(status.output_tail);
       throw Error(errc::server_start_failed,
-                  with_tail(who + " " + status.describe() + " before it was ready",
+                  with_tail(who + " " + status.describe() + " before it was ready" +
+                                (cause.empty() ? "" : ": " + cause),
                             status.output_tail));
     }
     default:
