@@ -56,18 +56,19 @@ std::optional<int> parse_options(int argc, char** argv, SoakOptions& options) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int status = app.exit(e);  // prints the help or the error
+    return status == 0 ? 0 : kExitUsage;
   }
   options.watchdog = std::chrono::seconds(watchdog_s);
   if (seed_option->count() > 0) options.seed = seed;
   if (baseline_option->count() > 0) options.baseline_after = baseline_after;
   if (options.cancel_fraction + options.deadline_fraction > 1.0) {
     std::fprintf(stderr, "soak: --cancel-fraction + --deadline-fraction must not exceed 1\n");
-    return 2;
+    return kExitUsage;
   }
   if (options.effective_baseline_after() > options.requests) {
     std::fprintf(stderr, "soak: --baseline-after must not exceed --requests\n");
-    return 2;
+    return kExitUsage;
   }
   return std::nullopt;
 }

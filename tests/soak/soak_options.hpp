@@ -29,6 +29,8 @@ inline constexpr std::chrono::seconds kDefaultWatchdog{120};
 inline constexpr uint32_t kRestartBudgetMargin = 2;
 // The tolerance: RSS at the end within 10% of the baseline.
 inline constexpr double kDefaultRssTolerance = 0.10;
+// Exit status for a bad command line, as llmctl's.
+inline constexpr int kExitUsage = 2;
 // Exit status when the server or model is missing: ctest's SKIP_RETURN_CODE (automake's 77).
 inline constexpr int kExitSkipped = 77;
 
