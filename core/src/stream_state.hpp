@@ -29,7 +29,8 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   // Stored handlers are boxed: see post_handler.hpp for the Boost 1.81 quirk this avoids.
   using ConsumerBox = std::unique_ptr<ConsumerHandler>;
   using SpaceBox = std::unique_ptr<SpaceHandler>;
-  using Strand = boost::asio::strand<boost::asio::any_io_executor>;
+  // A strand, type-erased (make one with make_stream_strand(), stream_producer.cpp).
+  using Strand = boost::asio::any_io_executor;
 
   // A stream with a producer running on `strand`.
   StreamState(Strand strand, std::size_t buffer_tokens);
