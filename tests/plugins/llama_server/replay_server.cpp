@@ -137,8 +137,9 @@ asio::awaitable<void> serve(std::shared_ptr<ReplayServer::State> state, std::sha
     if (offset > 0) {
       co_await until_read(*socket);
     }
-    const std::size_t written = co_await asio::async_write(
-        *socket, asio::buffer(response.bytes.data() + offset, next - offset), asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t written =
+        co_await asio::async_write(*socket, asio::buffer(response.bytes.data() + offset, next - offset),
+                                   asio::redirect_error(asio::use_awaitable, ec));
     offset += written;
     if (state->connections == connection) {
       state->last_written = offset;
@@ -210,7 +211,8 @@ void ReplayServer::stop() {
   state_->sockets.clear();
 }
 
-std::string frame_chunked(const std::string& head, const std::string& body, const std::vector<std::size_t>& chunk_ends) {
+std::string frame_chunked(const std::string& head, const std::string& body,
+                          const std::vector<std::size_t>& chunk_ends) {
   std::string out = head;
   std::size_t offset = 0;
   std::vector<std::size_t> ends;

@@ -31,9 +31,9 @@ struct ReplayResponse {
   ReplayResponse() = default;  // user-declared: g++ 12 and prvalue aggregates (docs/architecture.md)
   explicit ReplayResponse(std::string response_bytes) : bytes(std::move(response_bytes)) {}
 
-  std::string bytes;                  // exactly what is written: status line, headers, body
-  std::vector<std::size_t> split_at;  // offsets where one write ends and the next begins
-  std::size_t max_write = 0;          // 0: no limit; 1: one byte per write
+  std::string bytes;                    // exactly what is written: status line, headers, body
+  std::vector<std::size_t> split_at;    // offsets where one write ends and the next begins
+  std::size_t max_write = 0;            // 0: no limit; 1: one byte per write
   std::optional<std::size_t> close_at;  // close the connection after this many bytes
 };
 

@@ -8,6 +8,8 @@
 // when it or the model is missing); every mutation starts from those captured bytes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -23,8 +25,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json/parse.hpp>
-#include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -235,8 +235,8 @@ asio::awaitable<Outcome> read_through_engine(ServerEndpoint endpoint, std::strin
 
 asio::awaitable<Outcome> bounded_read(ServerEndpoint endpoint, std::string request_body, std::size_t max_event_bytes) {
   asio::steady_timer timer(co_await asio::this_coro::executor, kHangTimeout);
-  auto first = co_await (read_through_engine(endpoint, request_body, max_event_bytes) ||
-                         timer.async_wait(asio::use_awaitable));
+  auto first =
+      co_await (read_through_engine(endpoint, request_body, max_event_bytes) || timer.async_wait(asio::use_awaitable));
   if (first.index() == 1) {
     Outcome hung;
     hung.hung = true;
@@ -294,12 +294,13 @@ class SseReplayTest : public ::testing::Test {
     }
     TestServer server;
     asio::io_context io;
-    auto future = asio::co_spawn(io,
-                                 [&]() -> asio::awaitable<Captures> {
-                                   co_await server.wait_ready();
-                                   co_return co_await capture_all(server.endpoint());
-                                 },
-                                 asio::use_future);
+    auto future = asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<Captures> {
+          co_await server.wait_ready();
+          co_return co_await capture_all(server.endpoint());
+        },
+        asio::use_future);
     io.run();
     captures_ = future.get();
     expected_ids_ = ids_in(captures_->stream.body);
@@ -590,7 +591,8 @@ TEST_F(SseReplayTest, AHugeEventOverTheEnginesDefaultBoundIsAProtocolError) {
     body += "data: \"padding\":1,\n";
   }
   body += "\n";
-  expect_error(replay_body(body), errc::protocol_error, "longer than " + std::to_string(SseParser::kDefaultMaxEventBytes));
+  expect_error(replay_body(body), errc::protocol_error,
+               "longer than " + std::to_string(SseParser::kDefaultMaxEventBytes));
 }
 
 // ---------------------------------------------------------------------------------------------
