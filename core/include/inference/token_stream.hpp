@@ -1,7 +1,13 @@
 // TokenStream: the consumer's handle on one generation. Move-only; owns the right to the
 // tokens. Destroying it, calling cancel(), or cancelling a pending next() through Asio's
-// per-operation cancellation (e.g. `co_await (stream.next() || timer.async_wait(...))`) all
-// cancel the work behind it: a queued request leaves the queue, a running one frees its slot.
+// per-operation cancellation all cancel the work behind it: a queued request leaves the queue,
+// a running one frees its slot.
+//
+// A per-read timeout: race next() with a timer through make_parallel_group(...).async_wait(
+// experimental::wait_for_one(), ...). Not `co_await (stream.next() || timer.async_wait(...))`:
+// Asio's operator|| waits for the first operation that *succeeds*, so an error thrown by next()
+// (server_exited, deadline_exceeded, ...) would only surface once the timer fires. For a bound
+// on the whole request, GenerateConfig::deadline is simpler.
 //
 // Thread-safety: one TokenStream is used by one consumer at a time (like any Asio I/O object);
 // it may live on any executor, independent of the backend's. The producer side runs elsewhere
