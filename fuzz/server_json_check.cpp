@@ -82,15 +82,14 @@ void check_slots(std::string_view body) {
   }
   require(body.size() <= ls::kMaxServerSlotsBodyBytes, "parse_server_slots accepted a body over its limit");
   for (const ls::ServerSlot& slot : slots) {
-    const auto first = std::find_if(slots.begin(), slots.end(), [&](const ls::ServerSlot& s) { return s.id == slot.id; });
+    const auto first =
+        std::find_if(slots.begin(), slots.end(), [&](const ls::ServerSlot& s) { return s.id == slot.id; });
     require(ls::is_slot_processing(body, slot.id) == first->is_processing,
             "is_slot_processing disagrees with the first entry of parse_server_slots");
   }
 }
 
-bool same_real(double a, double b) {
-  return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0;
-}
+bool same_real(double a, double b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, sizeof a) == 0; }
 
 bool same_candidate(const ls::TokenCandidate& a, const ls::TokenCandidate& b) {
   return a.id == b.id && a.text == b.text && same_real(a.logprob, b.logprob);
@@ -100,10 +99,10 @@ bool same_timings(const std::optional<ls::Timings>& a, const std::optional<ls::T
   if (a.has_value() != b.has_value()) {
     return false;
   }
-  return !a || (a->cache_n == b->cache_n && a->prompt_n == b->prompt_n && same_real(a->prompt_ms, b->prompt_ms) &&
-                same_real(a->prompt_per_second, b->prompt_per_second) && a->predicted_n == b->predicted_n &&
-                same_real(a->predicted_ms, b->predicted_ms) &&
-                same_real(a->predicted_per_second, b->predicted_per_second));
+  return !a ||
+         (a->cache_n == b->cache_n && a->prompt_n == b->prompt_n && same_real(a->prompt_ms, b->prompt_ms) &&
+          same_real(a->prompt_per_second, b->prompt_per_second) && a->predicted_n == b->predicted_n &&
+          same_real(a->predicted_ms, b->predicted_ms) && same_real(a->predicted_per_second, b->predicted_per_second));
 }
 
 bool same_chunk(const ls::CompletionChunk& a, const ls::CompletionChunk& b) {

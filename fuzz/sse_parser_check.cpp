@@ -144,7 +144,9 @@ Run parse_by_reference(const Plan& plan) {
       if (has_field) {
         payload.pop_back();
         const bool done = !is_error && payload == "[DONE]";
-        run.events.emplace_back(is_error ? SseEvent::Kind::error : done ? SseEvent::Kind::done : SseEvent::Kind::data,
+        run.events.emplace_back(is_error ? SseEvent::Kind::error
+                                : done   ? SseEvent::Kind::done
+                                         : SseEvent::Kind::data,
                                 payload);
         payload.clear();
         has_field = false;

@@ -27,7 +27,9 @@ ServerProps parse_server_props(std::string_view body) {
   const auto& obj = doc.get_object();
   ServerProps props;
   const auto* slots = obj.if_contains("total_slots");
-  if (!slots || !is_uint32(*slots)) throw Error(errc::protocol_error, "GET /props: total_slots missing or not a slot count");
+  if (!slots || !is_uint32(*slots)) {
+    throw Error(errc::protocol_error, "GET /props: total_slots missing or not a slot count");
+  }
   props.total_slots = static_cast<uint32_t>(slots->as_int64());
   if (const auto* settings = obj.if_contains("default_generation_settings"); settings && settings->is_object()) {
     if (const auto* n_ctx = settings->get_object().if_contains("n_ctx"); n_ctx && n_ctx->is_int64()) {

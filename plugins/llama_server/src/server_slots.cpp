@@ -28,8 +28,7 @@ std::vector<ServerSlot> parse_server_slots(std::string_view body) {
     const auto* obj = entry.if_object();
     if (!obj) continue;
     const auto* id = obj->if_contains("id");
-    if (!id || !id->is_int64() || id->as_int64() < 0 ||
-        id->as_int64() > std::numeric_limits<uint32_t>::max()) {
+    if (!id || !id->is_int64() || id->as_int64() < 0 || id->as_int64() > std::numeric_limits<uint32_t>::max()) {
       continue;
     }
     const auto* processing = obj->if_contains("is_processing");

@@ -45,16 +45,16 @@ TEST(ServerProps, ASlotCountOrContextSizeOutsideUint32IsProtocolErrorNotWrappedA
   expect_protocol_error("{\"total_slots\":4294967296}", "total_slots");
   expect_protocol_error("{\"total_slots\":4,\"default_generation_settings\":{\"n_ctx\":-4096}}", "n_ctx");
   expect_protocol_error("{\"total_slots\":4,\"default_generation_settings\":{\"n_ctx\":4294967297}}", "n_ctx");
-  const ServerProps largest = parse_server_props(
-      "{\"total_slots\":4294967295,\"default_generation_settings\":{\"n_ctx\":4294967295}}");
+  const ServerProps largest =
+      parse_server_props("{\"total_slots\":4294967295,\"default_generation_settings\":{\"n_ctx\":4294967295}}");
   EXPECT_EQ(largest.total_slots, 4294967295u);
   EXPECT_EQ(largest.context_per_slot, 4294967295u);
 }
 
 TEST(ServerProps, AMissingContextSizeMeansUnknown) {
   EXPECT_EQ(parse_server_props("{\"total_slots\":2}").context_per_slot, 0u);
-  EXPECT_EQ(parse_server_props("{\"total_slots\":2,\"default_generation_settings\":{\"n_ctx\":\"x\"}}").context_per_slot,
-            0u);
+  EXPECT_EQ(
+      parse_server_props("{\"total_slots\":2,\"default_generation_settings\":{\"n_ctx\":\"x\"}}").context_per_slot, 0u);
 }
 
 TEST(ServerProps, VerifyNamesWhatDiffersFromTheRequest) {
