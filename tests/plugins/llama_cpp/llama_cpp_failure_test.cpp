@@ -16,6 +16,7 @@
 #include "inference/generate_config.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "stream_helpers.hpp"
+#include "support/scratch_directory.hpp"
 
 namespace inference::llama_cpp::test {
 namespace {
@@ -45,25 +46,7 @@ double ms_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
-// A private scratch directory removed at the end of the test.
-class ScratchDirectory {
- public:
-  ScratchDirectory() {
-    std::string pattern = (fs::temp_directory_path() / "llama-cpp-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ScratchDirectory = inference::test::ScratchDirectory;
 
 // Loads `model` with `options` and returns the error it fails with (or std::nullopt).
 std::optional<Error> load_error(std::string model, LoadOptions options) {

@@ -31,6 +31,7 @@
 #include "inference/generate_config.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "stream_helpers.hpp"
+#include "support/scratch_directory.hpp"
 #include "support/child_processes.hpp"
 
 namespace inference::llama_cpp::test {
@@ -90,25 +91,7 @@ std::string first_line(const Error& error) {
   return text.substr(0, text.find('\n'));
 }
 
-// A private scratch directory removed at the end of the test.
-class ScratchDirectory {
- public:
-  ScratchDirectory() {
-    std::string pattern = (fs::temp_directory_path() / "llama-cpp-fault-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~ScratchDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  ScratchDirectory(const ScratchDirectory&) = delete;
-  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using ScratchDirectory = inference::test::ScratchDirectory;
 
 // A listening TCP socket on 127.0.0.1 holding a kernel-chosen port for the test's lifetime.
 class OccupiedPort {

@@ -19,6 +19,7 @@
 
 #include "inference/error.hpp"
 #include "inference/llama_server/http_connection.hpp"
+#include "support/test_inputs.hpp"
 
 namespace inference::llama_cpp::test {
 
@@ -30,25 +31,12 @@ namespace {
 // How often /proc is looked at while waiting for a process to vanish.
 constexpr std::chrono::milliseconds kProcPollInterval{5};
 
-std::string environment_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
 }  // namespace
 
-fs::path test_server_binary() {
-  std::string path = environment_or_empty("LLAMA_SERVER_PATH");
-  if (path.empty()) path = environment_or_empty("INFERENCE_TEST_LLAMA_SERVER");
-  if (path.empty()) path = LLAMA_CPP_TEST_CONFIGURED_SERVER;
-  return path;
-}
+fs::path test_server_binary() { return inference::test::llama_server_for_tests(LLAMA_CPP_TEST_CONFIGURED_SERVER); }
 
 fs::path test_model_path() {
-  std::string directory = environment_or_empty("INFERENCE_MODELS_DIR");
-  if (directory.empty()) directory = environment_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-  if (directory.empty()) directory = LLAMA_CPP_TEST_CONFIGURED_MODELS_DIR;
-  return fs::path(directory) / kTinyModelName;
+  return inference::test::models_dir_for_tests(LLAMA_CPP_TEST_CONFIGURED_MODELS_DIR) / kTinyModelName;
 }
 
 std::optional<std::string> skip_reason() {

@@ -15,6 +15,7 @@
 
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
+#include "support/test_inputs.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/registry.hpp"
 #include "rocm_backend.hpp"
@@ -34,24 +35,10 @@ constexpr int32_t kTokensPerStream = 8;
 // What one test may take before its io_context is abandoned (ctest's TIMEOUT is 300 s).
 constexpr std::chrono::seconds kTestBudget{240};
 
-std::string environment_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-// The environment names them; the values configured at build time are the fallback (a test
-// binary run by hand, or a ctest that passed on only part of the environment).
-fs::path test_server() {
-  std::string path = environment_or_empty("LLAMA_SERVER_PATH");
-  if (path.empty()) path = environment_or_empty("INFERENCE_TEST_LLAMA_SERVER");
-  return path.empty() ? fs::path(ROCM_TEST_CONFIGURED_SERVER) : fs::path(path);
-}
+fs::path test_server() { return inference::test::llama_server_for_tests(ROCM_TEST_CONFIGURED_SERVER); }
 
 fs::path test_model() {
-  std::string directory = environment_or_empty("INFERENCE_MODELS_DIR");
-  if (directory.empty()) directory = environment_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-  if (directory.empty()) directory = ROCM_TEST_CONFIGURED_MODELS_DIR;
-  return fs::path(directory) / kTinyModelName;
+  return inference::test::models_dir_for_tests(ROCM_TEST_CONFIGURED_MODELS_DIR) / kTinyModelName;
 }
 
 #define SKIP_WITHOUT_LLAMA_SERVER()                                                           \
