@@ -84,10 +84,10 @@ std::optional<pid_t> wait_for_llama_server_child(std::chrono::milliseconds timeo
   }
 }
 
-testing::AssertionResult no_child_process_left() {
+::testing::AssertionResult no_child_process_left() {
   const auto children = child_processes();
-  if (children.empty()) return testing::AssertionSuccess();
-  auto failure = testing::AssertionFailure();
+  if (children.empty()) return ::testing::AssertionSuccess();
+  auto failure = ::testing::AssertionFailure();
   failure << children.size() << " child process(es) left:";
   for (const auto& child : children) {
     failure << "\n  pid " << child.pid << " state " << child.state << ": " << child.command_line;

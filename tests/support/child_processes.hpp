@@ -39,6 +39,6 @@ std::optional<pid_t> wait_for_llama_server_child(std::chrono::milliseconds timeo
 
 // The gtest check every fault test ends with: no child process at all is left (no server, no
 // zombie, no version probe). The failure message lists what was found.
-testing::AssertionResult no_child_process_left();
+::testing::AssertionResult no_child_process_left();
 
 }  // namespace inference::test

@@ -48,19 +48,6 @@ double ms_since(Clock::time_point start) {
 
 using ScratchDirectory = inference::test::ScratchDirectory;
 
-// Loads `model` with `options` and returns the error it fails with (or std::nullopt).
-std::optional<Error> load_error(std::string model, LoadOptions options) {
-  std::optional<Error> failure;
-  run_test([&]() -> asio::awaitable<void> {
-    try {
-      auto loaded = co_await LlamaServerModel::load(model, options);
-      co_await loaded->close();
-    } catch (const Error& e) {
-      failure = e;
-    }
-  });
-  return failure;
-}
 
 TEST(LlamaCppFailureTest, KilledServerFailsInFlightStreamsWithServerExitedAndQueuedOnesRunAfterRestart) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();

@@ -119,19 +119,6 @@ class OccupiedPort {
   uint16_t port_ = 0;
 };
 
-// Loads `model` with `options` and returns the error it fails with (or std::nullopt).
-std::optional<Error> load_error(std::string model, LoadOptions options) {
-  std::optional<Error> failure;
-  run_test([&]() -> asio::awaitable<void> {
-    try {
-      auto loaded = co_await LlamaServerModel::load(model, options);
-      co_await loaded->close();
-    } catch (const Error& e) {
-      failure = e;
-    }
-  });
-  return failure;
-}
 
 // /proc/<pid>/stat's state letter ('T' once a SIGSTOP has taken effect), or '?' when gone.
 char process_state(pid_t pid) {

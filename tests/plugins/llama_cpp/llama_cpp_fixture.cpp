@@ -67,6 +67,20 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> load_tiny(LoadOptions options
   co_return co_await LlamaServerModel::load(std::move(path), std::move(options));
 }
 
+// Loads `model` with `options` and returns the error it fails with (or std::nullopt).
+std::optional<Error> load_error(std::string model, LoadOptions options) {
+  std::optional<Error> failure;
+  run_test([&]() -> asio::awaitable<void> {
+    try {
+      auto loaded = co_await LlamaServerModel::load(model, options);
+      co_await loaded->close();
+    } catch (const Error& e) {
+      failure = e;
+    }
+  });
+  return failure;
+}
+
 void run_test(std::function<asio::awaitable<void>()> make, int threads) {
   asio::io_context io(threads);
   auto done = asio::co_spawn(io, std::move(make), asio::use_future);

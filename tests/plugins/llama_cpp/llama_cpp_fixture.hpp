@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 
+#include "inference/error.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/llama_server/server_endpoint.hpp"
 #include "inference/load_options.hpp"
@@ -62,6 +63,10 @@ boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load_tiny(LoadOptions 
 // Runs `make()` on a fresh io_context with `threads` threads; fails the test (and abandons the
 // work) when it has not finished within kTestBudget.
 void run_test(std::function<boost::asio::awaitable<void>()> make, int threads = 2);
+
+// Loads `model` with `options` (on its own io_context, through run_test) and returns the error
+// the load fails with, or std::nullopt when it loaded (the model is then closed again).
+std::optional<Error> load_error(std::string model, LoadOptions options);
 
 // Polls `condition` every `interval` until it holds (true) or `timeout` passes (false).
 boost::asio::awaitable<bool> wait_until(std::function<bool()> condition,

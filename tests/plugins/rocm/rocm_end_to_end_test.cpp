@@ -15,6 +15,7 @@
 
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
+#include "support/run_async.hpp"
 #include "support/test_inputs.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/registry.hpp"
@@ -64,18 +65,7 @@ LoadOptions cpu_options(const FakeSysfs& sysfs) {
 
 void run_test(std::function<asio::awaitable<void>()> make) {
   constexpr int kThreads = 2;
-  asio::io_context io(kThreads);
-  auto done = asio::co_spawn(io, std::move(make), asio::use_future);
-  std::vector<std::thread> workers;
-  for (int i = 0; i < kThreads; ++i) workers.emplace_back([&io] { io.run(); });
-  const bool finished = done.wait_for(kTestBudget) == std::future_status::ready;
-  if (!finished) io.stop();
-  for (auto& worker : workers) worker.join();
-  if (!finished) {
-    ADD_FAILURE() << "the test coroutine did not finish within " << kTestBudget.count() << " s";
-    return;
-  }
-  done.get();
+  inference::testing::run_bounded(std::move(make), kThreads, kTestBudget);
 }
 
 std::vector<std::string> process_environment(int pid) {
