@@ -15,6 +15,7 @@ std::string_view to_string(Outcome outcome) noexcept {
     case Outcome::deadline_before_first_token: return "deadline_before_first_token";
     case Outcome::deadline_while_streaming: return "deadline_while_streaming";
     case Outcome::deadline_not_reached: return "deadline_not_reached";
+    case Outcome::finished_before_cancel: return "finished_before_cancel";
     case Outcome::failed_at_kill: return "failed_at_kill";
     case Outcome::unexpected_error: return "unexpected_error";
     case Outcome::untyped_exception: return "untyped_exception";

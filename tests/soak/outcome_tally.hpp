@@ -28,6 +28,9 @@ enum class Outcome {
   deadline_before_first_token,  // Error(deadline_exceeded) with no token delivered
   deadline_while_streaming,     // Error(deadline_exceeded) after some tokens
   deadline_not_reached,         // a deadline request that finished first (allowed, reported)
+  finished_before_cancel,       // cancel() landed after the generation had ended on its own
+                                // (max_tokens reached): cancel() is then a no-op, the result
+                                // keeps finish_reason length (allowed, reported)
   failed_at_kill,               // a typed error expected of a killed server, during a kill window
   // Failures.
   unexpected_error,   // a typed Error whose code does not fit the request's fate
@@ -35,7 +38,7 @@ enum class Outcome {
   hung,               // no end within the watchdog
   wrong_result,       // ended, but not as promised (token count, finish reason, result())
 };
-inline constexpr int kOutcomeCount = 14;
+inline constexpr int kOutcomeCount = 15;
 
 std::string_view to_string(Outcome outcome) noexcept;
 bool is_failure(Outcome outcome) noexcept;

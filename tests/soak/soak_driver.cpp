@@ -154,11 +154,18 @@ asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
     }
   };
 
-  // cancel() was called: the stream must end at once, with nothing more, as cancelled.
+  // cancel() was called: the stream must end at once, with nothing more, as cancelled; or, when
+  // the generation had already run to max_tokens before cancel() landed (its tokens were still
+  // buffered, or the server withheld the last one), with the generation's own finish reason.
   const auto judge_cancelled_end = [&](const Read& after, Outcome outcome) {
+    const GenerateResult result = stream.result();
+    const bool ran_to_the_end = stream.finished() && result.finish_reason == FinishReason::length &&
+                                result.metrics.generated_tokens == static_cast<uint64_t>(max_tokens);
     if (after.kind != Read::Kind::end) {
       record_abnormal(after);
-    } else if (!stream.finished() || stream.result().finish_reason != FinishReason::cancelled) {
+    } else if (ran_to_the_end) {
+      tally_.record(index, fate, Outcome::finished_before_cancel);
+    } else if (!stream.finished() || result.finish_reason != FinishReason::cancelled) {
       tally_.record(index, fate, Outcome::wrong_result, {},
                     fmt::format("after cancel(): finished={} finish_reason={}", stream.finished(),
                                 to_string(stream.result().finish_reason)));

@@ -163,13 +163,14 @@ int run(soak::SoakOptions options) {
     checks.push_back(soak::check_rss(driver->baseline_rss(), end_rss, options.rss_tolerance));
     counts = fmt::format(
         "requests={} completed={} completed_short={} cancelled={} dropped={} deadline_expired={} "
-        "deadline_not_reached={} "
+        "deadline_not_reached={} finished_before_cancel={} "
         "failed_at_kill={} failures={} hung={} kills={} rss_baseline_mib={:.1f} rss_end_mib={:.1f} duration_s={:.1f}",
         tally.total(), tally.count(soak::Outcome::completed), tally.count(soak::Outcome::completed_short),
         tally.count(soak::Outcome::cancelled_queued) + tally.count(soak::Outcome::cancelled_streaming),
         tally.count(soak::Outcome::dropped_queued) + tally.count(soak::Outcome::dropped_streaming),
         tally.count(soak::Outcome::deadline_before_first_token) + tally.count(soak::Outcome::deadline_while_streaming),
-        tally.count(soak::Outcome::deadline_not_reached), tally.count(soak::Outcome::failed_at_kill), tally.failures(),
+        tally.count(soak::Outcome::deadline_not_reached), tally.count(soak::Outcome::finished_before_cancel),
+        tally.count(soak::Outcome::failed_at_kill), tally.failures(),
         tally.count(soak::Outcome::hung), driver->killer().kills(),
         static_cast<double>(driver->baseline_rss()) / soak::kMiB, static_cast<double>(end_rss) / soak::kMiB, seconds);
     std::printf("rss: baseline (after %u requests) %.1f MiB, end %.1f MiB, peak %.1f MiB\n",
