@@ -6,6 +6,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
+#include <mutex>
+#include <vector>
 #include <optional>
 #include <type_traits>
 
@@ -133,7 +135,11 @@ asio::awaitable<std::shared_ptr<TextModel>> PluginBackend::load_model(std::strin
 
 PluginModel::PluginModel(std::shared_ptr<const PluginLibrary> library, std::shared_ptr<TextModel> inner,
                          asio::any_io_executor executor)
-    : library_(std::move(library)), inner_(std::move(inner)), executor_(std::move(executor)) {}
+    : library_(std::move(library)),
+      inner_(std::move(inner)),
+      executor_(std::move(executor)),
+      // A strand (the executor a coroutine on a strand loads from) must not outlive its context.
+      context_(executor_, [this] { executor_ = asio::any_io_executor(); }) {}
 
 PluginModel::~PluginModel() {
   // Never release the library here: this may run on a stack that holds plugin frames (a stream's
@@ -142,6 +148,19 @@ PluginModel::~PluginModel() {
   // reaped, a socket being shut down) that would run plugin code after the unmapping. So the
   // rest happens in a coroutine of core code on the load executor: close (unless done), destroy
   // the model, and only then, from a core stack, release the library.
+  if (!context_.running()) {
+    // The context is stopped or gone, so nothing posted to it would run: destroy the model
+    // here, whose destructor stops its child processes synchronously. Its plugin may still have
+    // frames queued in a stopped context (destroyed with the context, later), so the library is
+    // pinned rather than released: it stays mapped until the process exits.
+    inner_.reset();
+    // Never freed: a model in a global is destroyed after function-local statics.
+    static auto* pinned_mutex = new std::mutex();
+    static auto* pinned = new std::vector<std::shared_ptr<const PluginLibrary>>();
+    std::lock_guard lock(*pinned_mutex);
+    pinned->push_back(std::move(library_));
+    return;
+  }
   ModelRemains remains{std::move(library_), close_requested_ ? nullptr : std::move(inner_)};
   inner_.reset();  // closed already: only its destructor is left, and the library is still held
   try {

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "inference/backend.hpp"
+#include "inference/context_lifetime.hpp"
 #include "inference/text_model.hpp"
 #include "plugin_library.hpp"
 
@@ -53,7 +54,9 @@ class PluginModel final : public TextModel, public std::enable_shared_from_this<
   PluginModel(const PluginModel&) = delete;
   PluginModel& operator=(const PluginModel&) = delete;
   // Starts close_and_release() on the load executor (closing the model unless close() was
-  // called): the library is released later, from a core stack.
+  // called): the library is released later, from a core stack. When that executor's context is
+  // stopped or destroyed, nothing would ever run there: the model is destroyed here instead
+  // (its backend stops its processes synchronously) and the library stays mapped until exit.
   ~PluginModel() override;
 
   // The stream carries this proxy as its anchor (see token_stream.hpp).
@@ -72,6 +75,7 @@ class PluginModel final : public TextModel, public std::enable_shared_from_this<
   std::shared_ptr<const PluginLibrary> library_;  // first: released after inner_
   std::shared_ptr<TextModel> inner_;
   boost::asio::any_io_executor executor_;
+  ContextLifetime context_;  // the load executor's context
   std::atomic<bool> close_requested_{false};
 };
 

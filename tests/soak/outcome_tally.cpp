@@ -7,7 +7,6 @@ namespace inference::soak {
 std::string_view to_string(Outcome outcome) noexcept {
   switch (outcome) {
     case Outcome::completed: return "completed";
-    case Outcome::completed_short: return "completed_short";
     case Outcome::cancelled_queued: return "cancelled_queued";
     case Outcome::cancelled_streaming: return "cancelled_streaming";
     case Outcome::dropped_queued: return "dropped_queued";

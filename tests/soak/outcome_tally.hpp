@@ -20,7 +20,6 @@ namespace inference::soak {
 enum class Outcome {
   // Acceptable endings.
   completed,            // tokens and a finish reason (length/stop/eos)
-  completed_short,      // the same, but the server withheld trailing tokens (see driver)
   cancelled_queued,     // cancel() before any token: next() ended, result says cancelled
   cancelled_streaming,  // cancel() after the planned tokens: same
   dropped_queued,       // the stream was destroyed (nothing left to observe)

@@ -222,11 +222,11 @@ asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
         record_abnormal(last);
         break;
       }
-      // ignore_eos is on: every generation that ends by itself runs to max_tokens by the server's
-      // count. The stream may carry fewer: llama-server never sends a last token that ends in an
-      // incomplete UTF-8 character (its text is held back for the next token, which never comes).
+      // ignore_eos is on: every generation that ends by itself runs to max_tokens, and the stream
+      // carries every one of them, a last token that llama-server withheld (it ends inside a
+      // UTF-8 character) included, as an id -1 token.
       const GenerateResult result = stream.result();
-      if (!stream.finished() || result.finish_reason != FinishReason::length || tokens < 1 || tokens > max_tokens ||
+      if (!stream.finished() || result.finish_reason != FinishReason::length || tokens != max_tokens ||
           result.metrics.generated_tokens != static_cast<uint64_t>(max_tokens)) {
         tally_.record(index, fate, Outcome::wrong_result, {},
                       fmt::format("ended with {} of {} tokens (server counted {}), finish_reason={}, finished={}",
@@ -234,9 +234,6 @@ asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
                                   stream.finished()));
       } else if (is_deadline(fate)) {
         tally_.record(index, fate, Outcome::deadline_not_reached);
-      } else if (tokens < max_tokens) {
-        note_queue_wait(result.metrics.queue_wait);
-        tally_.record(index, fate, Outcome::completed_short);
       } else {
         note_queue_wait(result.metrics.queue_wait);
         tally_.record(index, fate, Outcome::completed);

@@ -162,10 +162,10 @@ int run(soak::SoakOptions options) {
     const uint64_t end_rss = soak::resident_bytes();
     checks.push_back(soak::check_rss(driver->baseline_rss(), end_rss, options.rss_tolerance));
     counts = fmt::format(
-        "requests={} completed={} completed_short={} cancelled={} dropped={} deadline_expired={} "
+        "requests={} completed={} cancelled={} dropped={} deadline_expired={} "
         "deadline_not_reached={} finished_before_cancel={} "
         "failed_at_kill={} failures={} hung={} kills={} rss_baseline_mib={:.1f} rss_end_mib={:.1f} duration_s={:.1f}",
-        tally.total(), tally.count(soak::Outcome::completed), tally.count(soak::Outcome::completed_short),
+        tally.total(), tally.count(soak::Outcome::completed),
         tally.count(soak::Outcome::cancelled_queued) + tally.count(soak::Outcome::cancelled_streaming),
         tally.count(soak::Outcome::dropped_queued) + tally.count(soak::Outcome::dropped_streaming),
         tally.count(soak::Outcome::deadline_before_first_token) + tally.count(soak::Outcome::deadline_while_streaming),

@@ -12,6 +12,19 @@
 // Lifetime: streams keep the model alive while they run. close() stops admitting requests,
 // ends the in-flight ones (Error(closed)) and releases the backend's resources (processes,
 // sockets); destroying the last reference without close() releases them too.
+//
+// Rules for host applications:
+// - An idle model is no outstanding work on the io_context it was loaded on, like a socket with
+//   no pending operation: io_context::run() returns once the host's own work (loads, streams,
+//   close) is done, even while a model stays loaded. Backends that watch something in the
+//   background (the llama-server engine's supervision of its server) do that on a thread of
+//   their own. Streams keep run() busy while they are open.
+// - A model may outlive its io_context (a global, a member of an object destroyed later). When
+//   the io_context is destroyed, the model stops its processes synchronously and lets go of
+//   everything bound to that context; later requests fail with Error(closed). Destroying a
+//   model (its last reference) while its io_context is stopped (run() has returned) or gone
+//   also stops its processes synchronously, before the destructor returns; its plugin then
+//   stays mapped until the process exits. TokenStreams must not outlive their io_context.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

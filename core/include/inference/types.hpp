@@ -19,7 +19,10 @@ struct TokenProbability {
 };
 
 struct Token {
-  int32_t id = -1;  // the model's vocabulary id (-1 only where a backend cannot know it)
+  // The model's vocabulary id; -1 where the backend cannot know it (llama-server does not
+  // report the id of a token it held back because it ends inside a UTF-8 character: such a
+  // token comes with empty text, just before the token whose text completes the character).
+  int32_t id = -1;
   std::string text;
   std::vector<TokenProbability> top;  // top-N alternatives; empty unless logprobs > 0
 };

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "inference/error.hpp"
+#include "supervision_context.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX declares it nowhere
 
@@ -106,9 +107,15 @@ struct ChildSetup {
               "cannot start " + request.executable.string() + ": " + reason);
 }
 
-}  // namespace
+// What fork_and_exec() hands back to the calling thread: plain descriptors, no Asio object
+// (those are bound to the caller's executor, so the caller makes them).
+struct ForkedChild {
+  pid_t pid = -1;
+  int pidfd = -1;
+  int output = -1;  // the pipe's read end
+};
 
-SpawnedChild spawn_child(const asio::any_io_executor& executor, const SpawnRequest& request) {
+ForkedChild fork_and_exec(const SpawnRequest& request) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) fail(request, std::strerror(errno));
   UniqueFd read_end(pipe_fds[0]);
@@ -144,10 +151,18 @@ SpawnedChild spawn_child(const asio::any_io_executor& executor, const SpawnReque
     kill_group_and_reap(pid);
     fail(request, reason);
   }
+  return ForkedChild{pid, pidfd, read_end.release()};
+}
+
+}  // namespace
+
+SpawnedChild spawn_child(const asio::any_io_executor& executor, const SpawnRequest& request) {
+  ForkedChild forked;
+  SupervisionContext::instance().run_on_thread([&] { forked = fork_and_exec(request); });
   return SpawnedChild{
-      pid,
-      bp::basic_process_handle<asio::any_io_executor>(executor, pid, pidfd),
-      asio::readable_pipe(executor, read_end.release()),
+      forked.pid,
+      bp::basic_process_handle<asio::any_io_executor>(executor, forked.pid, forked.pidfd),
+      asio::readable_pipe(executor, forked.output),
   };
 }
 

@@ -47,13 +47,16 @@ struct SpawnedChild {
 // dispositions for the termination signals (a host that blocks or ignores them must not make
 // the server deaf to SIGTERM), and no file descriptors but 0, 1 and 2.
 //
-// PR_SET_PDEATHSIG fires when the *thread* that spawned the child exits, not only the process:
-// spawn from a thread that lives as long as the child (an executor thread of the runtime).
+// PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, not only the process,
+// so every child is forked on the SupervisionContext's thread, which lives until the process
+// exits (or this library is unloaded, when no child of it can be left): a host may call this
+// from a short-lived thread.
 //
 // Throws Error(server_start_failed) naming the executable and the reason (fork failure, exec
 // failure such as ENOENT/EACCES/ENOEXEC, pidfd unavailable); nothing is left running then.
 SpawnedChild spawn_child(const boost::asio::any_io_executor& executor,
                          const SpawnRequest& request);
+
 
 // SIGKILLs the child's process group and the child, then waits for it (blocking, EINTR-safe).
 // Call it only while the child is not reaped yet: afterwards its pid may belong to another

@@ -21,6 +21,7 @@
 #include "inference/llama_server/server_slots.hpp"
 #include "inference/llama_server/server_version_cache.hpp"
 #include "inference/llama_server/sse_parser.hpp"
+#include "supervision_context.hpp"
 
 namespace inference::llama_server {
 
@@ -35,6 +36,19 @@ constexpr std::chrono::milliseconds kDrainPollInterval{10};
 asio::awaitable<void> pause(std::chrono::milliseconds d) {
   asio::steady_timer timer(co_await asio::this_coro::executor, d);
   co_await timer.async_wait(asio::use_awaitable);
+}
+
+// A UTF-8 character is at most 4 bytes, so at most 3 tokens can be held back inside one.
+constexpr int64_t kMaxHeldTokens = 3;
+
+// How many tokens the server generated before this chunk's listed ids without listing them (held
+// back inside a UTF-8 character), from the running tokens_predicted count. At most
+// kMaxHeldTokens, so a corrupt count cannot make the caller run away.
+uint64_t unlisted_tokens(const CompletionChunk& chunk, int64_t& server_count) {
+  if (chunk.tokens_predicted <= 0) return 0;  // a server that does not count: nothing to infer
+  const int64_t gap = chunk.tokens_predicted - server_count - static_cast<int64_t>(chunk.tokens.size());
+  server_count = chunk.tokens_predicted;
+  return static_cast<uint64_t>(std::clamp<int64_t>(gap, 0, kMaxHeldTokens));
 }
 
 FinishReason finish_reason_of(StopType stop) {
@@ -92,7 +106,10 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   auto executor = co_await asio::this_coro::executor;
   ServerProcessOptions process_options;
   process_options.log_sink = options.server_log;
-  auto supervisor = std::make_shared<ServerSupervisor>(executor, spec, engine, std::move(process_options));
+  // Supervised on the engine's own thread: an idle model is no work on the host's io_context,
+  // and the server outlives whichever host thread loaded it (see supervision_context.hpp).
+  auto supervisor = std::make_shared<ServerSupervisor>(detail::SupervisionContext::instance().executor(), spec,
+                                                       engine, std::move(process_options));
   co_await supervisor->start();
   co_return std::make_shared<LlamaServerModel>(executor, std::move(info), std::move(options), engine,
                                                std::move(supervisor));
@@ -105,7 +122,14 @@ LlamaServerModel::LlamaServerModel(asio::any_io_executor executor, ModelInfo inf
       options_(std::move(options)),
       engine_(engine),
       supervisor_(std::move(supervisor)),
-      pool_(SlotPoolOptions{options_.parallel_slots, options_.queue_limit}) {}
+      pool_(SlotPoolOptions{options_.parallel_slots, options_.queue_limit}),
+      context_(executor_, [this] {
+        // Nothing can run on that executor any more: the model is done for, so its server goes
+        // now rather than when the last reference does. And the executor may be a strand,
+        // which must not outlive its context.
+        supervisor_->stop_now();
+        executor_ = asio::any_io_executor();
+      }) {}
 
 LlamaServerModel::~LlamaServerModel() { supervisor_->stop_now(); }
 
@@ -127,6 +151,9 @@ TokenStream LlamaServerModel::chat(std::vector<Message> messages, GenerateConfig
 
 TokenStream LlamaServerModel::start(std::shared_ptr<Request> request) {
   if (closed_.load()) return failed_stream(make_error_code(errc::closed), "llama-server model");
+  if (context_.shut_down()) {
+    return failed_stream(make_error_code(errc::closed), "llama-server model: its io_context was destroyed");
+  }
   StreamOptions stream(options_.stream_buffer_tokens, request->config.deadline);
   return spawn_stream(executor_, stream, [self = shared_from_this(), request](StreamWriter& writer) {
     return self->run(writer, request);
@@ -140,13 +167,54 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   metrics.queue_wait = lease.waited();
   auto executor = co_await asio::this_coro::executor;
 
+  // close() may end this request from another thread at any moment: the abort hops onto this
+  // request's strand and closes the connection while it exists (the guard clears it, on the
+  // same strand). Registered with the supervisor before anything reaches the server, which
+  // also lets the stall watchdog notice a server that hangs while a request connects.
+  struct AbortTarget {
+    HttpConnection* connection = nullptr;
+  };
+  auto abort_target = std::make_shared<AbortTarget>();
+  struct AbortGuard {
+    std::shared_ptr<AbortTarget> target;
+    ~AbortGuard() { target->connection = nullptr; }
+  } abort_guard{abort_target};
+  // HttpConnection reconnects a closed connection on its next request, so an abort that came
+  // between two steps would be undone: every step that sends checks first (same strand step).
+  const auto throw_if_closing = [this] {
+    if (closed_.load()) throw Error(errc::closed, "llama-server model closed before the request was sent");
+  };
+  const auto abort = [abort_target, executor] {
+    asio::post(executor, [abort_target] {
+      if (abort_target->connection) abort_target->connection->close();
+    });
+  };
+
   // A server that died before this request reached it never saw the request: wait for its
   // successor instead of failing (queued requests continue across a crash).
   std::shared_ptr<ServerInstance> instance;
+  std::unique_ptr<ServerSupervisor::Activity> activity;
+  // Counts this request from before it may reach the server until the server is done with it
+  // (after wait_slot_idle below), for close().
+  struct AtServer {
+    explicit AtServer(std::atomic<int>& count) : count_(count) { count_.fetch_add(1); }
+    AtServer(const AtServer&) = delete;
+    AtServer& operator=(const AtServer&) = delete;
+    ~AtServer() { count_.fetch_sub(1); }
+    std::atomic<int>& count_;
+  };
+  std::optional<AtServer> at_server;
   std::optional<HttpConnection> connection;
   for (;;) {
     instance = co_await supervisor_->acquire_instance();
+    activity = supervisor_->track(instance, abort);
+    if (!at_server) at_server.emplace(requests_at_server_);
+    // close() sets closed_ before it aborts the registered requests: either this sees it, or
+    // the abort finds the connection made below (nothing in between suspends). So no request
+    // reaches a server that is being stopped, which llama-server would run to the end first.
+    throw_if_closing();
     connection.emplace(executor, instance->process->endpoint());
+    abort_target->connection = &*connection;
     std::exception_ptr connect_failure;
     try {
       co_await connection->connect();
@@ -155,29 +223,14 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
       connect_failure = std::current_exception();
     }
     if (!connect_failure) break;
+    abort_target->connection = nullptr;
     const std::optional<ExitStatus> exited = co_await confirm_exit(*instance);
     if (!exited || instance->stopping.load()) std::rethrow_exception(connect_failure);
   }
 
-  // Registered before the first request to the server: a hung server must be noticed even
-  // while the chat template is being rendered.
-  // close() may end this request from another thread: the abort hops onto this request's strand
-  // and closes the connection only while it exists (the guard clears it, on the same strand).
-  struct AbortTarget {
-    HttpConnection* connection = nullptr;
-  };
-  auto abort_target = std::make_shared<AbortTarget>(AbortTarget{&*connection});
-  struct AbortGuard {
-    std::shared_ptr<AbortTarget> target;
-    ~AbortGuard() { target->connection = nullptr; }
-  } abort_guard{abort_target};
-  auto activity = supervisor_->track(instance, [abort_target, executor] {
-    asio::post(executor, [abort_target] {
-      if (abort_target->connection) abort_target->connection->close();
-    });
-  });
   CompletionParams params;
   if (request->is_chat) {
+    throw_if_closing();
     const auto rendered = co_await connection->request(HttpMethod::post, "/apply-template",
                                                        apply_template_request_body(request->messages));
     params.prompt = parse_apply_template_response(rendered.body);
@@ -201,24 +254,28 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   bool ended_early = false;               // we ended it (stop token): the task must be cancelled
   std::exception_ptr failure;
   std::error_code failure_code;
-  uint64_t pushed = 0;
+  uint64_t pushed = 0;        // Tokens delivered
+  int64_t server_count = 0;   // tokens_predicted of the last chunk
   try {
+    throw_if_closing();
     co_await connection->start_stream(HttpMethod::post, "/completion", completion_request_body(params));
     CompletionStreamReader stream(*connection, [&activity] { activity->progress(); });
     while (!finished && !ended_early) {
       CompletionChunk& chunk = *co_await stream.next();
-      if (chunk.stop) {
-        if (chunk.timings) {
-          metrics.cached_prompt_tokens = static_cast<uint64_t>(chunk.timings->cache_n);
-          metrics.prefill_tokens_per_s = chunk.timings->prompt_per_second;
-          metrics.decode_tokens_per_s = chunk.timings->predicted_per_second;
-          metrics.generated_tokens = static_cast<uint64_t>(chunk.timings->predicted_n);
-        }
-        metrics.prompt_tokens = static_cast<uint64_t>(chunk.tokens_evaluated);
-        finished = finish_reason_of(chunk.stop_type);
-        break;
+      // One Token per generated id. llama-server holds back a token that ends inside a UTF-8
+      // character and sends its bytes with the token that completes the character, in one
+      // chunk that lists only that last id: the held ones show only in tokens_predicted. They
+      // are delivered as Tokens with id -1 and empty text, before the one carrying the text.
+      // (A final token that ends inside a character is never sent at all: it arrives the same
+      // way, with the final chunk.) Should a server list several ids in one chunk, the text
+      // goes on the last of them.
+      const uint64_t unlisted = unlisted_tokens(chunk, server_count);
+      for (uint64_t i = 0; i < unlisted; ++i) {
+        Token held;
+        if (!writer.try_push(std::move(held))) co_await writer.push(std::move(held));
+        ++pushed;
       }
-      for (std::size_t i = 0; i < chunk.tokens.size(); ++i) {
+      for (std::size_t i = 0; i < chunk.tokens.size() && !ended_early; ++i) {
         const TokenId id = chunk.tokens[i];
         if (std::find(config.stop_tokens.begin(), config.stop_tokens.end(), id) != config.stop_tokens.end()) {
           ended_early = true;
@@ -226,15 +283,25 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
         }
         Token token;
         token.id = id;
-        // A chunk carries one token in practice; its text belongs to the first id.
-        if (i == 0) token.text = std::move(chunk.content);
+        if (i + 1 == chunk.tokens.size()) token.text = std::move(chunk.content);
         if (i < chunk.probabilities.size()) {
           for (const auto& candidate : chunk.probabilities[i].top) {
             token.top.push_back(TokenProbability{candidate.id, candidate.text, std::exp(candidate.logprob)});
           }
         }
+        // try_push leaves the token intact when it returns false (the buffer is full).
         if (!writer.try_push(std::move(token))) co_await writer.push(std::move(token));
         ++pushed;
+      }
+      if (chunk.stop && !ended_early) {
+        if (chunk.timings) {
+          metrics.cached_prompt_tokens = static_cast<uint64_t>(chunk.timings->cache_n);
+          metrics.prefill_tokens_per_s = chunk.timings->prompt_per_second;
+          metrics.decode_tokens_per_s = chunk.timings->predicted_per_second;
+        }
+        metrics.prompt_tokens = static_cast<uint64_t>(chunk.tokens_evaluated);
+        metrics.generated_tokens = pushed;  // what the reader received: the server's count, see above
+        finished = finish_reason_of(chunk.stop_type);
       }
     }
   } catch (const Error& e) {
@@ -347,9 +414,14 @@ asio::awaitable<void> LlamaServerModel::close() {
     }
   }
   pool_.close(make_error_code(errc::closed), "llama-server model closed");
-  // In-flight requests end first: llama-server does not act on SIGTERM while it still streams.
+  // In-flight requests end first: their connections close, and those not sent yet never will be.
   supervisor_->abort_requests();
-  co_await supervisor_->stop(engine_.shutdown_grace);
+  // llama-server does not act on SIGTERM while a task runs (its HTTP thread waits for the
+  // task's results, which a terminating server never delivers), and a task whose client went
+  // away ends only at its next token. So a server that may still hold a task is killed at
+  // once; an idle one gets SIGTERM and the grace.
+  const bool task_may_run = requests_at_server_.load() > 0;
+  co_await supervisor_->stop(task_may_run ? kNoShutdownGrace : engine_.shutdown_grace);
 }
 
 }  // namespace inference::llama_server

@@ -117,8 +117,11 @@ using State = detail::ServerProcessState;
 
 // The child writes in pipe-buffer sized bursts at most.
 constexpr std::size_t kOutputReadChunk = 4096;
-// Names the private socket directory so a stray one is recognisable in /tmp.
+// Names the private socket directory "inference-llama-<owner pid>-XXXXXX", so a stray one is
+// recognisable in /tmp and a later start can tell whether its owner is still alive.
 constexpr std::string_view kSocketDirectoryPrefix = "inference-llama-";
+// The widest "<pid>-" (pid_max is at most 2^22, seven digits).
+constexpr std::string_view kWidestOwnerTag = "4194304-";
 // Used when neither the option nor $TMPDIR gives a usable parent directory.
 constexpr std::string_view kFallbackRuntimeDirectory = "/tmp";
 // Where a socket path must fit, including its terminating NUL.
@@ -156,11 +159,41 @@ std::string random_api_key() {
 
 bool usable_socket_parent(const std::filesystem::path& parent) {
   // mkdtemp's suffix is as long as its template's "XXXXXX".
-  const std::string socket = (parent / (std::string(kSocketDirectoryPrefix) + "XXXXXX") /
+  const std::string socket = (parent / (std::string(kSocketDirectoryPrefix) + std::string(kWidestOwnerTag) + "XXXXXX") /
                               kSocketFileName)
                                  .string();
   return !parent.empty() && parent.is_absolute() && socket.size() <= kMaxSocketPath &&
          socket.find(',') == std::string::npos;
+}
+
+// The owner pid in a socket directory's name, or -1 when the name is not ours.
+pid_t socket_directory_owner(const std::string& name) {
+  if (name.rfind(kSocketDirectoryPrefix, 0) != 0) return -1;
+  const std::string rest = name.substr(kSocketDirectoryPrefix.size());
+  const auto dash = rest.find('-');
+  if (dash == 0 || dash == std::string::npos || dash > kWidestOwnerTag.size() - 1) return -1;
+  pid_t pid = 0;
+  for (std::size_t i = 0; i < dash; ++i) {
+    if (rest[i] < '0' || rest[i] > '9') return -1;
+    pid = pid * 10 + (rest[i] - '0');
+  }
+  return pid > 0 ? pid : -1;
+}
+
+// Removes socket directories in `parent` left by processes of this user that are gone (a host
+// killed before it could clean up). A directory whose owner pid was reused is kept: harmless.
+void remove_stale_socket_directories(const std::filesystem::path& parent) noexcept {
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const pid_t owner = socket_directory_owner(name);
+    if (owner < 0 || owner == ::getpid()) continue;
+    struct stat info {};
+    if (::lstat(it->path().c_str(), &info) != 0 || !S_ISDIR(info.st_mode) || info.st_uid != ::geteuid()) continue;
+    if (::kill(owner, 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to signal)
+    std::error_code ignored;
+    std::filesystem::remove_all(it->path(), ignored);
+  }
 }
 
 std::filesystem::path make_socket_directory(const std::filesystem::path& requested) {
@@ -174,7 +207,9 @@ std::filesystem::path make_socket_directory(const std::filesystem::path& request
                 "runtime directory '" + parent.string() +
                     "' is not absolute, contains ',' or is too long for a UNIX socket path");
   }
-  std::string name = (parent / (std::string(kSocketDirectoryPrefix) + "XXXXXX")).string();
+  remove_stale_socket_directories(parent);
+  std::string name =
+      (parent / (std::string(kSocketDirectoryPrefix) + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (::mkdtemp(name.data()) == nullptr) {
     throw Error(errc::server_start_failed, "cannot create a socket directory in " +
                                                parent.string() + ": " + std::strerror(errno));
@@ -392,9 +427,12 @@ ServerProcess& ServerProcess::operator=(ServerProcess&& other) noexcept {
 }
 
 ServerProcess::~ServerProcess() {
-  if (!state_) return;
-  // Synchronous on purpose: once we return, no child and no zombie may remain. The watcher
-  // (if still waiting) then finds the child reaped and reports an unknown status.
+  // Synchronous on purpose: once we return, no child and no zombie may remain.
+  if (state_) kill_now();
+}
+
+void ServerProcess::kill_now() noexcept {
+  // The watcher (if still waiting) then finds the child reaped and reports an unknown status.
   if (!state_->reaped.exchange(true)) detail::kill_group_and_reap(state_->pid);
   state_->remove_socket_directory();
 }

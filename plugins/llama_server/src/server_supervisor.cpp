@@ -118,14 +118,16 @@ ServerSupervisor::ServerSupervisor(asio::any_io_executor executor, LaunchSpec sp
     : strand_(asio::make_strand(executor)),
       spec_(std::move(spec)),
       options_(options),
-      process_options_(std::move(process_options)) {}
+      process_options_(std::move(process_options)),
+      context_(executor, [this] { detach_from_context(); }) {}
 
 ServerSupervisor::~ServerSupervisor() { stop_now(); }
 
 asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::launch(uint64_t generation) {
-  auto process = co_await start_ready_server(strand_, spec_, process_options_, options_.load_timeout);
+  const auto strand = co_await asio::this_coro::executor;
+  auto process = co_await start_ready_server(strand, spec_, process_options_, options_.load_timeout);
   // Fail fast when the server does not run the configuration we asked for.
-  HttpConnection control(strand_, process->endpoint());
+  HttpConnection control(strand, process->endpoint());
   const auto response = co_await control.request(HttpMethod::get, "/props");
   verify_server_props(parse_server_props(response.body), spec_.slots, spec_.context_per_slot);
   auto instance = std::make_shared<ServerInstance>();
@@ -138,14 +140,15 @@ asio::awaitable<void> ServerSupervisor::start() {
   // On the strand, not the caller's executor: the readiness wait races several operations
   // (awaitable operators), whose cancellation slots must not be touched from two threads at
   // once, and the caller's executor may well be a multi-threaded io_context.
-  auto first = co_await asio::co_spawn(strand_, launch(0), asio::use_awaitable);
+  const auto strand = *strand_;
+  auto first = co_await asio::co_spawn(strand, launch(0), asio::use_awaitable);
   {
     std::lock_guard lock(mutex_);
     loop_running_ = true;
   }
   publish(first);
   auto self = shared_from_this();
-  asio::co_spawn(strand_, supervise(std::move(first)),
+  asio::co_spawn(strand, supervise(std::move(first)),
                  asio::bind_cancellation_slot(loop_cancel_.slot(), [self](std::exception_ptr) {
                    // Cancelled by stop(), or failed: either way nothing restarts any more.
                    self->fail(make_error_code(errc::closed), "model closed");
@@ -195,7 +198,7 @@ void ServerSupervisor::fail(std::error_code code, std::string context) {
 asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance> instance) {
   const auto interval = std::clamp<std::chrono::milliseconds>(options_.stall_timeout / kWatchdogChecksPerStallTimeout,
                                                               kMinWatchdogInterval, kMaxWatchdogInterval);
-  asio::steady_timer tick(strand_);
+  asio::steady_timer tick(co_await asio::this_coro::executor);
   uint64_t generation = 0;
   std::string last_cause;
   for (;;) {
@@ -324,7 +327,13 @@ bool ServerSupervisor::serving_locked() const {
 void ServerSupervisor::cancel_loop() {
   auto self = weak_from_this().lock();
   if (!self) return;  // destructor path: the loop, which owns a reference, has already ended
-  asio::post(strand_, [self] { self->loop_cancel_.emit(asio::cancellation_type::terminal); });
+  std::optional<asio::strand<asio::any_io_executor>> strand;
+  {
+    std::lock_guard lock(mutex_);
+    strand = strand_;
+  }
+  if (!strand) return;  // detached: the context is gone and the loop with it
+  asio::post(*strand, [self] { self->loop_cancel_.emit(asio::cancellation_type::terminal); });
 }
 
 asio::awaitable<void> ServerSupervisor::stop(std::chrono::milliseconds grace) {
@@ -360,11 +369,27 @@ void ServerSupervisor::stop_now() noexcept {
     stopping_ = true;
     instance = std::move(current_);
   }
-  if (instance && instance->process && !instance->process->exit_status()) {
+  if (instance && instance->process) {
     instance->stopping.store(true);
-    ::kill(-instance->process->pid(), SIGKILL);
+    // Reaped here, not by the watcher: the context that runs the watcher may never run again
+    // (stopped, or being destroyed), and nothing may be left behind once this returns.
+    instance->process->kill_now();
   }
   cancel_loop();
+}
+
+void ServerSupervisor::detach_from_context() noexcept {
+  stop_now();
+  std::vector<std::unique_ptr<Waiter::Handler>> abandoned;
+  std::optional<asio::strand<asio::any_io_executor>> strand;
+  {
+    std::lock_guard lock(mutex_);
+    if (!failure_) failure_.emplace(make_error_code(errc::closed), "the model's io_context was destroyed");
+    abandoned = take_waiters();
+    strand.swap(strand_);
+  }
+  // Destroyed here, never completed: their coroutines belong to the context being destroyed.
+  abandoned.clear();
 }
 
 bool ServerSupervisor::failed() const {

@@ -10,7 +10,11 @@
 // ServerSupervisor for the budget).
 //
 // Ownership: shared; streams keep the model alive. close() terminates the server and waits for
-// the supervision to end; destroying the model without close() kills the server at once.
+// the supervision to end; destroying the model without close() kills and reaps the server at
+// once. The server is supervised on the engine's own thread (supervision_context.hpp), so an
+// idle model is no outstanding work on the host's io_context. The model may outlive that
+// io_context (a global, say): its server is stopped synchronously when the io_context is
+// destroyed, and later requests fail with closed.
 // Thread-safety: as TextModel: every member may be called from any thread. Streams run on
 // strands of the executor the model was loaded on.
 #pragma once
@@ -21,6 +25,7 @@
 #include <memory>
 #include <optional>
 
+#include "inference/context_lifetime.hpp"
 #include "inference/llama_server/engine_options.hpp"
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/server_supervisor.hpp"
@@ -42,6 +47,9 @@ inline constexpr std::chrono::milliseconds kExitConfirmWindow{50};
 // the output drain after the exit), how much longer to wait for the exit to be observed so the
 // request still reports server_exited with the exit status instead of a bare connection error.
 inline constexpr std::chrono::milliseconds kExitObserveTimeout{2'000};
+// close() with requests that may hold a task on the server: SIGKILL straight after SIGTERM,
+// because llama-server would not act on SIGTERM before the task ends (see close()).
+inline constexpr std::chrono::milliseconds kNoShutdownGrace{0};
 // How often /slots is asked whether a cancelled request's slot is free again.
 inline constexpr std::chrono::milliseconds kSlotPollInterval{2};
 
@@ -87,6 +95,11 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   SlotPool pool_;
   std::atomic<uint64_t> tokens_served_{0};
   std::atomic<bool> closed_{false};
+  std::atomic<int> requests_at_server_{0};  // requests that may have a task on the server
+  // Last, so it unregisters first: when the executor's context is destroyed before the model,
+  // the server is killed and reaped, and the model lets go of that executor and refuses new
+  // requests.
+  ContextLifetime context_;
 };
 
 }  // namespace inference::llama_server

@@ -120,6 +120,11 @@ class ServerProcess {
   // that already happened. Any number of awaiters may wait concurrently.
   boost::asio::awaitable<ExitStatus> async_wait_exit();
 
+  // Synchronous: SIGKILL to the process group, the child reaped and the socket directory
+  // removed before this returns (as the destructor does); waiters then see an unknown status.
+  // Idempotent; for paths where the executor may never run again.
+  void kill_now() noexcept;
+
   // SIGTERM to the process group, up to `grace` for it to exit, then SIGKILL to the group; the
   // child is reaped before this completes. Returns at once with the status if it already exited.
   boost::asio::awaitable<ExitStatus> terminate(std::chrono::milliseconds grace =

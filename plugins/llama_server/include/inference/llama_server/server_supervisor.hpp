@@ -37,6 +37,7 @@
 #include <system_error>
 #include <vector>
 
+#include "inference/context_lifetime.hpp"
 #include "inference/llama_server/engine_options.hpp"
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/server_process.hpp"
@@ -93,8 +94,13 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
 
   // Stops restarting, terminates the server (SIGTERM, grace, SIGKILL) and waits for the loop.
   boost::asio::awaitable<void> stop(std::chrono::milliseconds grace);
-  // Synchronous last resort (destructor path): kills and reaps the server now.
+  // Synchronous last resort (destructor path): kills and reaps the server now, removes its
+  // socket directory, and stops restarting. Safe when the executor's context no longer runs.
   void stop_now() noexcept;
+  // stop_now(), then drops everything bound to the executor's context (the strand, waiting
+  // requests' handlers) without running it. Called (through a ContextLifetime) while that
+  // context is being destroyed, so that this object may outlive it.
+  void detach_from_context() noexcept;
 
   uint64_t restarts() const noexcept { return restarts_.load(); }
   bool failed() const;
@@ -114,7 +120,8 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   bool serving_locked() const;
   void cancel_loop();
 
-  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  // Reset only by detach_from_context() (under mutex_); the loop runs on it.
+  std::optional<boost::asio::strand<boost::asio::any_io_executor>> strand_;
   boost::asio::cancellation_signal loop_cancel_;  // strand_ only: ends the supervision loop
   const LaunchSpec spec_;
   const EngineOptions options_;
@@ -129,6 +136,9 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   bool loop_running_ = false;
   std::atomic<uint64_t> restarts_{0};
   std::deque<std::chrono::steady_clock::time_point> restart_times_;
+  // Last, so it unregisters first: calls detach_from_context() when the executor's context is
+  // destroyed while this object lives on (a model kept in a global).
+  ContextLifetime context_;
 };
 
 }  // namespace inference::llama_server
