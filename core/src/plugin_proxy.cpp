@@ -148,11 +148,12 @@ PluginModel::~PluginModel() {
   // reaped, a socket being shut down) that would run plugin code after the unmapping. So the
   // rest happens in a coroutine of core code on the load executor: close (unless done), destroy
   // the model, and only then, from a core stack, release the library.
-  if (!context_.running()) {
-    // The context is stopped or gone, so nothing posted to it would run: destroy the model
-    // here, whose destructor stops its child processes synchronously. Its plugin may still have
-    // frames queued in a stopped context (destroyed with the context, later), so the library is
-    // pinned rather than released: it stays mapped until the process exits.
+  if (context_.shut_down()) {
+    // The context is gone (a model kept in a global, destroyed after its io_context), so
+    // nothing can run there: destroy the model here, whose destructor stops its child processes
+    // synchronously. The library is pinned rather than released: this may run while the
+    // context's handlers are being destroyed, some of them plugin frames, so it stays mapped
+    // until the process exits.
     inner_.reset();
     // Never freed: a model in a global is destroyed after function-local statics.
     static auto* pinned_mutex = new std::mutex();
@@ -161,6 +162,9 @@ PluginModel::~PluginModel() {
     pinned->push_back(std::move(library_));
     return;
   }
+  // A context that is only stopped runs the close when the host runs it again; if it is
+  // destroyed instead, the queued close is destroyed with it, and with it the model, whose
+  // destructor stops its processes synchronously.
   ModelRemains remains{std::move(library_), close_requested_ ? nullptr : std::move(inner_)};
   inner_.reset();  // closed already: only its destructor is left, and the library is still held
   try {

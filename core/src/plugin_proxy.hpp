@@ -54,9 +54,9 @@ class PluginModel final : public TextModel, public std::enable_shared_from_this<
   PluginModel(const PluginModel&) = delete;
   PluginModel& operator=(const PluginModel&) = delete;
   // Starts close_and_release() on the load executor (closing the model unless close() was
-  // called): the library is released later, from a core stack. When that executor's context is
-  // stopped or destroyed, nothing would ever run there: the model is destroyed here instead
-  // (its backend stops its processes synchronously) and the library stays mapped until exit.
+  // called): the library is released later, from a core stack. When that executor's context
+  // has been destroyed, nothing can run there: the model is destroyed here instead (its backend
+  // stops its processes synchronously) and the library stays mapped until exit.
   ~PluginModel() override;
 
   // The stream carries this proxy as its anchor (see token_stream.hpp).

@@ -21,10 +21,11 @@
 //   their own. Streams keep run() busy while they are open.
 // - A model may outlive its io_context (a global, a member of an object destroyed later). When
 //   the io_context is destroyed, the model stops its processes synchronously and lets go of
-//   everything bound to that context; later requests fail with Error(closed). Destroying a
-//   model (its last reference) while its io_context is stopped (run() has returned) or gone
-//   also stops its processes synchronously, before the destructor returns; its plugin then
-//   stays mapped until the process exits. TokenStreams must not outlive their io_context.
+//   everything bound to that context; later requests fail with Error(closed), and destroying
+//   it is safe (its plugin then stays mapped until the process exits). A model dropped while
+//   its io_context is merely stopped is closed when the host runs that io_context again, or
+//   stopped synchronously when the io_context is destroyed. TokenStreams must not outlive
+//   their io_context.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
