@@ -45,29 +45,29 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
                                    const std::vector<std::string>& extra_known_keys) {
   EngineOptions out;
   for (const auto& [key, value] : options) {
-    if (key == engine_option::kLoadTimeoutMs) {
+    if (key == engine_option::kLoadTimeoutMs.name) {
       out.load_timeout = parse_ms(key, value);
-    } else if (key == engine_option::kStallTimeoutMs) {
+    } else if (key == engine_option::kStallTimeoutMs.name) {
       out.stall_timeout = parse_ms(key, value);
       if (out.stall_timeout.count() == 0) throw Error(errc::invalid_argument, "backend option stall_timeout_ms must be > 0");
-    } else if (key == engine_option::kRestartBudget) {
+    } else if (key == engine_option::kRestartBudget.name) {
       out.restart_budget = static_cast<uint32_t>(parse_number(key, value));
-    } else if (key == engine_option::kRestartWindowMs) {
+    } else if (key == engine_option::kRestartWindowMs.name) {
       out.restart_window = parse_ms(key, value);
-    } else if (key == engine_option::kRestartBackoffMs) {
+    } else if (key == engine_option::kRestartBackoffMs.name) {
       out.restart_backoff = parse_ms(key, value);
-    } else if (key == engine_option::kShutdownGraceMs) {
+    } else if (key == engine_option::kShutdownGraceMs.name) {
       out.shutdown_grace = parse_ms(key, value);
-    } else if (key == engine_option::kCloseMode) {
+    } else if (key == engine_option::kCloseMode.name) {
       if (value != "cancel" && value != "drain") {
         throw Error(errc::invalid_argument, "backend option close_mode=" + value + ": expected cancel or drain");
       }
       out.drain_on_close = value == "drain";
-    } else if (key == engine_option::kDrainTimeoutMs) {
+    } else if (key == engine_option::kDrainTimeoutMs.name) {
       out.drain_timeout = parse_ms(key, value);
-    } else if (key == engine_option::kSlotReleaseTimeoutMs) {
+    } else if (key == engine_option::kSlotReleaseTimeoutMs.name) {
       out.slot_release_timeout = parse_ms(key, value);
-    } else if (key == engine_option::kTransport) {
+    } else if (key == engine_option::kTransport.name) {
       if (value == "auto") {
         out.transport = TransportChoice::automatic;
       } else if (value == "unix") {
@@ -77,15 +77,15 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       } else {
         throw Error(errc::invalid_argument, "backend option transport=" + value + ": expected auto, unix or tcp");
       }
-    } else if (key == engine_option::kPort) {
+    } else if (key == engine_option::kPort.name) {
       const uint64_t port = parse_number(key, value);
       if (port < kMinPort || port > kMaxPort) {
         throw Error(errc::invalid_argument, "backend option port=" + value + ": expected 1 to 65535");
       }
       out.port = static_cast<uint16_t>(port);
-    } else if (key == engine_option::kIgnoreEos) {
+    } else if (key == engine_option::kIgnoreEos.name) {
       out.ignore_eos = parse_flag(key, value);
-    } else if (key == engine_option::kRestart) {
+    } else if (key == engine_option::kRestart.name) {
       out.restart = parse_flag(key, value);
     } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {
       throw Error(errc::invalid_argument, "backend option " + key + ": unknown (known: " + known_keys() + ")");
