@@ -6,6 +6,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -41,17 +42,13 @@ int main(int argc, char** argv) {
   for (const auto& failure : registry.load_plugins(search)) std::cerr << "plugin skipped: " << failure.message << "\n";
 
   asio::io_context io;
-  int status = 0;
-  asio::co_spawn(io, run(registry, argv[1], argc > 2 ? argv[2] : "Once upon a time"),
-                 [&status](std::exception_ptr failure) {
-                   if (!failure) return;
-                   try {
-                     std::rethrow_exception(failure);
-                   } catch (const std::exception& e) {  // inference::Error names the cause
-                     std::cerr << "error: " << e.what() << "\n";
-                     status = 1;
-                   }
-                 });
-  io.run();
-  return status;
+  auto done = asio::co_spawn(io, run(registry, argv[1], argc > 2 ? argv[2] : "Once upon a time"), asio::use_future);
+  io.run();  // until run() has finished
+  try {
+    done.get();  // rethrows what run() threw
+  } catch (const std::exception& e) {  // inference::Error names the cause
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
 }

@@ -18,7 +18,7 @@ scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 install_tree "$build" "$scratch/prefix"
 configure_consumer "$source/examples" "$scratch/examples" "$scratch/prefix" "$build"
-grep -q 'CMAKE_CXX_STANDARD' "$source/examples/CMakeLists.txt" "$source"/examples/*/CMakeLists.txt &&
+grep -Eq '^[[:space:]]*set[[:space:]]*\([[:space:]]*CMAKE_CXX_STANDARD' "$source/examples/CMakeLists.txt" &&
   { echo "the examples must build without CMAKE_CXX_STANDARD (inference::core brings C++20)"; exit 1; }
 cmake --build "$scratch/examples"
 
@@ -33,13 +33,13 @@ fail() { echo "FAIL: $*"; exit 1; }
 without_env=(env -u LLAMA_SERVER_PATH -u INFERENCE_PLUGIN_PATH)  # env execs: $! is the example's pid
 
 echo "== minimal"
-out="$("${without_env[@]}" "$scratch/examples/minimal/minimal" "$model" "Once upon a time")"
+out="$("${without_env[@]}" "$scratch/examples/minimal" "$model" "Once upon a time")"
 echo "$out"
 [[ "$(tail -n 1 <<<"$out")" == "[length, 32 tokens]" ]] || fail "minimal did not stream 32 tokens to the end"
 no_server_left
 
 echo "== concurrent"
-out="$("${without_env[@]}" "$scratch/examples/concurrent/concurrent" "$model")"
+out="$("${without_env[@]}" "$scratch/examples/concurrent" "$model")"
 echo "$out"
 expect() { grep -Eq "$1" <<<"$out" || fail "concurrent: no line matching '$1'"; }
 expect '^started 7 streams over 4 slots'
@@ -55,7 +55,7 @@ no_server_left
 # example says so on a line of its own, read from a FIFO: no sleep, no polling).
 echo "== concurrent, interrupted"
 mkfifo "$scratch/out"
-"${without_env[@]}" "$scratch/examples/concurrent/concurrent" "$model" 3000 >"$scratch/out" &
+"${without_env[@]}" "$scratch/examples/concurrent" "$model" 3000 >"$scratch/out" &
 pid=$!
 exec 3<"$scratch/out"
 out=""
