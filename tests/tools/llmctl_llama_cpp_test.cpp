@@ -26,14 +26,19 @@ std::string env_or_empty(const char* name) {
   return value == nullptr ? std::string() : std::string(value);
 }
 
+// The shared tiny model: INFERENCE_MODELS_DIR, else the directory ctest names.
+std::string tiny_model() {
+  std::string models = env_or_empty("INFERENCE_MODELS_DIR");
+  if (models.empty()) models = env_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
+  return (fs::path(models) / "llama-2-tiny-random.gguf").string();
+}
+
 class LlmctlLlamaCppTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string server = env_or_empty("LLAMA_SERVER_PATH");
     if (server.empty()) server = env_or_empty("INFERENCE_TEST_LLAMA_SERVER");
-    std::string models = env_or_empty("INFERENCE_MODELS_DIR");
-    if (models.empty()) models = env_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-    model_ = (fs::path(models) / "llama-2-tiny-random.gguf").string();
+    model_ = tiny_model();
     if (server.empty() || ::access(server.c_str(), X_OK) != 0) {
       GTEST_SKIP() << "no executable llama-server (LLAMA_SERVER_PATH / INFERENCE_TEST_LLAMA_SERVER = '" << server
                    << "')";
@@ -91,9 +96,7 @@ class LlmctlDefaultServerTest : public ::testing::Test {
   void SetUp() override {
     configured_ = env_or_empty("INFERENCE_TEST_LLAMA_SERVER");
     if (configured_.empty()) configured_ = LLMCTL_TEST_CONFIGURED_SERVER;
-    std::string models = env_or_empty("INFERENCE_MODELS_DIR");
-    if (models.empty()) models = env_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-    model_ = (fs::path(models) / "llama-2-tiny-random.gguf").string();
+    model_ = tiny_model();
     if (::access(configured_.c_str(), X_OK) != 0) {
       GTEST_SKIP() << "the configured llama-server '" << configured_ << "' is not installed (run scripts/setup)";
     }
