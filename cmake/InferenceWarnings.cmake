@@ -26,6 +26,9 @@ function(inference_add_plugin name)
     # Default visibility on purpose: Asio's per-thread state (template statics) must resolve
     # to the one copy in libinference.so, not a private copy per plugin. See docs/architecture.md.
     LIBRARY_OUTPUT_DIRECTORY ${INFERENCE_PLUGIN_OUTPUT_DIR}
-    PREFIX "lib")
+    PREFIX "lib"
+    # Installed plugins sit in <libdir>/inference/plugins and find libinference.so two levels up,
+    # in <libdir>, whatever process loads them.
+    INSTALL_RPATH "$ORIGIN/${INFERENCE_PLUGIN_TO_LIBDIR}")
   install(TARGETS ${target} LIBRARY DESTINATION ${INFERENCE_INSTALL_PLUGIN_DIR})
 endfunction()

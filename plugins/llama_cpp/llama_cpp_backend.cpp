@@ -18,9 +18,9 @@ class LlamaCppBackend final : public Backend {
 
   Availability available() const override {
     try {
-      const auto binary = llama_server::find_server_binary(std::nullopt);
-      (void)binary;
-      return Availability::yes();
+      Availability ready = Availability::yes();
+      ready.server_path = llama_server::find_server_binary(std::nullopt).string();
+      return ready;
     } catch (const Error& e) {
       return Availability::no(e.what());
     }

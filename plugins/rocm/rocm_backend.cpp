@@ -19,9 +19,9 @@ Availability RocmBackend::available() const {
     require_kfd(paths);
     const GpuInfo& gpu = select_gpu(discover_gpus(paths), -1);
     (void)gpu;
-    const auto binary = find_rocm_server_binary(std::nullopt, env_);
-    (void)binary;
-    return Availability::yes();
+    Availability ready = Availability::yes();
+    ready.server_path = find_rocm_server_binary(std::nullopt, env_).string();
+    return ready;
   } catch (const Error& e) {
     return Availability::no(e.context().empty() ? std::string(e.what()) : e.context());
   }

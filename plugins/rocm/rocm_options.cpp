@@ -52,15 +52,18 @@ RocmOptions parse_rocm_options(const std::map<std::string, std::string>& options
 
 std::filesystem::path find_rocm_server_binary(const std::optional<std::filesystem::path>& explicit_path,
                                               const llama_server::EnvLookup& env) {
-  if (explicit_path) return llama_server::find_server_binary(explicit_path, env);
+  // Never the build's configured default: scripts/setup installs a CPU-only llama-server, which
+  // would run this backend's models on the CPU without a word.
+  const std::optional<std::filesystem::path> no_configured_default;
+  if (explicit_path) return llama_server::find_server_binary(explicit_path, env, no_configured_default);
   if (const auto rocm = env(kRocmServerPathVariable); rocm && !rocm->empty()) {
     try {
-      return llama_server::find_server_binary(std::filesystem::path(*rocm), env);
+      return llama_server::find_server_binary(std::filesystem::path(*rocm), env, no_configured_default);
     } catch (const Error& e) {
       throw Error(errc::server_start_failed, std::string(kRocmServerPathVariable) + ": " + e.context());
     }
   }
-  return llama_server::find_server_binary(std::nullopt, env);
+  return llama_server::find_server_binary(std::nullopt, env, no_configured_default);
 }
 
 }  // namespace inference::rocm

@@ -1,9 +1,19 @@
+// Streams from the installed stub plugin (inference::core) and writes and reads back a tiny GGUF
+// model (inference::gguf), so both exported targets are compiled and linked against.
+#include <inference/gguf/model_info_reader.hpp>
+#include <inference/gguf/tiny_model.hpp>
 #include <inference/inference.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <filesystem>
 #include <iostream>
-int main() {
+int main(int argc, char** argv) {
+  if (argc != 2) return 2;
+  const std::filesystem::path model_file = argv[1];
+  inference::gguf::write_tiny_model(model_file, 1);
+  std::cout << "gguf: " << inference::gguf::read_model_info(model_file).architecture << "\n";
+
   boost::asio::io_context io;
   inference::Registry registry;
   inference::PluginSearch search;

@@ -1,7 +1,7 @@
-// Where integration tests find the real llama-server and the test models: the environment first
-// (LLAMA_SERVER_PATH, then INFERENCE_TEST_LLAMA_SERVER, which ctest sets; INFERENCE_MODELS_DIR,
-// then INFERENCE_TEST_DEFAULT_MODELS_DIR), else the value configured at build time, which the
-// test passes in (a test binary run by hand sees no ctest environment).
+// Where tests find the real llama-server, the test models and the source tree: the environment
+// first (LLAMA_SERVER_PATH, then INFERENCE_TEST_LLAMA_SERVER, which ctest sets; INFERENCE_MODELS_DIR,
+// then INFERENCE_TEST_DEFAULT_MODELS_DIR; INFERENCE_TEST_SOURCE_DIR), else the value configured at
+// build time, which the test passes in (a test binary run by hand sees no ctest environment).
 #pragma once
 
 #include <cstdlib>
@@ -24,6 +24,11 @@ inline std::filesystem::path llama_server_for_tests(const char* configured) {
 inline std::filesystem::path models_dir_for_tests(const char* configured) {
   std::string directory = environment_or_empty("INFERENCE_MODELS_DIR");
   if (directory.empty()) directory = environment_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
+  return directory.empty() ? std::filesystem::path(configured) : std::filesystem::path(directory);
+}
+
+inline std::filesystem::path source_dir_for_tests(const char* configured) {
+  const std::string directory = environment_or_empty("INFERENCE_TEST_SOURCE_DIR");
   return directory.empty() ? std::filesystem::path(configured) : std::filesystem::path(directory);
 }
 

@@ -1,5 +1,6 @@
 // llmctl against the real llama-server (the llama_cpp backend and the tiny test model): the
-// server's log reaches stderr with --server-log, and bench measures readiness against it.
+// server's log reaches stderr with --server-log, bench measures readiness against it, and the
+// llama-server the build was configured with (scripts/setup's) is found without any environment.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -25,14 +26,19 @@ std::string env_or_empty(const char* name) {
   return value == nullptr ? std::string() : std::string(value);
 }
 
+// The shared tiny model: INFERENCE_MODELS_DIR, else the directory ctest names.
+std::string tiny_model() {
+  std::string models = env_or_empty("INFERENCE_MODELS_DIR");
+  if (models.empty()) models = env_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
+  return (fs::path(models) / "llama-2-tiny-random.gguf").string();
+}
+
 class LlmctlLlamaCppTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string server = env_or_empty("LLAMA_SERVER_PATH");
     if (server.empty()) server = env_or_empty("INFERENCE_TEST_LLAMA_SERVER");
-    std::string models = env_or_empty("INFERENCE_MODELS_DIR");
-    if (models.empty()) models = env_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-    model_ = (fs::path(models) / "llama-2-tiny-random.gguf").string();
+    model_ = tiny_model();
     if (server.empty() || ::access(server.c_str(), X_OK) != 0) {
       GTEST_SKIP() << "no executable llama-server (LLAMA_SERVER_PATH / INFERENCE_TEST_LLAMA_SERVER = '" << server
                    << "')";
@@ -81,6 +87,50 @@ TEST_F(LlmctlLlamaCppTest, BenchReportsWhenTheServerStartedListeningWithinTheLoa
   EXPECT_LE(listening, load);
   std::printf("[ MEASURE  ] load %.1f ms, server listening at %.1f ms, ready %.1f ms after\n", load, listening,
               load - listening);
+}
+
+// No LLAMA_SERVER_PATH: llmctl must find the llama-server the build was configured with (the one
+// scripts/setup installed), as a user's shell right after setup would run it.
+class LlmctlDefaultServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    configured_ = env_or_empty("INFERENCE_TEST_LLAMA_SERVER");
+    if (configured_.empty()) configured_ = LLMCTL_TEST_CONFIGURED_SERVER;
+    model_ = tiny_model();
+    if (::access(configured_.c_str(), X_OK) != 0) {
+      GTEST_SKIP() << "the configured llama-server '" << configured_ << "' is not installed (run scripts/setup)";
+    }
+    if (!fs::exists(model_)) GTEST_SKIP() << "test model " << model_ << " missing (set INFERENCE_MODELS_DIR)";
+    ::unsetenv("LLAMA_SERVER_PATH");
+  }
+
+  std::string configured_;
+  std::string model_;
+};
+
+TEST_F(LlmctlDefaultServerTest, BackendsNamesTheConfiguredLlamaServerWithoutLlamaServerPath) {
+  const auto r = run_llmctl({"backends", "--plugin-dir", plugin_dir().string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const boost::json::value report = boost::json::parse(r.out);
+  bool listed = false;
+  for (const auto& backend : report.at("backends").as_array()) {
+    if (backend.at("name").as_string() != "llama_cpp") continue;
+    listed = true;
+    EXPECT_TRUE(backend.at("available").as_bool()) << describe(r);
+    EXPECT_EQ(backend.at("server_path").as_string(), configured_) << describe(r);
+  }
+  EXPECT_TRUE(listed) << describe(r);
+
+  const auto table = run_llmctl({"backends", "--plugin-dir", plugin_dir().string()});
+  ASSERT_EQ(table.exit_code, 0) << describe(table);
+  EXPECT_NE(table.out.find(configured_), std::string::npos) << describe(table);
+}
+
+TEST_F(LlmctlDefaultServerTest, GenerateRunsTheConfiguredLlamaServerWithoutLlamaServerPath) {
+  const auto r = run_llmctl({"generate", "--plugin-dir", plugin_dir().string(), "--backend", "llama_cpp", "--model",
+                             model_, "--max-tokens", "4", "--json", "Hello"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find(R"("finish_reason":"length","prompt_tokens")"), std::string::npos) << describe(r);
 }
 
 }  // namespace

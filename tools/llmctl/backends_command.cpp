@@ -1,5 +1,5 @@
-// llmctl backends: every registered backend, whether it can run here, and the plugins that
-// failed to load.
+// llmctl backends: every registered backend, whether it can run here, the server binary it would
+// run, and the plugins that failed to load.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -30,6 +30,7 @@ boost::json::object backends_json(const CommandContext& context, const std::vect
     item["name"] = entry.name;
     item["available"] = entry.availability.available;
     item["reason"] = entry.availability.reason;
+    item["server_path"] = entry.availability.server_path;
     item["plugin_file"] = entry.plugin_file;
     backends.push_back(std::move(item));
   }
@@ -59,10 +60,12 @@ void print_backends_table(const std::vector<inference::BackendEntry>& entries) {
     return;
   }
   TextTable table;
-  table.add_row({"NAME", "AVAILABLE", "PLUGIN", "REASON"});
+  table.add_row({"NAME", "AVAILABLE", "PLUGIN", "SERVER", "REASON"});
   for (const auto& entry : entries) {
     table.add_row({entry.name, entry.availability.available ? "yes" : "no",
-                   entry.plugin_file.empty() ? "(built in)" : entry.plugin_file, entry.availability.reason});
+                   entry.plugin_file.empty() ? "(built in)" : entry.plugin_file,
+                   entry.availability.server_path.empty() ? "-" : entry.availability.server_path,
+                   entry.availability.reason});
   }
   table.print(stdout);
 }
@@ -85,7 +88,7 @@ void add_backends_command(CLI::App& app, CommandAction& action) {
   auto options = std::make_shared<BackendsOptions>();
   auto* command = app.add_subcommand("backends", "List the registered backends and plugin load failures");
   add_plugin_flags(*command, options->plugins);
-  command->add_flag("--json", options->json, "Print one JSON object (backends, failures, plugin_dirs)");
+  command->add_flag("--json", options->json, "Print one JSON object (backends with server_path, failures, plugin_dirs)");
   command->callback([options, &action] { action = [options] { return run_backends(*options); }; });
 }
 

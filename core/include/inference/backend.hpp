@@ -15,9 +15,13 @@ namespace inference {
 struct Availability {
   bool available = false;
   std::string reason;  // why not, in one line, when unavailable
+  // The server binary the backend would run (what its search found), for a backend that runs
+  // one as a child process; empty otherwise. Lets a host or `llmctl backends` say which build
+  // will serve before anything is loaded.
+  std::string server_path;
 
-  static Availability yes() { return {true, {}}; }
-  static Availability no(std::string why) { return {false, std::move(why)}; }
+  static Availability yes() { return {true, {}, {}}; }
+  static Availability no(std::string why) { return {false, std::move(why), {}}; }
 };
 
 class Backend {

@@ -21,7 +21,8 @@ namespace inference {
 
 class Backend;
 
-inline constexpr uint32_t kPluginAbiVersion = 1;
+// 2: Availability gained server_path.
+inline constexpr uint32_t kPluginAbiVersion = 2;
 inline constexpr const char* kPluginSymbol = "inference_plugin_v1";
 
 #define INFERENCE_STRINGIFY_IMPL(x) #x

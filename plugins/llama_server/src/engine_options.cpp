@@ -28,6 +28,13 @@ bool parse_flag(const std::string& key, const std::string& value) {
 constexpr uint64_t kMinPort = 1;
 constexpr uint64_t kMaxPort = 65535;
 
+// "load_timeout_ms, stall_timeout_ms, ...": the keys of engine_option::kKeys, for an error message.
+std::string known_keys() {
+  std::string list;
+  for (const auto& key : engine_option::kKeys) list += (list.empty() ? "" : ", ") + std::string(key.name);
+  return list;
+}
+
 EngineOptions::ms parse_ms(const std::string& key, const std::string& value) {
   return EngineOptions::ms(static_cast<int64_t>(parse_number(key, value)));
 }
@@ -38,29 +45,29 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
                                    const std::vector<std::string>& extra_known_keys) {
   EngineOptions out;
   for (const auto& [key, value] : options) {
-    if (key == "load_timeout_ms") {
+    if (key == engine_option::kLoadTimeoutMs.name) {
       out.load_timeout = parse_ms(key, value);
-    } else if (key == "stall_timeout_ms") {
+    } else if (key == engine_option::kStallTimeoutMs.name) {
       out.stall_timeout = parse_ms(key, value);
       if (out.stall_timeout.count() == 0) throw Error(errc::invalid_argument, "backend option stall_timeout_ms must be > 0");
-    } else if (key == "restart_budget") {
+    } else if (key == engine_option::kRestartBudget.name) {
       out.restart_budget = static_cast<uint32_t>(parse_number(key, value));
-    } else if (key == "restart_window_ms") {
+    } else if (key == engine_option::kRestartWindowMs.name) {
       out.restart_window = parse_ms(key, value);
-    } else if (key == "restart_backoff_ms") {
+    } else if (key == engine_option::kRestartBackoffMs.name) {
       out.restart_backoff = parse_ms(key, value);
-    } else if (key == "shutdown_grace_ms") {
+    } else if (key == engine_option::kShutdownGraceMs.name) {
       out.shutdown_grace = parse_ms(key, value);
-    } else if (key == "close_mode") {
+    } else if (key == engine_option::kCloseMode.name) {
       if (value != "cancel" && value != "drain") {
         throw Error(errc::invalid_argument, "backend option close_mode=" + value + ": expected cancel or drain");
       }
       out.drain_on_close = value == "drain";
-    } else if (key == "drain_timeout_ms") {
+    } else if (key == engine_option::kDrainTimeoutMs.name) {
       out.drain_timeout = parse_ms(key, value);
-    } else if (key == "slot_release_timeout_ms") {
+    } else if (key == engine_option::kSlotReleaseTimeoutMs.name) {
       out.slot_release_timeout = parse_ms(key, value);
-    } else if (key == "transport") {
+    } else if (key == engine_option::kTransport.name) {
       if (value == "auto") {
         out.transport = TransportChoice::automatic;
       } else if (value == "unix") {
@@ -70,21 +77,18 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       } else {
         throw Error(errc::invalid_argument, "backend option transport=" + value + ": expected auto, unix or tcp");
       }
-    } else if (key == "port") {
+    } else if (key == engine_option::kPort.name) {
       const uint64_t port = parse_number(key, value);
       if (port < kMinPort || port > kMaxPort) {
         throw Error(errc::invalid_argument, "backend option port=" + value + ": expected 1 to 65535");
       }
       out.port = static_cast<uint16_t>(port);
-    } else if (key == "ignore_eos") {
+    } else if (key == engine_option::kIgnoreEos.name) {
       out.ignore_eos = parse_flag(key, value);
-    } else if (key == "restart") {
+    } else if (key == engine_option::kRestart.name) {
       out.restart = parse_flag(key, value);
     } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {
-      throw Error(errc::invalid_argument,
-                  "backend option " + key + ": unknown (known: load_timeout_ms, stall_timeout_ms, restart_budget, "
-                  "restart_window_ms, restart_backoff_ms, shutdown_grace_ms, close_mode, drain_timeout_ms, "
-                  "slot_release_timeout_ms, transport, port, ignore_eos, restart)");
+      throw Error(errc::invalid_argument, "backend option " + key + ": unknown (known: " + known_keys() + ")");
     }
   }
   // After the loop, when both keys are known: a fixed port means TCP.

@@ -161,8 +161,15 @@ EnvLookup process_environment_lookup() {
   };
 }
 
+std::optional<std::filesystem::path> configured_server_binary() {
+  const std::string_view configured = INFERENCE_CONFIGURED_LLAMA_SERVER;
+  if (configured.empty()) return std::nullopt;
+  return std::filesystem::path(configured);
+}
+
 std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,
-                                         const EnvLookup& env) {
+                                         const EnvLookup& env,
+                                         const std::optional<std::filesystem::path>& configured_default) {
   std::vector<std::string> attempts;
   const auto configured = [&](const std::filesystem::path& candidate, const std::string& source) {
     if (const auto reason = unusable_reason(candidate)) {
@@ -180,6 +187,12 @@ std::filesystem::path find_server_binary(const std::optional<std::filesystem::pa
     return configured(*from_env, std::string(kServerPathVariable));
   }
   attempts.push_back(std::string(kServerPathVariable) + " not set");
+
+  if (configured_default && !configured_default->empty()) {
+    const auto reason = unusable_reason(*configured_default);
+    if (!reason) return *configured_default;
+    attempts.push_back("configured default " + configured_default->string() + " " + *reason);
+  }
 
   const auto path_variable = env("PATH");
   if (!path_variable || path_variable->empty()) {

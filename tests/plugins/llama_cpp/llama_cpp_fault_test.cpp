@@ -247,7 +247,7 @@ TEST(LlamaCppFaultTest, KillWhileIdleIsNoticedTheServerRestartsAndTheNextRequest
     const bool restarted = co_await wait_until([&] { return model->stats().restarts == 1 && model->server_pid() != 0; });
     EXPECT_TRUE(restarted);
     std::printf("[ MEASURE  ] kill -9 while idle -> new server serving: %.1f ms (includes the %lld ms backoff)\n",
-                ms_since(killed_at), static_cast<long long>(llama_server::EngineOptions::kDefaultRestartBackoff.count()));
+                ms_since(killed_at), static_cast<long long>(llama_server::engine_option::kDefaultRestartBackoff.count()));
     EXPECT_NE(model->server_pid(), pid);
     EXPECT_FALSE(process_exists(pid)) << "the killed server is still in /proc (a zombie?)";
     const std::size_t after = co_await short_request_tokens(*model);

@@ -97,7 +97,7 @@ TEST_F(ServerBinaryTest, PathSearchSkipsUnusableEntriesAndFindsTheFirstExecutabl
   const std::string path = "relative/bin::" + (root_ / "missing").string() + ":" +
                            (root_ / "noexec").string() + ":" + (root_ / "dir").string() + ":" +
                            (root_ / "good").string() + ":" + (root_ / "later").string();
-  EXPECT_EQ(find_server_binary(std::nullopt, env_of({{"PATH", path}})), good);
+  EXPECT_EQ(find_server_binary(std::nullopt, env_of({{"PATH", path}}), std::nullopt), good);
 }
 
 TEST_F(ServerBinaryTest, NothingFoundNamesEveryPlaceTriedAndWhy) {
@@ -106,12 +106,51 @@ TEST_F(ServerBinaryTest, NothingFoundNamesEveryPlaceTriedAndWhy) {
   const std::string path = (root_ / "missing").string() + ":" + (root_ / "noexec").string() +
                            ":" + (root_ / "dir").string();
   const auto message =
-      start_failure([&] { find_server_binary(std::nullopt, env_of({{"PATH", path}})); });
+      start_failure([&] { find_server_binary(std::nullopt, env_of({{"PATH", path}}), std::nullopt); });
   EXPECT_THAT(message,
               AllOf(HasSubstr("server_path not set"), HasSubstr("LLAMA_SERVER_PATH not set"),
                     HasSubstr("not in PATH directories " + (root_ / "missing").string()),
                     HasSubstr((root_ / "noexec/llama-server").string() + " is not executable"),
                     HasSubstr((root_ / "dir/llama-server").string() + " is a directory")));
+}
+
+// The search order, each place shadowing the ones after it: server_path, LLAMA_SERVER_PATH, the
+// build's configured default, PATH.
+TEST_F(ServerBinaryTest, SearchOrderIsExplicitPathThenEnvironmentThenConfiguredDefaultThenPath) {
+  const auto explicit_binary = executable("explicit/llama-server");
+  const auto env_binary = executable("env/llama-server");
+  const auto configured = executable("deps/bin/llama-server");
+  const auto on_path = executable("bin/llama-server");
+  const std::string path = (root_ / "bin").string();
+  const auto with_variable = env_of({{"LLAMA_SERVER_PATH", env_binary.string()}, {"PATH", path}});
+  const auto without_variable = env_of({{"PATH", path}});
+
+  EXPECT_EQ(find_server_binary(explicit_binary, with_variable, configured), explicit_binary);
+  EXPECT_EQ(find_server_binary(std::nullopt, with_variable, configured), env_binary);
+  EXPECT_EQ(find_server_binary(std::nullopt, without_variable, configured), configured);
+  EXPECT_EQ(find_server_binary(std::nullopt, without_variable, std::nullopt), on_path);
+}
+
+// The configured default is only a default: when scripts/setup never ran (or its install was
+// removed) a llama-server on PATH is still found, and the error names the default when none is.
+TEST_F(ServerBinaryTest, MissingConfiguredDefaultFallsBackToPathAndIsNamedWhenNothingIsFound) {
+  const auto configured = root_ / "deps/bin/llama-server";
+  const auto on_path = executable("bin/llama-server");
+  EXPECT_EQ(find_server_binary(std::nullopt, env_of({{"PATH", (root_ / "bin").string()}}), configured), on_path);
+
+  const auto message = start_failure(
+      [&] { find_server_binary(std::nullopt, env_of({{"PATH", (root_ / "empty").string()}}), configured); });
+  EXPECT_THAT(message, AllOf(HasSubstr("LLAMA_SERVER_PATH not set"),
+                             HasSubstr("configured default " + configured.string() + " does not exist"),
+                             HasSubstr("not in PATH directories " + (root_ / "empty").string())));
+}
+
+TEST_F(ServerBinaryTest, UnusableEnvironmentPathFailsEvenWhenTheConfiguredDefaultIsUsable) {
+  const auto configured = executable("deps/bin/llama-server");
+  const auto missing = root_ / "nowhere/llama-server";
+  const auto message = start_failure(
+      [&] { find_server_binary(std::nullopt, env_of({{"LLAMA_SERVER_PATH", missing.string()}}), configured); });
+  EXPECT_THAT(message, HasSubstr("LLAMA_SERVER_PATH " + missing.string() + " does not exist"));
 }
 
 TEST_F(ServerBinaryTest, MissingExplicitPathFailsEvenWhenPathHasOne) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 
@@ -117,6 +118,18 @@ TEST(LaunchPlan, RocmServerPathComesBeforeTheEngineSearch) {
       [&] { find_rocm_server_binary(std::nullopt, fake_env({{"ROCM_LLAMA_SERVER_PATH", "/nonexistent/ls"}})); });
   EXPECT_NE(missing.find("ROCM_LLAMA_SERVER_PATH"), std::string::npos) << missing;
   EXPECT_NE(missing.find("/nonexistent/ls"), std::string::npos) << missing;
+}
+
+// The build's configured default is the CPU-only llama-server scripts/setup installs: the rocm
+// backend must not pick it up when nothing names a ROCm build (it would compute on the CPU).
+TEST(LaunchPlan, TheBuildsConfiguredCpuServerIsNeverTheRocmServer) {
+  const auto configured = llama_server::configured_server_binary();
+  if (!configured || ::access(configured->c_str(), X_OK) != 0) {
+    GTEST_SKIP() << "the build's configured llama-server is not installed (run scripts/setup)";
+  }
+  const std::string error = error_of([&] { find_rocm_server_binary(std::nullopt, fake_env({})); });
+  EXPECT_NE(error.find("no usable llama-server"), std::string::npos) << error;
+  EXPECT_EQ(error.find(configured->string()), std::string::npos) << error;
 }
 
 TEST(LaunchPlan, OptionsAreValidated) {

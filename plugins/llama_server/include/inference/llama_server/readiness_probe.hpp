@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 
+#include "inference/llama_server/engine_option_keys.hpp"
 #include "inference/llama_server/server_endpoint.hpp"
 #include "inference/llama_server/server_process.hpp"
 
@@ -25,8 +26,6 @@ inline constexpr std::chrono::milliseconds kHealthPollInterval{10};
 // One /health request must not stall the loop on a server that accepted but does not answer;
 // it normally takes well under a millisecond, even while the model loads.
 inline constexpr std::chrono::milliseconds kHealthRequestTimeout{2'000};
-// Generous: a large model from a cold disk can take minutes to map and warm up.
-inline constexpr std::chrono::milliseconds kDefaultLoadTimeout{300'000};
 
 // Completes once GET /health answers 200 with {"status":"ok"}. 503 ("Loading model"), refused
 // or reset connections and a missing socket file mean "not yet". Throws:
@@ -39,6 +38,6 @@ boost::asio::awaitable<void> wait_until_ready(boost::asio::any_io_executor execu
                                               const ServerEndpoint& endpoint,
                                               ServerProcess& process,
                                               std::chrono::milliseconds timeout =
-                                                  kDefaultLoadTimeout);
+                                                  engine_option::kDefaultLoadTimeout);
 
 }  // namespace inference::llama_server

@@ -30,18 +30,28 @@ inline constexpr std::string_view kServerPathVariable = "LLAMA_SERVER_PATH";
 // The name searched for on PATH.
 inline constexpr std::string_view kServerBinaryName = "llama-server";
 
+// The llama-server this build was configured with: CMake's INFERENCE_LLAMA_SERVER, by default
+// the one scripts/setup installs into the source tree's .deps/. Compiled in (an absolute path),
+// so the build tree, llmctl and an installed copy of the plugins all find it without any
+// environment. std::nullopt when the build was configured with an empty value.
+std::optional<std::filesystem::path> configured_server_binary();
+
 // Returns the llama-server to run, in this order of precedence:
 //   1. explicit_path (LoadOptions.server_path) when given,
 //   2. $LLAMA_SERVER_PATH when set and non-empty,
-//   3. the first "llama-server" in a $PATH directory (empty and relative entries are skipped:
+//   3. configured_default (configured_server_binary()) when it is usable,
+//   4. the first "llama-server" in a $PATH directory (empty and relative entries are skipped:
 //      a daemon must not run whatever sits in its working directory).
 // A location the user configured (1 or 2) is authoritative: when it is unusable we fail rather
-// than silently run a different server. Candidates must be regular files executable by us
-// (symlinks are followed). Throws Error(server_start_failed) whose context lists every place
-// tried and why each was rejected (does not exist / is not a regular file / is not executable).
-// The returned path is as given or found, not canonicalised (so wrapper scripts keep working).
-std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,
-                                         const EnvLookup& env = process_environment_lookup());
+// than silently run a different server. The configured default is not: when it is missing (say
+// scripts/setup never ran) the search goes on to PATH. Candidates must be regular files
+// executable by us (symlinks are followed). Throws Error(server_start_failed) whose context lists
+// every place tried and why each was rejected (does not exist / is not a regular file / is not
+// executable). The returned path is as given or found, not canonicalised (so wrapper scripts
+// keep working).
+std::filesystem::path find_server_binary(
+    const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env = process_environment_lookup(),
+    const std::optional<std::filesystem::path>& configured_default = configured_server_binary());
 
 // What a llama-server build supports that the launch depends on.
 struct ServerFeatures {

@@ -32,6 +32,6 @@ inline constexpr int kMaxBindAttempts = 3;
 // applies to each attempt (a clash is noticed within milliseconds).
 boost::asio::awaitable<std::unique_ptr<ServerProcess>> start_ready_server(
     boost::asio::any_io_executor executor, LaunchSpec spec, ServerProcessOptions options = {},
-    std::chrono::milliseconds load_timeout = kDefaultLoadTimeout);
+    std::chrono::milliseconds load_timeout = engine_option::kDefaultLoadTimeout);
 
 }  // namespace inference::llama_server

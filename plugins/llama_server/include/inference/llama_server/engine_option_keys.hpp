@@ -1,0 +1,96 @@
+// The backend_options of the llama-server engine (the llama_cpp and rocm backends): every key a
+// host may put into LoadOptions::backend_options, its default and its meaning. Installed with
+// the runtime (<inference/llama_server/engine_option_keys.hpp>) so a host application can read
+// and use the names; docs/architecture.md shows the same table. The rocm backend's own keys are
+// in docs/rocm.md.
+//
+//   inference::LoadOptions options;
+//   options.backend_options[std::string(inference::llama_server::engine_option::kStallTimeoutMs.name)] = "5000";
+//
+// Values are strings; durations are whole milliseconds. An unknown key fails the load with
+// invalid_argument naming it (a typo must not be silently ignored).
+// Header-only constants, standard library only; safe to use from any thread.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+namespace inference::llama_server::engine_option {
+
+// One key: its name in backend_options, the value the engine behaves as when it is absent ("" when
+// absent means something no value says), and what it means.
+struct Key {
+  std::string_view name;
+  std::string_view default_value;
+  std::string_view meaning;
+};
+
+// Generous: a large model from a cold disk can take minutes to map and warm up.
+inline constexpr std::chrono::milliseconds kDefaultLoadTimeout{300'000};
+inline constexpr Key kLoadTimeoutMs{
+    "load_timeout_ms", "300000",
+    "how long a server start (spawn to a healthy /health) may take before the load fails with load_timeout"};
+
+// Far above any per-token time, even a long prompt's prefill on a CPU build; a stall this long
+// is a hung server, not a slow one.
+inline constexpr std::chrono::milliseconds kDefaultStallTimeout{60'000};
+inline constexpr Key kStallTimeoutMs{
+    "stall_timeout_ms", "60000",
+    "a request that receives nothing for this long means the server hung (it still answers /health): the server "
+    "is killed and restarted, the request fails with server_hung; must be > 0"};
+
+// Three restarts a minute: enough to ride out a crash or two, not enough to spin on a server
+// that dies at every start.
+inline constexpr uint32_t kDefaultRestartBudget = 3;
+inline constexpr Key kRestartBudget{
+    "restart_budget", "3",
+    "restarts allowed within restart_window_ms; one more failure fails the model with model_failed"};
+inline constexpr std::chrono::milliseconds kDefaultRestartWindow{60'000};
+inline constexpr Key kRestartWindowMs{"restart_window_ms", "60000",
+                                      "the sliding window restart_budget counts restarts in"};
+
+// Short first delay so a one-off crash costs little; doubling spaces out repeated ones.
+inline constexpr std::chrono::milliseconds kDefaultRestartBackoff{200};
+inline constexpr Key kRestartBackoffMs{
+    "restart_backoff_ms", "200", "the delay before the first restart in the window; doubles for each further one"};
+
+// SIGTERM lets llama-server free its resources and exit; five seconds bounds one that does not.
+inline constexpr std::chrono::milliseconds kDefaultShutdownGrace{5'000};
+inline constexpr Key kShutdownGraceMs{"shutdown_grace_ms", "5000",
+                                      "at close(), how long the server has after SIGTERM before SIGKILL"};
+
+inline constexpr Key kCloseMode{
+    "close_mode", "cancel",
+    "what close() does with requests still running or queued: cancel (they end with the error closed) or drain "
+    "(it waits for them, up to drain_timeout_ms)"};
+// Room for running generations to finish, yet close() cannot keep a host waiting indefinitely.
+inline constexpr std::chrono::milliseconds kDefaultDrainTimeout{30'000};
+inline constexpr Key kDrainTimeoutMs{
+    "drain_timeout_ms", "30000", "with close_mode=drain, how long close() waits for requests before cancelling them"};
+
+// llama-server notices a closed connection at its next loop iteration (milliseconds); two
+// seconds only bounds a server that is itself stuck.
+inline constexpr std::chrono::milliseconds kDefaultSlotReleaseTimeout{2'000};
+inline constexpr Key kSlotReleaseTimeoutMs{
+    "slot_release_timeout_ms", "2000",
+    "after a request ends early, how long to wait for the server to report its slot idle before reusing it anyway"};
+
+inline constexpr Key kTransport{
+    "transport", "auto",
+    "how the engine talks to the server: auto (a UNIX socket when the build supports it, else TCP), unix or tcp"};
+inline constexpr Key kPort{
+    "port", "",
+    "a fixed TCP port on 127.0.0.1 (1-65535; implies transport=tcp); when taken, the load fails with "
+    "server_start_failed naming it. Unset: a free port is picked per launch and a clash is retried"};
+inline constexpr Key kIgnoreEos{"ignore_eos", "0", "1: generate max_tokens even past end-of-sequence (benchmarks)"};
+inline constexpr Key kRestart{"restart", "1",
+                              "0: never restart a server that died or hung; the model fails with model_failed instead"};
+
+// Every key, in the order docs/architecture.md lists them.
+inline constexpr std::array kKeys = {
+    kLoadTimeoutMs, kStallTimeoutMs, kRestartBudget, kRestartWindowMs, kRestartBackoffMs, kShutdownGraceMs,
+    kCloseMode, kDrainTimeoutMs, kSlotReleaseTimeoutMs, kTransport, kPort, kIgnoreEos, kRestart};
+
+}  // namespace inference::llama_server::engine_option
