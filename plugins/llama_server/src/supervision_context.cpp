@@ -1,15 +1,45 @@
 #include "supervision_context.hpp"
 
 #include <boost/asio/post.hpp>
+#include <unistd.h>
+
 #include <future>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 namespace inference::llama_server::detail {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// The process' instance. A fork() copies the object but not its thread: a forked child (a host
+// that forks, a test) gets an instance of its own, and the parent's copy is left alone, kept
+// reachable so that it is not reported as a leak.
+struct Holder {
+  std::mutex mutex;
+  std::unique_ptr<SupervisionContext> context;
+  pid_t owner = 0;
+  std::vector<std::unique_ptr<SupervisionContext>> inherited;  // from a parent: no thread here
+
+  ~Holder() {
+    if (owner != ::getpid()) inherited.push_back(std::move(context));
+    for (auto& stale : inherited) (void)stale.release();  // never destroyed: nothing to join
+  }
+};
+
+}  // namespace
+
 SupervisionContext& SupervisionContext::instance() {
-  static SupervisionContext context;
-  return context;
+  static Holder holder;
+  std::lock_guard lock(holder.mutex);
+  if (!holder.context || holder.owner != ::getpid()) {
+    if (holder.context) holder.inherited.push_back(std::move(holder.context));
+    holder.context.reset(new SupervisionContext());
+    holder.owner = ::getpid();
+  }
+  return *holder.context;
 }
 
 SupervisionContext::SupervisionContext() : work_(io_.get_executor()), thread_([this] { io_.run(); }) {}

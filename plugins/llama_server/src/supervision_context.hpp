@@ -16,7 +16,8 @@
 // the plugin, when no model of it is left): the thread is joined (the kernel then sends
 // PR_SET_PDEATHSIG to any child still alive) and the io_context destroyed, which stops and
 // reaps every server still supervised (ContextLifetime, in ServerSupervisor).
-// Thread-safety: every member may be called from any thread.
+// A forked child process gets an instance of its own on first use (the parent's thread does not
+// exist in it). Thread-safety: every member may be called from any thread.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
