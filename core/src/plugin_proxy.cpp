@@ -24,13 +24,13 @@ bool core_category(const std::error_code& code) {
 }
 
 // The exception in flight (call only inside a catch) as an Error built by core code, keeping
-// the code and context of an inference::Error. The original exception object and its type may
-// belong to the plugin; ours can outlive the plugin's mapping.
+// the code, context and detail of an inference::Error. The original exception object and its
+// type may belong to the plugin; ours can outlive the plugin's mapping.
 Error error_from_plugin(const PluginLibrary& library) {
   try {
     throw;
   } catch (const Error& e) {
-    if (core_category(e.code())) return Error(e.code(), e.context());
+    if (core_category(e.code())) return Error(e.code(), e.context(), e.detail());
     return Error(errc::internal_error, library.file().string() + ": " + e.what());
   } catch (const std::exception& e) {
     return Error(errc::internal_error, library.file().string() + ": " + e.what());

@@ -52,12 +52,12 @@ asio::awaitable<void> run_stream(std::shared_ptr<detail::StreamState> state, Str
       const FinishReason reason = co_await run(writer);
       state->finish(reason);
     } catch (const Error& e) {
-      state->fail(e.code(), e.context());
+      state->fail(e.code(), e.context(), e.detail());
     } catch (const boost::system::system_error& e) {
       // operation_aborted after a cancellation is the expected way out; the stream has ended.
-      state->fail(make_error_code(errc::internal_error), e.what());
+      state->fail(make_error_code(errc::internal_error), e.what(), {});
     } catch (const std::exception& e) {
-      state->fail(make_error_code(errc::internal_error), e.what());
+      state->fail(make_error_code(errc::internal_error), e.what(), {});
     }
   }
   state->producer_finished();
@@ -88,7 +88,11 @@ TokenStream spawn_stream(const asio::any_io_executor& executor, StreamOptions op
 }
 
 TokenStream failed_stream(const std::error_code& error, std::string message) {
-  return TokenStream(std::make_shared<detail::StreamState>(error, std::move(message)));
+  return TokenStream(std::make_shared<detail::StreamState>(error, std::move(message), std::string()));
+}
+
+TokenStream failed_stream(const Error& error) {
+  return TokenStream(std::make_shared<detail::StreamState>(error.code(), error.context(), error.detail()));
 }
 
 }  // namespace inference

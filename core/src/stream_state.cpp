@@ -19,9 +19,9 @@ StreamState::StreamState(Strand strand, std::size_t buffer_tokens)
       low_water_(capacity_ / 2),
       started_(Clock::now()) {}
 
-StreamState::StreamState(std::error_code error, std::string message)
+StreamState::StreamState(std::error_code error, std::string message, std::string detail)
     : capacity_(1), low_water_(0), started_(Clock::now()) {
-  end_locked(FinishReason::error, error, std::move(message));
+  end_locked(FinishReason::error, error, std::move(message), std::move(detail));
 }
 
 // ---------------------------------------------------------------- consumer side
@@ -101,9 +101,9 @@ void StreamState::cancel(errc reason) noexcept {
       cancel_requested_ = true;
       stop_producer = true;
       if (reason == errc::cancelled) {
-        end_locked(FinishReason::cancelled, {}, {});
+        end_locked(FinishReason::cancelled, {}, {}, {});
       } else {
-        end_locked(FinishReason::error, make_error_code(reason), "generation");
+        end_locked(FinishReason::error, make_error_code(reason), "generation", {});
       }
       space = std::move(space_);
       if (consumer_) {
@@ -184,7 +184,7 @@ void StreamState::finish(FinishReason reason) {
   {
     std::lock_guard lock(mutex_);
     if (ended_) return;
-    end_locked(reason, {}, {});
+    end_locked(reason, {}, {}, {});
     if (consumer_) {
       waiting = std::move(consumer_);
       consumer_done_ = true;
@@ -193,13 +193,13 @@ void StreamState::finish(FinishReason reason) {
   if (waiting) complete_consumer(std::move(waiting), nullptr, std::nullopt);
 }
 
-void StreamState::fail(std::error_code error, std::string message) {
+void StreamState::fail(std::error_code error, std::string message, std::string detail) {
   ConsumerBox waiting;
   std::exception_ptr exception;
   {
     std::lock_guard lock(mutex_);
     if (ended_) return;
-    end_locked(FinishReason::error, error, std::move(message));
+    end_locked(FinishReason::error, error, std::move(message), std::move(detail));
     if (consumer_ && buffer_.empty()) {
       waiting = std::move(consumer_);
       consumer_done_ = true;
@@ -229,12 +229,15 @@ void StreamState::producer_finished() {
 
 // ---------------------------------------------------------------- internals
 
-void StreamState::end_locked(FinishReason reason, std::error_code error, std::string message) {
+void StreamState::end_locked(FinishReason reason, std::error_code error, std::string message, std::string detail) {
   ended_ = true;
   result_.finish_reason = reason;
   result_.error = error;
   error_context_ = std::move(message);
-  if (error) result_.error_message = Error(error, error_context_).what();
+  if (error) {
+    result_.error_message = Error(error, error_context_).what();
+    result_.error_detail = std::move(detail);
+  }
   auto& m = result_.metrics;
   const auto now = Clock::now();
   if (m.total_time.count() == 0) m.total_time = now - started_;
@@ -243,7 +246,7 @@ void StreamState::end_locked(FinishReason reason, std::error_code error, std::st
 }
 
 std::exception_ptr StreamState::error_exception_locked() const {
-  return std::make_exception_ptr(Error(result_.error, error_context_));
+  return std::make_exception_ptr(Error(result_.error, error_context_, result_.error_detail));
 }
 
 void StreamState::complete_consumer(ConsumerBox handler, std::exception_ptr error,

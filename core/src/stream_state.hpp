@@ -34,8 +34,8 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
 
   // A stream with a producer running on `strand`.
   StreamState(Strand strand, std::size_t buffer_tokens);
-  // A stream with no producer that has already ended with `error`.
-  StreamState(std::error_code error, std::string message);
+  // A stream with no producer that has already ended with `error` (context and detail as in Error).
+  StreamState(std::error_code error, std::string message, std::string detail);
 
   // ---- consumer side ----
   enum class Poll { token, end, failed, empty };
@@ -52,7 +52,7 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   bool try_push(Token&& token);
   void wait_space(SpaceBox handler);
   void finish(FinishReason reason);
-  void fail(std::error_code error, std::string message);
+  void fail(std::error_code error, std::string message, std::string detail);
   bool cancel_requested() const noexcept;
   GenerateMetrics& metrics() noexcept { return result_.metrics; }
   Clock::time_point started() const noexcept { return started_; }
@@ -64,7 +64,7 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   void producer_finished();
 
  private:
-  void end_locked(FinishReason reason, std::error_code error, std::string message);
+  void end_locked(FinishReason reason, std::error_code error, std::string message, std::string detail);
   std::exception_ptr error_exception_locked() const;
   void complete_consumer(ConsumerBox handler, std::exception_ptr error, std::optional<Token> token);
   static void complete_space(SpaceBox handler, boost::system::error_code ec);

@@ -74,7 +74,8 @@ asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string p
       throw Error(errc::server_exited, "stub server crashed (crash_after_tokens)");
     }
     if (stub_.fail_after_tokens && i == *stub_.fail_after_tokens) {
-      throw Error(stub_.fail_code, "stub failure after " + std::to_string(i) + " tokens (fail_after_tokens)");
+      throw Error(stub_.fail_code, "stub failure after " + std::to_string(i) + " tokens (fail_after_tokens)",
+                  stub_.fail_detail);
     }
     if (stub_.hang_after_tokens && i == *stub_.hang_after_tokens) {
       co_await pause(asio::steady_timer::duration::max());  // until cancelled or the deadline

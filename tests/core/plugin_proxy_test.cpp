@@ -157,21 +157,37 @@ TEST(PluginProxy, StreamDroppedMidwayLetsThePluginUnload) {
   EXPECT_FALSE(is_loaded(good_plugin()));
 }
 
-TEST(PluginProxy, PluginLoadErrorKeepsItsCodeAndOutlivesThePlugin) {
+// The error loading `path` from the good plugin fails with, once the plugin is unmapped: the
+// caller reads it after the unmapping, which is safe only when core code made it.
+std::optional<Error> load_error_after_unload(const std::string& path) {
   asio::io_context io;
   auto registry = std::make_unique<Registry>();
   registry->load_plugin(good_plugin());
+  std::optional<Error> failure;
   try {
-    test::run(io, registry->load_model("missing.gguf", {}, "testgood"));
-    ADD_FAILURE() << "load_model succeeded";
+    test::run(io, registry->load_model(path, {}, "testgood"));
   } catch (const Error& e) {
-    registry.reset();
-    test::drain(io);
-    EXPECT_FALSE(is_loaded(good_plugin()));
-    // Reading the exception after the unmapping: it was made by core code.
-    EXPECT_TRUE(e.is(errc::model_not_found));
-    EXPECT_EQ(e.context(), "missing.gguf");
+    failure = e;
   }
+  registry.reset();
+  test::drain(io);
+  EXPECT_FALSE(is_loaded(good_plugin()));
+  return failure;
+}
+
+TEST(PluginProxy, PluginLoadErrorKeepsItsCodeAndOutlivesThePlugin) {
+  const auto error = load_error_after_unload("missing.gguf");
+  ASSERT_TRUE(error.has_value()) << "load_model succeeded";
+  EXPECT_TRUE(error->is(errc::model_not_found));
+  EXPECT_EQ(error->context(), "missing.gguf");
+}
+
+TEST(PluginProxy, PluginErrorKeepsItsDetailAcrossTheBoundary) {
+  const auto error = load_error_after_unload("refused.gguf");
+  ASSERT_TRUE(error.has_value()) << "load_model succeeded";
+  EXPECT_TRUE(error->is(errc::server_start_failed));
+  EXPECT_EQ(error->detail(), "loading the model\nerror: out of memory");
+  EXPECT_STREQ(error->what(), "refused.gguf: inference server failed to start");
 }
 
 asio::awaitable<std::vector<BatchResult>> batch(std::shared_ptr<TextModel> model) {

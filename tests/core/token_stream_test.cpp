@@ -284,6 +284,27 @@ TEST(TokenStream, CrashFailsEveryInFlightStreamWithServerExited) {
   EXPECT_EQ(exited.load(), 4);
 }
 
+TEST(TokenStream, AFailuresDetailReachesTheThrownErrorAndTheResult) {
+  run_async([]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    const std::string tail = "last line but one\nlast line";
+    auto model = make_stub(ex, {}, {{"fail_after_tokens", "1"}, {"fail_code", "server_exited"}, {"fail_detail", tail}});
+    auto stream = model->generate("a", tokens(10));
+    try {
+      while (co_await stream.next()) {
+      }
+      ADD_FAILURE() << "expected server_exited";
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is(errc::server_exited)) << e.what();
+      EXPECT_EQ(e.detail(), tail);
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+    const GenerateResult result = stream.result();
+    EXPECT_EQ(result.error_detail, tail);
+    EXPECT_EQ(result.error_message.find('\n'), std::string::npos) << result.error_message;
+  });
+}
+
 TEST(TokenStream, StopTokenEndsWithStop) {
   run_async([]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;

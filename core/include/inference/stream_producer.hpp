@@ -23,6 +23,7 @@
 #include <functional>
 #include <optional>
 
+#include "inference/error.hpp"
 #include "inference/load_options.hpp"
 #include "inference/token_stream.hpp"
 #include "inference/types.hpp"
@@ -71,7 +72,10 @@ struct StreamOptions {
 TokenStream spawn_stream(const boost::asio::any_io_executor& executor, StreamOptions options,
                          StreamBody body);
 
-// A stream that has already failed with `error` (e.g. overloaded before anything started).
+// A stream that has already failed with `error` (e.g. overloaded before anything started): its
+// first next() throws Error(error, message).
 TokenStream failed_stream(const std::error_code& error, std::string message);
+// The same for an Error, keeping its detail().
+TokenStream failed_stream(const Error& error);
 
 }  // namespace inference

@@ -272,8 +272,7 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
                                            std::to_string(engine_.stall_timeout.count()) +
                                            " ms; it was killed and is being restarted");
       }
-      throw Error(errc::server_exited, "llama-server " + status->describe() + " while generating" +
-                                           (status->output_tail.empty() ? "" : "; last output:\n" + status->output_tail));
+      throw Error(errc::server_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
     }
   }
   // Hand the slot on only once the server has let go of it.

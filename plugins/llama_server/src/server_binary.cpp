@@ -250,9 +250,8 @@ ServerVersion probe_server_version(const std::filesystem::path& binary,
   OutputRing ring;
   ring.append(output);
   const auto fail = [&](const std::string& what) -> ServerVersion {
-    const std::string tail = ring.tail_text(kProbeTailLines);
-    throw Error(errc::server_start_failed, "'" + binary.string() + " --version' " + what +
-                                               (tail.empty() ? "" : "; its output:\n" + tail));
+    throw Error(errc::server_start_failed, "'" + binary.string() + " --version' " + what,
+                ring.tail_text(kProbeTailLines));
   };
   if (result.timed_out) {
     detail::kill_group_and_reap(child.pid);

@@ -80,6 +80,9 @@ TEST(LlamaCppFailureTest, KilledServerFailsInFlightStreamsWithServerExitedAndQue
       EXPECT_TRUE(error && error->is(errc::server_exited)) << (error ? error->what() : "no error");
       if (error) {
         EXPECT_NE(std::string(error->what()).find("signal 9"), std::string::npos) << error->what();
+        // One line to report; the server's last lines beside it.
+        EXPECT_EQ(std::string(error->what()).find('\n'), std::string::npos) << error->what();
+        EXPECT_FALSE(error->detail().empty());
       }
     }
     std::printf("[ MEASURE  ] kill -9 -> all %u in-flight streams failed: %.1f ms\n", kTestSlots, slowest_ms);
@@ -144,8 +147,10 @@ TEST(LlamaCppFailureTest, ExhaustedRestartBudgetFailsTheModelAndNewRequestsFailF
     std::printf("[ MEASURE  ] request on a failed model failed after %.1f ms\n", ms_since(asked_at));
     EXPECT_TRUE(error && error->is(errc::model_failed)) << (error ? error->what() : "no error");
     if (error) {
-        EXPECT_NE(std::string(error->what()).find("signal 9"), std::string::npos) << error->what();
-      }
+      EXPECT_NE(std::string(error->what()).find("signal 9"), std::string::npos) << error->what();
+      EXPECT_EQ(std::string(error->what()).find('\n'), std::string::npos) << error->what();
+      EXPECT_FALSE(error->detail().empty()) << "the last server's output";
+    }
     EXPECT_EQ(model->server_pid(), 0);
     co_await model->close();
     EXPECT_TRUE(model->stats().failed);

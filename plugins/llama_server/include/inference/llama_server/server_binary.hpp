@@ -87,7 +87,7 @@ inline constexpr std::size_t kVersionProbeOutputLimit = 64 * 1024;
 // stderr captured up to kVersionProbeOutputLimit) and parses it. Throws
 // Error(server_start_failed) naming the binary when it cannot be started, does not finish within
 // `timeout` (it is then killed and reaped), exits unsuccessfully, or prints no version line; the
-// context quotes the last lines of its output.
+// detail holds the last lines of its output.
 ServerVersion probe_server_version(const std::filesystem::path& binary,
                                    std::chrono::milliseconds timeout = kVersionProbeTimeout);
 
