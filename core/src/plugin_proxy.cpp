@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "inference/error.hpp"
+#include "inference/stream_producer.hpp"
 
 namespace inference {
 
@@ -153,6 +154,8 @@ PluginModel::~PluginModel() {
 }
 
 TokenStream PluginModel::generate(std::string prompt, GenerateConfig config) {
+  // Checked here too, so that a plugin that does not check gets no out-of-range value.
+  if (auto invalid = validate(config)) return failed_stream(*invalid);
   TokenStream stream = inner_->generate(std::move(prompt), std::move(config));
   // The proxy, not just the library: a running stream keeps its model open (text_model.hpp),
   // so the implicit close in ~PluginModel must wait for the streams too.
@@ -161,6 +164,7 @@ TokenStream PluginModel::generate(std::string prompt, GenerateConfig config) {
 }
 
 TokenStream PluginModel::chat(std::vector<Message> messages, GenerateConfig config) {
+  if (auto invalid = validate(config)) return failed_stream(*invalid);
   TokenStream stream = inner_->chat(std::move(messages), std::move(config));
   stream.attach_anchor(shared_from_this());
   return stream;
@@ -171,6 +175,7 @@ TokenStream PluginModel::chat(std::vector<Message> messages, GenerateConfig conf
 
 asio::awaitable<std::vector<ClassifyResult>> PluginModel::classify(std::vector<std::string> prompts,
                                                                    GenerateConfig config) {
+  if (auto invalid = validate(config)) throw *invalid;
   const auto self = shared_from_this();
   co_return co_await await_plugin(*library_,
                                   [&] { return inner_->classify(std::move(prompts), std::move(config)); });
@@ -178,6 +183,7 @@ asio::awaitable<std::vector<ClassifyResult>> PluginModel::classify(std::vector<s
 
 asio::awaitable<std::vector<BatchResult>> PluginModel::batch_generate(std::vector<std::string> prompts,
                                                                       GenerateConfig config) {
+  if (auto invalid = validate(config)) throw *invalid;
   const auto self = shared_from_this();
   co_return co_await await_plugin(*library_,
                                   [&] { return inner_->batch_generate(std::move(prompts), std::move(config)); });

@@ -220,6 +220,7 @@ TEST(TokenStream, DeadlineWhileRunningGivesDeadlineExceeded) {
       EXPECT_TRUE(e.is(errc::deadline_exceeded)) << e.what();
     }
     EXPECT_EQ(received, 2) << "tokens produced before the deadline are delivered first";
+    EXPECT_EQ(stream.result().finish_reason, FinishReason::error);
     EXPECT_EQ(stream.result().error, make_error_code(errc::deadline_exceeded));
     co_await yield_a_few();
     EXPECT_EQ(model->stats().slots_busy, 0u);

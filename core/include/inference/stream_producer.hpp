@@ -24,6 +24,7 @@
 #include <optional>
 
 #include "inference/error.hpp"
+#include "inference/generate_config.hpp"
 #include "inference/load_options.hpp"
 #include "inference/token_stream.hpp"
 #include "inference/types.hpp"
@@ -64,9 +65,15 @@ struct StreamOptions {
   StreamOptions() = default;  // not an aggregate: see GenerateConfig
   StreamOptions(std::size_t buffer, std::optional<std::chrono::steady_clock::time_point> until)
       : buffer_tokens(buffer), deadline(until) {}
+  // The request's own bounds: GenerateConfig::deadline and ::timeout.
+  StreamOptions(std::size_t buffer, const GenerateConfig& config)
+      : buffer_tokens(buffer), deadline(config.deadline), timeout(config.timeout) {}
 
   std::size_t buffer_tokens = kDefaultStreamBufferTokens;
+  // The stream fails with deadline_exceeded at the earlier of `deadline` and spawn_stream() +
+  // `timeout`.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::optional<std::chrono::steady_clock::duration> timeout;
 };
 
 TokenStream spawn_stream(const boost::asio::any_io_executor& executor, StreamOptions options,

@@ -7,7 +7,7 @@
 // experimental::wait_for_one(), ...). Not `co_await (stream.next() || timer.async_wait(...))`:
 // Asio's operator|| waits for the first operation that *succeeds*, so an error thrown by next()
 // (server_exited, deadline_exceeded, ...) would only surface once the timer fires. For a bound
-// on the whole request, GenerateConfig::deadline is simpler.
+// on the whole request, GenerateConfig::timeout or ::deadline is simpler.
 //
 // Thread-safety: one TokenStream is used by one consumer at a time (like any Asio I/O object);
 // it may live on any executor, independent of the backend's. The producer side runs elsewhere

@@ -126,8 +126,9 @@ TokenStream LlamaServerModel::chat(std::vector<Message> messages, GenerateConfig
 }
 
 TokenStream LlamaServerModel::start(std::shared_ptr<Request> request) {
+  if (auto invalid = validate(request->config)) return failed_stream(*invalid);
   if (closed_.load()) return failed_stream(make_error_code(errc::closed), "llama-server model");
-  StreamOptions stream(options_.stream_buffer_tokens, request->config.deadline);
+  StreamOptions stream(options_.stream_buffer_tokens, request->config);
   return spawn_stream(executor_, stream, [self = shared_from_this(), request](StreamWriter& writer) {
     return self->run(writer, request);
   });
