@@ -77,6 +77,22 @@ auto await_plugin(const PluginLibrary& library, Start start) -> decltype(start()
   }
 }
 
+enum class Quote { with_check_name, as_is };
+
+// Runs a plugin's check; an exception is a "no" with its message (copied out: the exception
+// object may be the plugin's), after "<check> threw: " unless quoted as is.
+template <typename Check>
+Availability ask_plugin(std::string_view check_name, Quote quote, Check check) {
+  try {
+    return check();
+  } catch (const std::exception& e) {
+    const std::string prefix = quote == Quote::with_check_name ? std::string(check_name) + " threw: " : "";
+    return Availability::no(prefix + e.what());
+  } catch (...) {
+    return Availability::no(std::string(check_name) + " threw a non-standard exception");
+  }
+}
+
 // A plugin's backend and its library, as one coroutine parameter (see ModelRemains for why).
 struct BackendRef {
   std::shared_ptr<const PluginLibrary> library;
@@ -106,23 +122,16 @@ PluginBackend::PluginBackend(std::shared_ptr<const PluginLibrary> library, std::
     : library_(std::move(library)), inner_(std::move(inner)), name_(inner_->name()) {}
 
 Availability PluginBackend::available() const {
-  try {
-    return inner_->available();
-  } catch (const std::exception& e) {
-    return Availability::no(std::string("the availability check threw: ") + e.what());
-  } catch (...) {
-    return Availability::no("the availability check threw a non-standard exception");
-  }
+  return ask_plugin("the availability check", Quote::with_check_name, [&] { return inner_->available(); });
+}
+
+Availability PluginBackend::available_with(const LoadOptions& options) const {
+  return ask_plugin("the availability check", Quote::with_check_name, [&] { return inner_->available_with(options); });
 }
 
 Availability PluginBackend::preflight(const std::string& path, const LoadOptions& options) const {
-  try {
-    return inner_->preflight(path, options);
-  } catch (const std::exception& e) {
-    return Availability::no(e.what());
-  } catch (...) {
-    return Availability::no("the preflight check threw a non-standard exception");
-  }
+  // A preflight's exception is its verdict ("model file not found"), quoted as it is.
+  return ask_plugin("the preflight check", Quote::as_is, [&] { return inner_->preflight(path, options); });
 }
 
 asio::awaitable<std::shared_ptr<TextModel>> PluginBackend::load_model(std::string path, LoadOptions options) {

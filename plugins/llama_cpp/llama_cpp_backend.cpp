@@ -16,9 +16,12 @@ class LlamaCppBackend final : public Backend {
  public:
   std::string name() const override { return "llama_cpp"; }
 
-  Availability available() const override {
+  Availability available() const override { return available_with(LoadOptions()); }
+
+  // Available when a llama-server is found: LoadOptions::server_path, LLAMA_SERVER_PATH, PATH.
+  Availability available_with(const LoadOptions& options) const override {
     try {
-      const auto binary = llama_server::find_server_binary(std::nullopt);
+      const auto binary = llama_server::find_server_binary(llama_server::explicit_server_path(options));
       (void)binary;
       return Availability::yes();
     } catch (const Error& e) {

@@ -13,13 +13,15 @@ namespace asio = boost::asio;
 
 RocmBackend::RocmBackend(llama_server::EnvLookup env) : env_(std::move(env)) {}
 
-Availability RocmBackend::available() const {
+Availability RocmBackend::available() const { return available_with(LoadOptions()); }
+
+Availability RocmBackend::available_with(const LoadOptions& options) const {
   try {
     const DiscoveryPaths paths = discovery_paths_from_environment(env_);
     require_kfd(paths);
     const GpuInfo& gpu = select_gpu(discover_gpus(paths), -1);
     (void)gpu;
-    const auto binary = find_rocm_server_binary(std::nullopt, env_);
+    const auto binary = find_rocm_server_binary(llama_server::explicit_server_path(options), env_);
     (void)binary;
     return Availability::yes();
   } catch (const Error& e) {

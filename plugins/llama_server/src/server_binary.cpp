@@ -161,6 +161,11 @@ EnvLookup process_environment_lookup() {
   };
 }
 
+std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options) {
+  if (options.server_path.empty()) return std::nullopt;
+  return std::filesystem::path(options.server_path);
+}
+
 std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,
                                          const EnvLookup& env) {
   std::vector<std::string> attempts;

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "inference/load_options.hpp"
+
 namespace inference::llama_server {
 
 // Reads one environment variable; std::nullopt when unset. Injected so tests need not touch the
@@ -42,6 +44,9 @@ inline constexpr std::string_view kServerBinaryName = "llama-server";
 // The returned path is as given or found, not canonicalised (so wrapper scripts keep working).
 std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,
                                          const EnvLookup& env = process_environment_lookup());
+
+// LoadOptions::server_path as the explicit_path above: std::nullopt when it is empty.
+std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options);
 
 // What a llama-server build supports that the launch depends on.
 struct ServerFeatures {
