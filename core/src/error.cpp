@@ -12,7 +12,7 @@ struct CodeText {
 };
 
 // Indexed by errc value; index 0 is unused.
-constexpr std::array<CodeText, 21> kCodes{{
+constexpr std::array<CodeText, 22> kCodes{{
     {"ok", "success"},
     {"backend_unavailable", "backend not available"},
     {"plugin_load_failed", "plugin could not be loaded"},
@@ -34,6 +34,7 @@ constexpr std::array<CodeText, 21> kCodes{{
     {"duplicate_backend", "a backend with this name is already registered"},
     {"model_failed", "model failed and is no longer serving"},
     {"internal_error", "internal error"},
+    {"concurrent_next", "another next() is already pending on this stream (one reader at a time)"},
 }};
 
 class Category final : public std::error_category {

@@ -27,6 +27,11 @@ StreamState::StreamState(std::error_code error, std::string message, std::string
 // ---------------------------------------------------------------- consumer side
 
 StreamState::Poll StreamState::poll(std::optional<Token>& out, std::exception_ptr& error) {
+  if (reader_waiting_.load(std::memory_order_acquire)) return Poll::busy;
+  return take(out, error);
+}
+
+StreamState::Poll StreamState::take(std::optional<Token>& out, std::exception_ptr& error) {
   SpaceBox wake;
   {
     std::lock_guard lock(mutex_);
@@ -47,10 +52,16 @@ StreamState::Poll StreamState::poll(std::optional<Token>& out, std::exception_pt
 }
 
 void StreamState::wait_token(ConsumerBox handler) {
+  if (reader_waiting_.exchange(true, std::memory_order_acq_rel)) {
+    // Not complete_consumer(): the waiting flag belongs to the pending reader.
+    return post_handler(std::move(handler),
+                        std::make_exception_ptr(Error(errc::concurrent_next, "TokenStream::next()")),
+                        std::optional<Token>());
+  }
   for (;;) {
     std::optional<Token> token;
     std::exception_ptr error;
-    switch (poll(token, error)) {
+    switch (take(token, error)) {
       case Poll::token:
         return complete_consumer(std::move(handler), nullptr, std::move(token));
       case Poll::end:
@@ -58,6 +69,7 @@ void StreamState::wait_token(ConsumerBox handler) {
       case Poll::failed:
         return complete_consumer(std::move(handler), error, std::nullopt);
       case Poll::empty:
+      case Poll::busy:  // take() does not report it
         break;
     }
     std::lock_guard lock(mutex_);
@@ -251,8 +263,15 @@ std::exception_ptr StreamState::error_exception_locked() const {
 
 void StreamState::complete_consumer(ConsumerBox handler, std::exception_ptr error,
                                     std::optional<Token> token) {
-  // Posted to the handler's own executor (the waiting coroutine's), never run inline.
-  post_handler(std::move(handler), error, std::move(token));
+  // On the handler's own executor (the waiting coroutine's), never under the mutex. The reader
+  // stops counting as waiting just before its handler runs, so that the handler can call
+  // next() again.
+  auto executor = asio::get_associated_executor(*handler);
+  asio::prefer(executor, asio::execution::blocking.never)
+      .execute([self = shared_from_this(), handler = std::move(handler), error, token = std::move(token)]() mutable {
+        self->reader_waiting_.store(false, std::memory_order_release);
+        std::move(*handler)(error, std::move(token));
+      });
 }
 
 void StreamState::complete_space(SpaceBox handler, boost::system::error_code ec) {

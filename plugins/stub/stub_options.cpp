@@ -23,7 +23,8 @@ errc parse_code(const std::string& key, const std::string& value) {
 }  // namespace
 
 std::optional<errc> error_code_from_name(const std::string& name) {
-  for (int i = 1; i <= static_cast<int>(errc::internal_error); ++i) {
+  constexpr std::string_view kPastTheLastCode = "unknown";
+  for (int i = 1; error_name(static_cast<errc>(i)) != kPastTheLastCode; ++i) {
     const auto code = static_cast<errc>(i);
     if (error_name(code) == name) return code;
   }

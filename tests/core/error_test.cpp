@@ -32,5 +32,10 @@ TEST(Error, LineBreaksInTheContextAreFoldedSoWhatStaysOneLine) {
   EXPECT_EQ(error.context(), "HTTP 500: first\nsecond\r\nthird") << "the context itself is kept as given";
 }
 
+TEST(Error, ConcurrentNextHasAStableName) {
+  EXPECT_EQ(error_name(errc::concurrent_next), "concurrent_next");
+  EXPECT_NE(make_error_code(errc::concurrent_next).message().find("one reader at a time"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace inference

@@ -32,6 +32,7 @@ enum class errc {
   duplicate_backend,
   model_failed,
   internal_error,
+  concurrent_next,  // TokenStream::next() while another next() on the stream is pending
 };
 
 const std::error_category& error_category() noexcept;
