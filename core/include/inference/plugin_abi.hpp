@@ -21,7 +21,7 @@ namespace inference {
 
 class Backend;
 
-inline constexpr uint32_t kPluginAbiVersion = 1;
+inline constexpr uint32_t kPluginAbiVersion = 2;
 inline constexpr const char* kPluginSymbol = "inference_plugin_v1";
 
 #define INFERENCE_STRINGIFY_IMPL(x) #x
