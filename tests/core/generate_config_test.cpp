@@ -92,20 +92,22 @@ TEST(GenerateConfigValidate, EachOutOfRangeFieldIsInvalidArgumentNamingIt) {
 
 TEST(GenerateConfigValidate, BoundaryValuesAndUnsetFieldsAreAccepted) {
   EXPECT_FALSE(validate(GenerateConfig()).has_value());
-  GenerateConfig low;
-  low.max_tokens = 0;
-  low.temperature = 0.0F;
-  low.top_k = 0;
-  low.top_p = 0.0F;
-  low.min_p = 0.0F;
-  low.repeat_penalty = 0.0F;
-  EXPECT_FALSE(validate(low).has_value());
-  GenerateConfig high;
-  high.top_p = 1.0F;
-  high.min_p = 1.0F;
-  high.temperature = 2.0F;
-  high.logprobs = 10;
-  EXPECT_FALSE(validate(high).has_value());
+  const std::vector<std::function<void(GenerateConfig&)>> edges{
+      [](GenerateConfig& c) { c.max_tokens = 0; },        [](GenerateConfig& c) { c.temperature = 0.0F; },
+      [](GenerateConfig& c) { c.temperature = 2.0F; },    [](GenerateConfig& c) { c.top_k = 0; },
+      [](GenerateConfig& c) { c.top_p = 0.0F; },          [](GenerateConfig& c) { c.top_p = 1.0F; },
+      [](GenerateConfig& c) { c.min_p = 0.0F; },          [](GenerateConfig& c) { c.min_p = 1.0F; },
+      [](GenerateConfig& c) { c.repeat_penalty = 0.0F; }, [](GenerateConfig& c) { c.logprobs = 10; },
+  };
+  GenerateConfig all_at_once;
+  for (const auto& set : edges) {
+    GenerateConfig alone;
+    set(alone);
+    set(all_at_once);
+    const auto error = validate(alone);
+    EXPECT_FALSE(error.has_value()) << error->what();
+  }
+  EXPECT_FALSE(validate(all_at_once).has_value());
 }
 
 // ---------------------------------------------------------------- where requests enter
