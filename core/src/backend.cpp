@@ -2,8 +2,10 @@
 
 namespace inference {
 
-Availability Backend::preflight(const std::string& /*path*/, const LoadOptions& /*options*/) const {
-  return available();
+Availability Backend::available_with(const LoadOptions& /*options*/) const { return available(); }
+
+Availability Backend::preflight(const std::string& /*path*/, const LoadOptions& options) const {
+  return available_with(options);
 }
 
 }  // namespace inference

@@ -1,5 +1,6 @@
 #include "inference/error.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace inference {
@@ -11,7 +12,7 @@ struct CodeText {
 };
 
 // Indexed by errc value; index 0 is unused.
-constexpr std::array<CodeText, 21> kCodes{{
+constexpr std::array<CodeText, 22> kCodes{{
     {"ok", "success"},
     {"backend_unavailable", "backend not available"},
     {"plugin_load_failed", "plugin could not be loaded"},
@@ -33,6 +34,7 @@ constexpr std::array<CodeText, 21> kCodes{{
     {"duplicate_backend", "a backend with this name is already registered"},
     {"model_failed", "model failed and is no longer serving"},
     {"internal_error", "internal error"},
+    {"concurrent_next", "another next() is already pending on this stream (one reader at a time)"},
 }};
 
 class Category final : public std::error_category {
@@ -46,8 +48,12 @@ class Category final : public std::error_category {
   }
 };
 
-std::string join(const std::error_code& code, const std::string& context) {
-  return context.empty() ? code.message() : context + ": " + code.message();
+// The one line what() promises, whatever the context holds.
+std::string one_line(const std::error_code& code, const std::string& context) {
+  const auto line_break = [](char c) { return c == '\n' || c == '\r'; };
+  std::string line = context.empty() ? code.message() : context + ": " + code.message();
+  std::replace_if(line.begin(), line.end(), line_break, ' ');
+  return line;
 }
 
 }  // namespace
@@ -62,9 +68,17 @@ std::string_view error_name(errc e) noexcept {
   return index < kCodes.size() ? kCodes[index].name : std::string_view("unknown");
 }
 
-Error::Error(errc code, std::string context) : Error(make_error_code(code), std::move(context)) {}
+Error::Error(errc code, std::string context) : Error(make_error_code(code), std::move(context), {}) {}
 
-Error::Error(std::error_code code, std::string context)
-    : std::runtime_error(join(code, context)), code_(code), context_(std::move(context)) {}
+Error::Error(std::error_code code, std::string context) : Error(code, std::move(context), {}) {}
+
+Error::Error(errc code, std::string context, std::string detail)
+    : Error(make_error_code(code), std::move(context), std::move(detail)) {}
+
+Error::Error(std::error_code code, std::string context, std::string detail)
+    : std::runtime_error(one_line(code, context)),
+      code_(code),
+      context_(std::move(context)),
+      detail_(std::move(detail)) {}
 
 }  // namespace inference

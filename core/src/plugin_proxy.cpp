@@ -12,6 +12,7 @@
 #include <type_traits>
 
 #include "inference/error.hpp"
+#include "inference/stream_producer.hpp"
 
 namespace inference {
 
@@ -26,13 +27,13 @@ bool core_category(const std::error_code& code) {
 }
 
 // The exception in flight (call only inside a catch) as an Error built by core code, keeping
-// the code and context of an inference::Error. The original exception object and its type may
-// belong to the plugin; ours can outlive the plugin's mapping.
+// the code, context and detail of an inference::Error. The original exception object and its
+// type may belong to the plugin; ours can outlive the plugin's mapping.
 Error error_from_plugin(const PluginLibrary& library) {
   try {
     throw;
   } catch (const Error& e) {
-    if (core_category(e.code())) return Error(e.code(), e.context());
+    if (core_category(e.code())) return Error(e.code(), e.context(), e.detail());
     return Error(errc::internal_error, library.file().string() + ": " + e.what());
   } catch (const std::exception& e) {
     return Error(errc::internal_error, library.file().string() + ": " + e.what());
@@ -78,6 +79,22 @@ auto await_plugin(const PluginLibrary& library, Start start) -> decltype(start()
   }
 }
 
+enum class Quote { with_check_name, as_is };
+
+// Runs a plugin's check; an exception is a "no" with its message (copied out: the exception
+// object may be the plugin's), after "<check> threw: " unless quoted as is.
+template <typename Check>
+Availability ask_plugin(std::string_view check_name, Quote quote, Check check) {
+  try {
+    return check();
+  } catch (const std::exception& e) {
+    const std::string prefix = quote == Quote::with_check_name ? std::string(check_name) + " threw: " : "";
+    return Availability::no(prefix + e.what());
+  } catch (...) {
+    return Availability::no(std::string(check_name) + " threw a non-standard exception");
+  }
+}
+
 // A plugin's backend and its library, as one coroutine parameter (see ModelRemains for why).
 struct BackendRef {
   std::shared_ptr<const PluginLibrary> library;
@@ -107,23 +124,16 @@ PluginBackend::PluginBackend(std::shared_ptr<const PluginLibrary> library, std::
     : library_(std::move(library)), inner_(std::move(inner)), name_(inner_->name()) {}
 
 Availability PluginBackend::available() const {
-  try {
-    return inner_->available();
-  } catch (const std::exception& e) {
-    return Availability::no(std::string("the availability check threw: ") + e.what());
-  } catch (...) {
-    return Availability::no("the availability check threw a non-standard exception");
-  }
+  return ask_plugin("the availability check", Quote::with_check_name, [&] { return inner_->available(); });
+}
+
+Availability PluginBackend::available_with(const LoadOptions& options) const {
+  return ask_plugin("the availability check", Quote::with_check_name, [&] { return inner_->available_with(options); });
 }
 
 Availability PluginBackend::preflight(const std::string& path, const LoadOptions& options) const {
-  try {
-    return inner_->preflight(path, options);
-  } catch (const std::exception& e) {
-    return Availability::no(e.what());
-  } catch (...) {
-    return Availability::no("the preflight check threw a non-standard exception");
-  }
+  // A preflight's exception is its verdict ("model file not found"), quoted as it is.
+  return ask_plugin("the preflight check", Quote::as_is, [&] { return inner_->preflight(path, options); });
 }
 
 asio::awaitable<std::shared_ptr<TextModel>> PluginBackend::load_model(std::string path, LoadOptions options) {
@@ -176,6 +186,8 @@ PluginModel::~PluginModel() {
 }
 
 TokenStream PluginModel::generate(std::string prompt, GenerateConfig config) {
+  // Checked here too, so that a plugin that does not check gets no out-of-range value.
+  if (auto invalid = validate(config)) return failed_stream(*invalid);
   TokenStream stream = inner_->generate(std::move(prompt), std::move(config));
   // The proxy, not just the library: a running stream keeps its model open (text_model.hpp),
   // so the implicit close in ~PluginModel must wait for the streams too.
@@ -184,6 +196,7 @@ TokenStream PluginModel::generate(std::string prompt, GenerateConfig config) {
 }
 
 TokenStream PluginModel::chat(std::vector<Message> messages, GenerateConfig config) {
+  if (auto invalid = validate(config)) return failed_stream(*invalid);
   TokenStream stream = inner_->chat(std::move(messages), std::move(config));
   stream.attach_anchor(shared_from_this());
   return stream;
@@ -194,6 +207,7 @@ TokenStream PluginModel::chat(std::vector<Message> messages, GenerateConfig conf
 
 asio::awaitable<std::vector<ClassifyResult>> PluginModel::classify(std::vector<std::string> prompts,
                                                                    GenerateConfig config) {
+  if (auto invalid = validate(config)) throw *invalid;
   const auto self = shared_from_this();
   co_return co_await await_plugin(*library_,
                                   [&] { return inner_->classify(std::move(prompts), std::move(config)); });
@@ -201,6 +215,7 @@ asio::awaitable<std::vector<ClassifyResult>> PluginModel::classify(std::vector<s
 
 asio::awaitable<std::vector<BatchResult>> PluginModel::batch_generate(std::vector<std::string> prompts,
                                                                       GenerateConfig config) {
+  if (auto invalid = validate(config)) throw *invalid;
   const auto self = shared_from_this();
   co_return co_await await_plugin(*library_,
                                   [&] { return inner_->batch_generate(std::move(prompts), std::move(config)); });

@@ -36,6 +36,7 @@ class PluginBackend final : public Backend {
   std::string name() const override { return name_; }
   // A plugin whose check throws is reported unavailable, with the reason.
   Availability available() const override;
+  Availability available_with(const LoadOptions& options) const override;
   Availability preflight(const std::string& path, const LoadOptions& options) const override;
   // Awaits the plugin's load_model and wraps the model in a PluginModel bound to the
   // executor of the awaiting coroutine.

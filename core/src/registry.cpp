@@ -139,24 +139,32 @@ std::shared_ptr<Backend> Registry::get(std::string_view name) const {
   return backend;
 }
 
-std::vector<BackendEntry> Registry::list() const {
+std::vector<BackendEntry> Registry::list() const { return list_for(nullptr); }
+
+std::vector<BackendEntry> Registry::list_for(const LoadOptions* options) const {
   std::vector<Entry> entries;
   {
     std::lock_guard lock(mutex_);
     entries = entries_;
   }
-  // available() may probe the system; it is asked outside the lock.
+  // Availability may probe the system; it is asked outside the lock.
   std::vector<BackendEntry> out;
   out.reserve(entries.size());
   for (auto& entry : entries) {
-    out.push_back({entry.name, entry.backend->available(), std::move(entry.plugin_file), std::move(entry.backend)});
+    Availability availability = options ? entry.backend->available_with(*options) : entry.backend->available();
+    out.push_back({entry.name, std::move(availability), std::move(entry.plugin_file), std::move(entry.backend)});
   }
   std::sort(out.begin(), out.end(), [](const BackendEntry& a, const BackendEntry& b) { return a.name < b.name; });
   return out;
 }
 
-std::shared_ptr<Backend> Registry::default_backend() const {
-  const auto entries = list();
+std::shared_ptr<Backend> Registry::default_backend() const { return choose_default(list_for(nullptr)); }
+
+std::shared_ptr<Backend> Registry::default_backend(const LoadOptions& options) const {
+  return choose_default(list_for(&options));
+}
+
+std::shared_ptr<Backend> Registry::choose_default(const std::vector<BackendEntry>& entries) {
   const auto named = [&](std::string_view name) {
     return std::find_if(entries.begin(), entries.end(), [&](const BackendEntry& e) { return e.name == name; });
   };
@@ -188,10 +196,10 @@ asio::awaitable<std::shared_ptr<TextModel>> Registry::load_model(std::string pat
                                                                  std::string backend) {
   std::shared_ptr<Backend> chosen;
   if (backend.empty()) {
-    chosen = default_backend();
+    chosen = default_backend(options);
   } else {
     chosen = get(backend);
-    if (const auto availability = chosen->available(); !availability.available) {
+    if (const auto availability = chosen->available_with(options); !availability.available) {
       throw Error(errc::backend_unavailable, backend + ": " + availability.reason);
     }
   }

@@ -1,5 +1,6 @@
 #include "inference/stream_producer.hpp"
 
+#include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -15,6 +16,7 @@
 namespace inference {
 
 namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
 
 bool StreamWriter::try_push(Token&& token) { return state_.try_push(std::move(token)); }
 
@@ -52,12 +54,12 @@ asio::awaitable<void> run_stream(std::shared_ptr<detail::StreamState> state, Str
       const FinishReason reason = co_await run(writer);
       state->finish(reason);
     } catch (const Error& e) {
-      state->fail(e.code(), e.context());
+      state->fail(e.code(), e.context(), e.detail());
     } catch (const boost::system::system_error& e) {
       // operation_aborted after a cancellation is the expected way out; the stream has ended.
-      state->fail(make_error_code(errc::internal_error), e.what());
+      state->fail(make_error_code(errc::internal_error), e.what(), {});
     } catch (const std::exception& e) {
-      state->fail(make_error_code(errc::internal_error), e.what());
+      state->fail(make_error_code(errc::internal_error), e.what(), {});
     }
   }
   state->producer_finished();
@@ -77,7 +79,13 @@ asio::any_io_executor make_stream_strand(const asio::any_io_executor& executor) 
 
 TokenStream spawn_stream(const asio::any_io_executor& executor, StreamOptions options, StreamBody body) {
   auto state = std::make_shared<detail::StreamState>(make_stream_strand(executor), options.buffer_tokens);
-  if (options.deadline) state->start_deadline(*options.deadline);
+  std::optional<Clock::time_point> deadline = options.deadline;
+  // A timeout too long to represent (duration::max(), say) never passes.
+  if (options.timeout && *options.timeout < Clock::time_point::max() - state->started()) {
+    const auto timeout_at = state->started() + *options.timeout;
+    deadline = deadline ? std::min(*deadline, timeout_at) : timeout_at;
+  }
+  if (deadline) state->start_deadline(*deadline);
   // The completion handler owns a reference to the state on purpose: the coroutine's
   // cancellation state lives in the state's signal, and Asio touches it on every resumption
   // until the coroutine has finished, so the signal must outlive the coroutine, not just the
@@ -88,7 +96,11 @@ TokenStream spawn_stream(const asio::any_io_executor& executor, StreamOptions op
 }
 
 TokenStream failed_stream(const std::error_code& error, std::string message) {
-  return TokenStream(std::make_shared<detail::StreamState>(error, std::move(message)));
+  return TokenStream(std::make_shared<detail::StreamState>(error, std::move(message), std::string()));
+}
+
+TokenStream failed_stream(const Error& error) {
+  return TokenStream(std::make_shared<detail::StreamState>(error.code(), error.context(), error.detail()));
 }
 
 }  // namespace inference

@@ -19,14 +19,19 @@ StreamState::StreamState(Strand strand, std::size_t buffer_tokens)
       low_water_(capacity_ / 2),
       started_(Clock::now()) {}
 
-StreamState::StreamState(std::error_code error, std::string message)
+StreamState::StreamState(std::error_code error, std::string message, std::string detail)
     : capacity_(1), low_water_(0), started_(Clock::now()) {
-  end_locked(FinishReason::error, error, std::move(message));
+  end_locked(FinishReason::error, error, std::move(message), std::move(detail));
 }
 
 // ---------------------------------------------------------------- consumer side
 
 StreamState::Poll StreamState::poll(std::optional<Token>& out, std::exception_ptr& error) {
+  if (reader_waiting_.load(std::memory_order_acquire)) return Poll::busy;
+  return take(out, error);
+}
+
+StreamState::Poll StreamState::take(std::optional<Token>& out, std::exception_ptr& error) {
   SpaceBox wake;
   {
     std::lock_guard lock(mutex_);
@@ -47,10 +52,16 @@ StreamState::Poll StreamState::poll(std::optional<Token>& out, std::exception_pt
 }
 
 void StreamState::wait_token(ConsumerBox handler) {
+  if (reader_waiting_.exchange(true, std::memory_order_acq_rel)) {
+    // Not complete_consumer(): the waiting flag belongs to the pending reader.
+    return post_handler(std::move(handler),
+                        std::make_exception_ptr(Error(errc::concurrent_next, "TokenStream::next()")),
+                        std::optional<Token>());
+  }
   for (;;) {
     std::optional<Token> token;
     std::exception_ptr error;
-    switch (poll(token, error)) {
+    switch (take(token, error)) {
       case Poll::token:
         return complete_consumer(std::move(handler), nullptr, std::move(token));
       case Poll::end:
@@ -58,6 +69,7 @@ void StreamState::wait_token(ConsumerBox handler) {
       case Poll::failed:
         return complete_consumer(std::move(handler), error, std::nullopt);
       case Poll::empty:
+      case Poll::busy:  // take() does not report it
         break;
     }
     std::lock_guard lock(mutex_);
@@ -101,9 +113,9 @@ void StreamState::cancel(errc reason) noexcept {
       cancel_requested_ = true;
       stop_producer = true;
       if (reason == errc::cancelled) {
-        end_locked(FinishReason::cancelled, {}, {});
+        end_locked(FinishReason::cancelled, {}, {}, {});
       } else {
-        end_locked(FinishReason::error, make_error_code(reason), "generation");
+        end_locked(FinishReason::error, make_error_code(reason), "generation", {});
       }
       space = std::move(space_);
       if (consumer_) {
@@ -184,7 +196,7 @@ void StreamState::finish(FinishReason reason) {
   {
     std::lock_guard lock(mutex_);
     if (ended_) return;
-    end_locked(reason, {}, {});
+    end_locked(reason, {}, {}, {});
     if (consumer_) {
       waiting = std::move(consumer_);
       consumer_done_ = true;
@@ -193,13 +205,13 @@ void StreamState::finish(FinishReason reason) {
   if (waiting) complete_consumer(std::move(waiting), nullptr, std::nullopt);
 }
 
-void StreamState::fail(std::error_code error, std::string message) {
+void StreamState::fail(std::error_code error, std::string message, std::string detail) {
   ConsumerBox waiting;
   std::exception_ptr exception;
   {
     std::lock_guard lock(mutex_);
     if (ended_) return;
-    end_locked(FinishReason::error, error, std::move(message));
+    end_locked(FinishReason::error, error, std::move(message), std::move(detail));
     if (consumer_ && buffer_.empty()) {
       waiting = std::move(consumer_);
       consumer_done_ = true;
@@ -229,12 +241,15 @@ void StreamState::producer_finished() {
 
 // ---------------------------------------------------------------- internals
 
-void StreamState::end_locked(FinishReason reason, std::error_code error, std::string message) {
+void StreamState::end_locked(FinishReason reason, std::error_code error, std::string message, std::string detail) {
   ended_ = true;
   result_.finish_reason = reason;
   result_.error = error;
   error_context_ = std::move(message);
-  if (error) result_.error_message = Error(error, error_context_).what();
+  if (error) {
+    result_.error_message = Error(error, error_context_).what();
+    result_.error_detail = std::move(detail);
+  }
   auto& m = result_.metrics;
   const auto now = Clock::now();
   if (m.total_time.count() == 0) m.total_time = now - started_;
@@ -243,13 +258,20 @@ void StreamState::end_locked(FinishReason reason, std::error_code error, std::st
 }
 
 std::exception_ptr StreamState::error_exception_locked() const {
-  return std::make_exception_ptr(Error(result_.error, error_context_));
+  return std::make_exception_ptr(Error(result_.error, error_context_, result_.error_detail));
 }
 
 void StreamState::complete_consumer(ConsumerBox handler, std::exception_ptr error,
                                     std::optional<Token> token) {
-  // Posted to the handler's own executor (the waiting coroutine's), never run inline.
-  post_handler(std::move(handler), error, std::move(token));
+  // On the handler's own executor (the waiting coroutine's), never under the mutex. The reader
+  // stops counting as waiting just before its handler runs, so that the handler can call
+  // next() again.
+  auto executor = asio::get_associated_executor(*handler);
+  asio::prefer(executor, asio::execution::blocking.never)
+      .execute([self = shared_from_this(), handler = std::move(handler), error, token = std::move(token)]() mutable {
+        self->reader_waiting_.store(false, std::memory_order_release);
+        std::move(*handler)(error, std::move(token));
+      });
 }
 
 void StreamState::complete_space(SpaceBox handler, boost::system::error_code ec) {

@@ -3,6 +3,7 @@
 // under it, always posted to their own associated executor.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,14 +35,17 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
 
   // A stream with a producer running on `strand`.
   StreamState(Strand strand, std::size_t buffer_tokens);
-  // A stream with no producer that has already ended with `error`.
-  StreamState(std::error_code error, std::string message);
+  // A stream with no producer that has already ended with `error` (context and detail as in Error).
+  StreamState(std::error_code error, std::string message, std::string detail);
 
   // ---- consumer side ----
-  enum class Poll { token, end, failed, empty };
-  // Takes a buffered token or reports the end without waiting.
+  enum class Poll { token, end, failed, empty, busy };
+  // Takes a buffered token or reports the end without waiting; `busy` while another reader's
+  // wait_token() is pending.
   Poll poll(std::optional<Token>& out, std::exception_ptr& error);
   // Waits for a token or the end. Cancellation through the handler's slot cancels the stream.
+  // While one wait is pending (until its handler runs), another fails at once with
+  // Error(concurrent_next) and the pending one is left alone.
   void wait_token(ConsumerBox handler);
   void cancel(errc reason = errc::cancelled) noexcept;
   bool finished() const noexcept;
@@ -52,10 +56,11 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   bool try_push(Token&& token);
   void wait_space(SpaceBox handler);
   void finish(FinishReason reason);
-  void fail(std::error_code error, std::string message);
+  void fail(std::error_code error, std::string message, std::string detail);
   bool cancel_requested() const noexcept;
   GenerateMetrics& metrics() noexcept { return result_.metrics; }
   Clock::time_point started() const noexcept { return started_; }
+  bool has_producer() const noexcept { return strand_.has_value(); }
   Strand& strand() noexcept { return *strand_; }
   boost::asio::cancellation_slot producer_slot() { return producer_signal_.slot(); }
   // Arms the deadline timer on the producer's strand.
@@ -64,7 +69,8 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   void producer_finished();
 
  private:
-  void end_locked(FinishReason reason, std::error_code error, std::string message);
+  Poll take(std::optional<Token>& out, std::exception_ptr& error);
+  void end_locked(FinishReason reason, std::error_code error, std::string message, std::string detail);
   std::exception_ptr error_exception_locked() const;
   void complete_consumer(ConsumerBox handler, std::exception_ptr error, std::optional<Token> token);
   static void complete_space(SpaceBox handler, boost::system::error_code ec);
@@ -81,6 +87,9 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
 
   TokenRing buffer_;
   ConsumerBox consumer_;
+  // A wait_token() is pending: from its call until its handler runs (outside the mutex, so the
+  // fast path can tell without it).
+  std::atomic<bool> reader_waiting_{false};
   SpaceBox space_;
   bool ended_ = false;           // no more tokens will be added
   bool consumer_done_ = false;   // the consumer saw the end or the error

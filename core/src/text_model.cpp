@@ -30,6 +30,7 @@ asio::awaitable<BatchResult> collect(TokenStream& stream) {
 
 asio::awaitable<std::vector<BatchResult>> TextModel::batch_generate(std::vector<std::string> prompts,
                                                                     GenerateConfig config) {
+  if (auto invalid = validate(config)) throw *invalid;
   // Every request is admitted before the first is read: they run across all slots in
   // parallel, and reading them in order only waits for work that is already under way.
   std::vector<TokenStream> streams;
@@ -43,6 +44,7 @@ asio::awaitable<std::vector<BatchResult>> TextModel::batch_generate(std::vector<
 
 asio::awaitable<std::vector<ClassifyResult>> TextModel::classify(std::vector<std::string> prompts,
                                                                  GenerateConfig config) {
+  if (auto invalid = validate(config)) throw *invalid;
   config.max_tokens = 1;
   if (config.logprobs <= 0) config.logprobs = kDefaultClassifyAlternatives;
   auto batch = co_await batch_generate(std::move(prompts), std::move(config));

@@ -1,8 +1,10 @@
 #include "inference/token_stream.hpp"
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "inference/detail/post_handler.hpp"
 #include "inference/error.hpp"
 #include "stream_state.hpp"
 
@@ -36,15 +38,26 @@ asio::awaitable<std::optional<Token>> TokenStream::next() {
       co_return std::nullopt;
     case detail::StreamState::Poll::failed:
       std::rethrow_exception(error);
+    case detail::StreamState::Poll::busy:
+      throw Error(errc::concurrent_next, "TokenStream::next()");
     case detail::StreamState::Poll::empty:
       break;
   }
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
-                                          void(std::exception_ptr, std::optional<Token>)>(
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, NextSignature>(
       [](auto handler, detail::StreamState* state) {
-        state->wait_token(std::make_unique<detail::StreamState::ConsumerHandler>(std::move(handler)));
+        state->wait_token(std::make_unique<NextHandler>(std::move(handler)));
       },
       asio::use_awaitable, state_.get());
+}
+
+asio::any_io_executor TokenStream::fallback_executor(const std::shared_ptr<detail::StreamState>& state) {
+  if (state && state->has_producer()) return state->strand();
+  return asio::system_executor();
+}
+
+void TokenStream::start_next(const std::shared_ptr<detail::StreamState>& state, std::unique_ptr<NextHandler> handler) {
+  if (!state) return detail::post_handler(std::move(handler), std::exception_ptr(), std::optional<Token>());
+  state->wait_token(std::move(handler));
 }
 
 void TokenStream::cancel() noexcept {

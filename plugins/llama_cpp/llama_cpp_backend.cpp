@@ -16,10 +16,13 @@ class LlamaCppBackend final : public Backend {
  public:
   std::string name() const override { return "llama_cpp"; }
 
-  Availability available() const override {
+  Availability available() const override { return available_with(LoadOptions()); }
+
+  // Available when a llama-server is found: LoadOptions::server_path, LLAMA_SERVER_PATH, PATH.
+  Availability available_with(const LoadOptions& options) const override {
     try {
       Availability ready = Availability::yes();
-      ready.server_path = llama_server::find_server_binary(std::nullopt).string();
+      ready.server_path = llama_server::find_server_binary(llama_server::explicit_server_path(options)).string();
       return ready;
     } catch (const Error& e) {
       return Availability::no(e.what());

@@ -32,8 +32,7 @@ LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const
       plan.fit = estimate_fit(model, context, layers, plan.gpu.vram_free());
     }
   }
-  plan.binary = find_rocm_server_binary(
-      options.server_path.empty() ? std::nullopt : std::optional<std::filesystem::path>(options.server_path), env);
+  plan.binary = find_rocm_server_binary(llama_server::explicit_server_path(options), env);
   return plan;
 }
 

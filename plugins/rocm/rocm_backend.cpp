@@ -13,14 +13,16 @@ namespace asio = boost::asio;
 
 RocmBackend::RocmBackend(llama_server::EnvLookup env) : env_(std::move(env)) {}
 
-Availability RocmBackend::available() const {
+Availability RocmBackend::available() const { return available_with(LoadOptions()); }
+
+Availability RocmBackend::available_with(const LoadOptions& options) const {
   try {
     const DiscoveryPaths paths = discovery_paths_from_environment(env_);
     require_kfd(paths);
     const GpuInfo& gpu = select_gpu(discover_gpus(paths), -1);
     (void)gpu;
     Availability ready = Availability::yes();
-    ready.server_path = find_rocm_server_binary(std::nullopt, env_).string();
+    ready.server_path = find_rocm_server_binary(llama_server::explicit_server_path(options), env_).string();
     return ready;
   } catch (const Error& e) {
     return Availability::no(e.context().empty() ? std::string(e.what()) : e.context());

@@ -27,6 +27,8 @@ class RocmBackend final : public Backend {
   // True with /dev/kfd present, at least one usable discrete AMD GPU and a llama-server found;
   // otherwise the reason names what is missing.
   Availability available() const override;
+  // The same, where LoadOptions::server_path (when set) is the llama-server.
+  Availability available_with(const LoadOptions& options) const override;
   // Reads the GGUF metadata and runs the VRAM fit check against the chosen GPU.
   Availability preflight(const std::string& path, const LoadOptions& options) const override;
   // plan_launch() (device, fit check, binary), then LlamaServerModel::load pinned to the GPU.

@@ -16,7 +16,7 @@ class StubBackend final : public Backend {
 
   asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) override {
     const StubOptions stub = parse_stub_options(options.backend_options);
-    if (stub.fail_load) throw Error(*stub.fail_load, "stub load of '" + path + "' (fail_load)");
+    if (stub.fail_load) throw Error(*stub.fail_load, "stub load of '" + path + "' (fail_load)", stub.fail_detail);
     if (options.parallel_slots == 0) throw Error(errc::invalid_argument, "parallel_slots must be at least 1");
     auto executor = co_await asio::this_coro::executor;
     co_return std::make_shared<StubModel>(executor, std::move(path), std::move(options), stub);

@@ -34,8 +34,9 @@ StubModel::StubModel(asio::any_io_executor executor, std::string path, LoadOptio
       pool_(SlotPoolOptions{.slots = options_.parallel_slots, .queue_limit = options_.queue_limit}) {}
 
 TokenStream StubModel::generate(std::string prompt, GenerateConfig config) {
+  if (auto invalid = validate(config)) return failed_stream(*invalid);
   if (closed_.load(std::memory_order_relaxed)) return failed_stream(make_error_code(errc::closed), "stub model");
-  StreamOptions stream(options_.stream_buffer_tokens, config.deadline);
+  StreamOptions stream(options_.stream_buffer_tokens, config);
   return spawn_stream(executor_, stream,
                       [self = shared_from_this(), prompt = std::move(prompt),
                        config = std::move(config)](StreamWriter& writer) {
@@ -74,7 +75,8 @@ asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string p
       throw Error(errc::server_exited, "stub server crashed (crash_after_tokens)");
     }
     if (stub_.fail_after_tokens && i == *stub_.fail_after_tokens) {
-      throw Error(stub_.fail_code, "stub failure after " + std::to_string(i) + " tokens (fail_after_tokens)");
+      throw Error(stub_.fail_code, "stub failure after " + std::to_string(i) + " tokens (fail_after_tokens)",
+                  stub_.fail_detail);
     }
     if (stub_.hang_after_tokens && i == *stub_.hang_after_tokens) {
       co_await pause(asio::steady_timer::duration::max());  // until cancelled or the deadline

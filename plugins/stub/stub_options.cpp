@@ -23,7 +23,8 @@ errc parse_code(const std::string& key, const std::string& value) {
 }  // namespace
 
 std::optional<errc> error_code_from_name(const std::string& name) {
-  for (int i = 1; i <= static_cast<int>(errc::internal_error); ++i) {
+  constexpr std::string_view kPastTheLastCode = "unknown";
+  for (int i = 1; error_name(static_cast<errc>(i)) != kPastTheLastCode; ++i) {
     const auto code = static_cast<errc>(i);
     if (error_name(code) == name) return code;
   }
@@ -47,10 +48,12 @@ StubOptions parse_stub_options(const std::map<std::string, std::string>& options
       out.hang_after_tokens = parse_count(key, value);
     } else if (key == "fail_load") {
       out.fail_load = parse_code(key, value);
+    } else if (key == "fail_detail") {
+      out.fail_detail = value;
     } else {
       throw Error(errc::invalid_argument, "stub backend option " + key + ": unknown (known: token_delay_us, "
                                           "prefill_delay_us, fail_after_tokens, fail_code, crash_after_tokens, "
-                                          "hang_after_tokens, fail_load)");
+                                          "hang_after_tokens, fail_load, fail_detail)");
     }
   }
   return out;

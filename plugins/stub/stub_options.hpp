@@ -21,6 +21,7 @@ struct StubOptions {
                                                // in-flight stream fails with server_exited
   std::optional<uint64_t> hang_after_tokens;   // hang_after_tokens: the stream stops producing
   std::optional<errc> fail_load;               // fail_load: load_model throws this code
+  std::string fail_detail;                     // fail_detail: Error::detail() of those failures
 };
 
 // Throws Error(invalid_argument) naming the key and value at fault, including unknown keys.

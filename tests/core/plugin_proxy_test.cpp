@@ -157,26 +157,76 @@ TEST(PluginProxy, StreamDroppedMidwayLetsThePluginUnload) {
   EXPECT_FALSE(is_loaded(good_plugin()));
 }
 
-TEST(PluginProxy, PluginLoadErrorKeepsItsCodeAndOutlivesThePlugin) {
+// The error loading `path` from the good plugin fails with, once the plugin is unmapped: the
+// caller reads it after the unmapping, which is safe only when core code made it.
+std::optional<Error> load_error_after_unload(const std::string& path) {
   asio::io_context io;
   auto registry = std::make_unique<Registry>();
   registry->load_plugin(good_plugin());
+  std::optional<Error> failure;
   try {
-    test::run(io, registry->load_model("missing.gguf", {}, "testgood"));
-    ADD_FAILURE() << "load_model succeeded";
+    test::run(io, registry->load_model(path, {}, "testgood"));
   } catch (const Error& e) {
-    registry.reset();
-    test::drain(io);
-    EXPECT_FALSE(is_loaded(good_plugin()));
-    // Reading the exception after the unmapping: it was made by core code.
-    EXPECT_TRUE(e.is(errc::model_not_found));
-    EXPECT_EQ(e.context(), "missing.gguf");
+    failure = e;
   }
+  registry.reset();
+  test::drain(io);
+  EXPECT_FALSE(is_loaded(good_plugin()));
+  return failure;
 }
 
-asio::awaitable<std::vector<BatchResult>> batch(std::shared_ptr<TextModel> model) {
+TEST(PluginProxy, PluginLoadErrorKeepsItsCodeAndOutlivesThePlugin) {
+  const auto error = load_error_after_unload("missing.gguf");
+  ASSERT_TRUE(error.has_value()) << "load_model succeeded";
+  EXPECT_TRUE(error->is(errc::model_not_found));
+  EXPECT_EQ(error->context(), "missing.gguf");
+}
+
+TEST(PluginProxy, PluginErrorKeepsItsDetailAcrossTheBoundary) {
+  const auto error = load_error_after_unload("refused.gguf");
+  ASSERT_TRUE(error.has_value()) << "load_model succeeded";
+  EXPECT_TRUE(error->is(errc::server_start_failed));
+  EXPECT_EQ(error->detail(), "loading the model\nerror: out of memory");
+  EXPECT_STREQ(error->what(), "refused.gguf: inference server failed to start");
+}
+
+asio::awaitable<std::vector<BatchResult>> batch(std::shared_ptr<TextModel> model, GenerateConfig config) {
   std::vector<std::string> prompts{"one", "two"};  // named: g++ 12 rejects a braced list here
-  co_return co_await model->batch_generate(std::move(prompts), GenerateConfig());
+  co_return co_await model->batch_generate(std::move(prompts), std::move(config));
+}
+
+asio::awaitable<std::optional<Error>> first_error(TokenStream& stream) {
+  try {
+    const std::optional<Token> token = co_await stream.next();
+    (void)token;
+  } catch (const Error& e) {
+    co_return e;
+  }
+  co_return std::nullopt;
+}
+
+TEST(PluginProxy, OutOfRangeConfigIsRefusedBeforeThePluginSeesIt) {
+  // The test plugin checks nothing: unchecked, it would stream "abc".
+  asio::io_context io;
+  Registry registry;
+  registry.load_plugin(good_plugin());
+  const auto model = load_good_model(io, registry);
+  GenerateConfig config;
+  config.top_p = 2.0F;
+  auto generated = model->generate("hello", config);
+  const auto generate_error = test::run(io, first_error(generated));
+  EXPECT_TRUE(generate_error && generate_error->is(errc::invalid_argument)) << "generate() was not refused";
+  auto chatted = model->chat({Message{"user", "hi"}}, config);
+  const auto chat_error = test::run(io, first_error(chatted));
+  EXPECT_TRUE(chat_error && chat_error->is(errc::invalid_argument)) << "chat() was not refused";
+  try {
+    test::run(io, batch(model, config));
+    ADD_FAILURE() << "batch_generate() was not refused";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.is(errc::invalid_argument)) << e.what();
+    EXPECT_NE(std::string(e.what()).find("top_p"), std::string::npos) << e.what();
+  }
+  test::run(io, close(model));
 }
 
 TEST(PluginProxy, BatchGenerateRunsThroughThePlugin) {
@@ -184,7 +234,7 @@ TEST(PluginProxy, BatchGenerateRunsThroughThePlugin) {
   Registry registry;
   registry.load_plugin(good_plugin());
   const auto model = load_good_model(io, registry);
-  const auto results = test::run(io, batch(model));
+  const auto results = test::run(io, batch(model, GenerateConfig()));
   ASSERT_EQ(results.size(), 2U);
   EXPECT_EQ(results[0].text, "abc");
   EXPECT_EQ(results[1].text, "abc");

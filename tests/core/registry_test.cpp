@@ -50,6 +50,30 @@ class FakeBackend final : public Backend {
   Availability availability_;
 };
 
+// Like a server backend: not available as the system is configured (no server binary on PATH),
+// available once LoadOptions::server_path names one.
+class NeedsServerPathBackend final : public Backend {
+ public:
+  explicit NeedsServerPathBackend(std::string name) : name_(std::move(name)) {}
+  std::string name() const override { return name_; }
+  Availability available() const override { return Availability::no("server_path not set; no server on PATH"); }
+  Availability available_with(const LoadOptions& options) const override {
+    return options.server_path.empty() ? available() : Availability::yes();
+  }
+  asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string, LoadOptions) override {
+    co_return std::make_shared<FakeModel>(name_);
+  }
+
+ private:
+  std::string name_;
+};
+
+LoadOptions with_server_path() {
+  LoadOptions options;
+  options.server_path = "/opt/llama/bin/llama-server";
+  return options;
+}
+
 void add(Registry& registry, std::string name, Availability availability) {
   registry.add(std::make_shared<FakeBackend>(std::move(name), std::move(availability)));
 }
@@ -175,6 +199,28 @@ TEST(Registry, LoadModelWithUnavailableBackendGivesItsReason) {
   const Error error = error_of([&] { load(registry, "rocm"); });
   EXPECT_TRUE(error.is(errc::backend_unavailable));
   EXPECT_EQ(error.context(), "rocm: no AMD GPU found");
+}
+
+TEST(Registry, LoadModelCountsAServerPathGivenInTheOptions) {
+  Registry registry;
+  registry.add(std::make_shared<NeedsServerPathBackend>("llama_cpp"));
+  asio::io_context io;
+  EXPECT_EQ(test::run(io, registry.load_model("model.gguf", with_server_path(), "llama_cpp"))->model_type(),
+            "llama_cpp");
+  EXPECT_EQ(test::run(io, registry.load_model("model.gguf", with_server_path()))->model_type(), "llama_cpp")
+      << "the default backend is chosen with the options too";
+  EXPECT_TRUE(error_of([&] { load(registry, "llama_cpp"); }).is(errc::backend_unavailable))
+      << "without the option nothing changed";
+}
+
+TEST(Registry, DefaultPreflightAndDefaultBackendJudgeWithTheOptions) {
+  Registry registry;
+  registry.add(std::make_shared<NeedsServerPathBackend>("llama_cpp"));
+  const auto backend = registry.get("llama_cpp");
+  EXPECT_TRUE(backend->preflight("model.gguf", with_server_path()).available);
+  EXPECT_FALSE(backend->preflight("model.gguf", LoadOptions()).available);
+  EXPECT_EQ(registry.default_backend(with_server_path()), backend);
+  EXPECT_TRUE(error_of([&] { registry.default_backend(); }).is(errc::backend_unavailable));
 }
 
 // ---------------------------------------------------------------- plugin search path

@@ -15,26 +15,19 @@
 #include <vector>
 
 #include "inference/error.hpp"
+#include "support/caught_code.hpp"
 #include "support/run_async.hpp"
 
 namespace inference {
 namespace {
 
 namespace asio = boost::asio;
+using testing::caught_code;
 using testing::run_async;
 
 // Lets every ready handler run once; used to let queued work reach its waiting point.
 asio::awaitable<void> yield_a_few(int n = 10) {
   for (int i = 0; i < n; ++i) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-}
-
-errc caught_code(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const Error& error) {
-    return static_cast<errc>(error.code().value());
-  }
-  return errc::internal_error;
 }
 
 TEST(SlotPool, GrantsAFreeSlotWithoutWaiting) {

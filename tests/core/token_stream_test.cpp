@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -16,6 +17,7 @@
 #include <string>
 
 #include "inference/error.hpp"
+#include "inference/stream_producer.hpp"
 #include "stub_model.hpp"
 #include "stub_vocabulary.hpp"
 #include "support/run_async.hpp"
@@ -220,6 +222,7 @@ TEST(TokenStream, DeadlineWhileRunningGivesDeadlineExceeded) {
       EXPECT_TRUE(e.is(errc::deadline_exceeded)) << e.what();
     }
     EXPECT_EQ(received, 2) << "tokens produced before the deadline are delivered first";
+    EXPECT_EQ(stream.result().finish_reason, FinishReason::error);
     EXPECT_EQ(stream.result().error, make_error_code(errc::deadline_exceeded));
     co_await yield_a_few();
     EXPECT_EQ(model->stats().slots_busy, 0u);
@@ -282,6 +285,61 @@ TEST(TokenStream, CrashFailsEveryInFlightStreamWithServerExited) {
     }
   });
   EXPECT_EQ(exited.load(), 4);
+}
+
+TEST(TokenStream, AFailuresDetailReachesTheThrownErrorAndTheResult) {
+  run_async([]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    const std::string tail = "last line but one\nlast line";
+    auto model = make_stub(ex, {}, {{"fail_after_tokens", "1"}, {"fail_code", "server_exited"}, {"fail_detail", tail}});
+    auto stream = model->generate("a", tokens(10));
+    try {
+      while (co_await stream.next()) {
+      }
+      ADD_FAILURE() << "expected server_exited";
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is(errc::server_exited)) << e.what();
+      EXPECT_EQ(e.detail(), tail);
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+    }
+    const GenerateResult result = stream.result();
+    EXPECT_EQ(result.error_detail, tail);
+    EXPECT_EQ(result.error_message.find('\n'), std::string::npos) << result.error_message;
+  });
+}
+
+TEST(TokenStream, SecondConcurrentNextFailsAtOnceAndTheFirstReaderStillGetsItsToken) {
+  testing::run_bounded(
+      []() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        // The producer sends its one token only when the test opens the gate.
+        auto gate = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+        auto stream = spawn_stream(ex, StreamOptions(), [gate](StreamWriter& writer) -> asio::awaitable<FinishReason> {
+          co_await gate->async_wait(asio::as_tuple(asio::use_awaitable));
+          Token token;
+          token.id = 7;
+          co_await writer.push(std::move(token));
+          co_return FinishReason::length;
+        });
+        std::optional<std::optional<Token>> first;  // what the first reader got, once it got it
+        asio::co_spawn(
+            ex, [&]() -> asio::awaitable<void> { first = co_await stream.next(); }, asio::detached);
+        co_await yield_a_few();
+        try {
+          auto second = co_await stream.next();
+          ADD_FAILURE() << "a second next() while one is pending returned " << second.has_value();
+        } catch (const Error& e) {
+          EXPECT_TRUE(e.is(errc::concurrent_next)) << e.what();
+        }
+        EXPECT_FALSE(first.has_value()) << "the first reader is still waiting";
+        gate->cancel();
+        while (!first) co_await yield_a_few(1);
+        EXPECT_TRUE(first->has_value() && (*first)->id == 7);
+        auto end = co_await stream.next();
+        EXPECT_FALSE(end.has_value());
+        EXPECT_EQ(stream.result().finish_reason, FinishReason::length);
+      },
+      1, std::chrono::seconds(30));
 }
 
 TEST(TokenStream, StopTokenEndsWithStop) {

@@ -207,6 +207,35 @@ TEST(LlmctlErrors, StreamFailureExitsOneWithOneLineNamingTheCode) {
   EXPECT_EQ(result.at("error").as_string(), "server_exited");
 }
 
+TEST(LlmctlErrors, AnErrorsDetailIsPrintedOnlyWithVerboseBelowItsOneLine) {
+  std::vector<std::string> args{"generate", "--backend", "stub", "--opt", "fail_load=server_start_failed"};
+  args.insert(args.end(), {"--opt", "fail_detail=server said A\nserver said B", "hello"});
+  const auto quiet = run_llmctl(with_plugins(args));
+  EXPECT_EQ(quiet.exit_code, kExitFailure) << describe(quiet);
+  ASSERT_EQ(quiet.err_lines().size(), 1U) << describe(quiet);
+  EXPECT_NE(quiet.err.find("(server_start_failed)"), std::string::npos) << describe(quiet);
+  EXPECT_EQ(quiet.err.find("server said"), std::string::npos) << describe(quiet);
+
+  std::vector<std::string> verbose_args = args;
+  verbose_args.insert(verbose_args.begin() + 1, "--verbose");
+  const auto verbose = run_llmctl(with_plugins(verbose_args));
+  EXPECT_EQ(verbose.exit_code, kExitFailure) << describe(verbose);
+  const auto lines = verbose.err_lines();
+  ASSERT_EQ(lines.size(), 3U) << describe(verbose);
+  EXPECT_EQ(lines[0], quiet.err_lines()[0]);
+  EXPECT_EQ(lines[1], "  server said A");
+  EXPECT_EQ(lines[2], "  server said B");
+}
+
+TEST(LlmctlErrors, JsonResultCarriesTheErrorsDetail) {
+  const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "5", "--opt",
+                                          "fail_after_tokens=1", "--opt", "fail_detail=line 1\nline 2", "hello"}));
+  EXPECT_EQ(r.exit_code, kExitFailure) << describe(r);
+  const auto result = parse_object(r.out_lines().back()).at("result").as_object();
+  EXPECT_EQ(result.at("error_detail").as_string(), "line 1\nline 2");
+  EXPECT_EQ(std::string(result.at("error_message").as_string()).find('\n'), std::string::npos);
+}
+
 TEST(LlmctlErrors, BackendRejectingAnOptionExitsOne) {
   const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", "--opt", "no_such_knob=1", "hello"}));
   EXPECT_EQ(r.exit_code, kExitFailure) << describe(r);

@@ -40,6 +40,7 @@ boost::json::object result_json(const inference::GenerateResult& result) {
     out["error"] = ours ? inference::error_name(static_cast<inference::errc>(result.error.value()))
                         : std::string_view(result.error.category().name());
     out["error_message"] = result.error_message;
+    if (!result.error_detail.empty()) out["error_detail"] = result.error_detail;
   }
   return out;
 }

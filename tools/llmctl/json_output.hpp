@@ -16,7 +16,7 @@ boost::json::object token_json(const inference::Token& token);
 
 // finish_reason, prompt_tokens, generated_tokens, cached_prompt_tokens, queue_ms, ttft_ms,
 // total_ms, prefill_tok_s, decode_tok_s; plus error (the code's name) and error_message when
-// the generation failed.
+// the generation failed, and error_detail (several lines) when the error has one.
 boost::json::object result_json(const inference::GenerateResult& result);
 
 }  // namespace llmctl

@@ -13,6 +13,10 @@ int main(int argc, char** argv) {
   CLI::App app{"llmctl: drive the inference runtime's backends from the command line"};
   app.name("llmctl");
   app.require_subcommand(1);
+  bool verbose = false;
+  app.add_flag("-v,--verbose", verbose,
+               "On an error, also print its detail (e.g. the inference server's last output lines)");
+  app.fallthrough();  // --verbose may follow the subcommand too
 
   CommandAction action;
   add_backends_command(app, action);
@@ -35,7 +39,7 @@ int main(int argc, char** argv) {
   try {
     return action ? action() : kExitUsage;
   } catch (const inference::Error& e) {
-    report_error(e);
+    report_error(e, verbose);
   } catch (const std::exception& e) {
     report_error(e.what());
   }

@@ -29,11 +29,18 @@ class Backend {
   virtual ~Backend() = default;
 
   virtual std::string name() const = 0;
+  // Whether the backend can load models at all, as the system is configured (e.g. a server
+  // binary found on PATH). Cheap; may probe the system.
   virtual Availability available() const = 0;
+  // The same, given what `options` supply (e.g. LoadOptions::server_path names the server
+  // binary that available() would have to find). The Registry asks this before load_model().
+  // The default is available().
+  virtual Availability available_with(const LoadOptions& options) const;
 
   // Whether the model at `path` could be loaded with `options`, judged without loading it
   // (e.g. whether it fits the device's free memory). Cheap and side-effect free; the default
-  // says only whether the backend is available. A "no" carries the reason, with the numbers.
+  // says only whether the backend is available_with(options). A "no" carries the reason, with
+  // the numbers.
   virtual Availability preflight(const std::string& path, const LoadOptions& options) const;
 
   // Loads a model; the model's work runs on the executor of the awaiting coroutine.

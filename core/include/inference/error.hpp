@@ -1,6 +1,7 @@
 // Typed errors of the inference runtime: one std::error_category for the whole project and an
-// exception type that carries the code plus context a user can act on (path, exit status,
-// the child's last lines). Thread-safety: all functions here are safe from any thread.
+// exception type that carries the code plus context a user can act on (path, exit status) in one
+// line, and the longer evidence (the child's last lines) beside it. Thread-safety: all functions
+// here are safe from any thread.
 #pragma once
 
 #include <stdexcept>
@@ -31,6 +32,7 @@ enum class errc {
   duplicate_backend,
   model_failed,
   internal_error,
+  concurrent_next,  // TokenStream::next() while another next() on the stream is pending
 };
 
 const std::error_category& error_category() noexcept;
@@ -43,14 +45,20 @@ inline std::error_code make_error_code(errc e) noexcept {
 std::string_view error_name(errc e) noexcept;
 
 // The exception every awaitable of the runtime throws. what() is one line:
-// "<context>: <message of the code>" (or just the message without context).
+// "<context>: <message of the code>" (or just the message without context); line breaks in the
+// context are folded into spaces there. detail() holds what does not fit one line, e.g. the last
+// lines a crashed or refusing llama-server printed; it is empty when there is nothing more.
 class Error : public std::runtime_error {
  public:
   explicit Error(errc code, std::string context = {});
   Error(std::error_code code, std::string context);
+  Error(errc code, std::string context, std::string detail);
+  Error(std::error_code code, std::string context, std::string detail);
 
   const std::error_code& code() const noexcept { return code_; }
   const std::string& context() const noexcept { return context_; }
+  // Supporting text of any length (several lines), for logs and --verbose output.
+  const std::string& detail() const noexcept { return detail_; }
 
   // True when this error carries the given project code.
   bool is(errc e) const noexcept { return code_ == make_error_code(e); }
@@ -58,6 +66,7 @@ class Error : public std::runtime_error {
  private:
   std::error_code code_;
   std::string context_;
+  std::string detail_;
 };
 
 }  // namespace inference

@@ -1,5 +1,6 @@
 // Per-request generation settings. Every optional field left unset means "backend default";
-// an explicit value (including 0) is always passed through.
+// an explicit value (including 0) is always passed through. Plain value type: safe to copy, and
+// one config may be shared by any number of requests (the timeout starts anew for each).
 #pragma once
 
 #include <chrono>
@@ -7,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "inference/error.hpp"
 
 namespace inference {
 
@@ -18,28 +21,39 @@ struct GenerateConfig {
   // prvalue aggregates that own memory (see docs/architecture.md).
   GenerateConfig() = default;
 
-  std::optional<int32_t> max_tokens;  // unset: kDefaultMaxTokens
-  std::optional<float> temperature;   // 0 = greedy
-  std::optional<int32_t> top_k;
-  std::optional<float> top_p;
-  std::optional<float> min_p;
-  std::optional<float> repeat_penalty;
+  std::optional<int32_t> max_tokens;    // unset: kDefaultMaxTokens; >= 0
+  std::optional<float> temperature;     // 0 = greedy; >= 0
+  std::optional<int32_t> top_k;         // >= 0 (0 = all tokens)
+  std::optional<float> top_p;           // in [0, 1]
+  std::optional<float> min_p;           // in [0, 1]
+  std::optional<float> repeat_penalty;  // >= 0 (1 = none)
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;      // stop strings
   std::vector<int32_t> stop_tokens;   // stop token ids
-  int32_t logprobs = 0;               // top-N probabilities per token, 0 = off
+  int32_t logprobs = 0;               // top-N probabilities per token, 0 = off; >= 0
   std::string session;                // affinity key; empty = none
-  // Covers queueing and generation; when it passes the stream fails with deadline_exceeded.
-  std::optional<std::chrono::steady_clock::time_point> deadline;
+  // Bounds on queueing plus generation. When one passes, the stream fails with
+  // Error(deadline_exceeded): result().finish_reason is `error`, result().error is
+  // deadline_exceeded (tokens produced before are still delivered first). When both are set,
+  // the earlier one applies.
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // a fixed point in time
+  std::optional<std::chrono::steady_clock::duration> timeout;     // from each generate()/chat() call
   std::optional<int32_t> priority;    // higher is served first; unset = 0
 
   int32_t effective_max_tokens() const { return max_tokens.value_or(kDefaultMaxTokens); }
 
-  // Sets the deadline to now + timeout.
-  GenerateConfig& with_timeout(std::chrono::steady_clock::duration timeout) {
-    deadline = std::chrono::steady_clock::now() + timeout;
+  // Sets the timeout: each request made with this config must end within `duration` of its own
+  // generate()/chat() call (not of this call).
+  GenerateConfig& with_timeout(std::chrono::steady_clock::duration duration) {
+    timeout = duration;
     return *this;
   }
 };
+
+// Checks the ranges noted above (floats must also be finite). Returns Error(invalid_argument)
+// naming the first field out of range and its value, or std::nullopt when the config is usable.
+// generate() and chat() run it before any work: an invalid config gives a stream whose first
+// next() throws that error; batch_generate() and classify() throw it.
+std::optional<Error> validate(const GenerateConfig& config);
 
 }  // namespace inference

@@ -21,7 +21,8 @@ namespace inference {
 
 class Backend;
 
-// 2: Availability gained server_path.
+// 2: Availability gained server_path; Backend, Error, GenerateConfig and GenerateResult changed
+// layout (available_with(), detail(), timeout, error_detail).
 inline constexpr uint32_t kPluginAbiVersion = 2;
 inline constexpr const char* kPluginSymbol = "inference_plugin_v1";
 

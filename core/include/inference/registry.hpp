@@ -75,14 +75,20 @@ class Registry {
   // The first available backend in kPreferredBackends order, then any other available one
   // except "stub". Throws Error(backend_unavailable) listing each backend's reason.
   std::shared_ptr<Backend> default_backend() const;
+  // The same, with availability judged by Backend::available_with(options).
+  std::shared_ptr<Backend> default_backend(const LoadOptions& options) const;
 
-  // Loads a model with the named backend, or the default one when `backend` is empty.
-  // Fails with not_registered / backend_unavailable ("<name>: <reason>") before touching it.
+  // Loads a model with the named backend, or default_backend(options) when `backend` is empty.
+  // Fails with not_registered / backend_unavailable ("<name>: <reason>", judged by
+  // Backend::available_with(options), so LoadOptions::server_path counts) before touching it.
   boost::asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options,
                                                                 std::string backend = {});
 
  private:
   struct Entry;
+  // list(), with availability asked with `options` when not null.
+  std::vector<BackendEntry> list_for(const LoadOptions* options) const;
+  static std::shared_ptr<Backend> choose_default(const std::vector<BackendEntry>& entries);
   // Registers all of `backends` or, when any name is taken, none (throws duplicate_backend).
   void add_entries(std::vector<std::shared_ptr<Backend>> backends, std::string plugin_file);
 

@@ -23,6 +23,8 @@
 #include <functional>
 #include <optional>
 
+#include "inference/error.hpp"
+#include "inference/generate_config.hpp"
 #include "inference/load_options.hpp"
 #include "inference/token_stream.hpp"
 #include "inference/types.hpp"
@@ -63,15 +65,24 @@ struct StreamOptions {
   StreamOptions() = default;  // not an aggregate: see GenerateConfig
   StreamOptions(std::size_t buffer, std::optional<std::chrono::steady_clock::time_point> until)
       : buffer_tokens(buffer), deadline(until) {}
+  // The request's own bounds: GenerateConfig::deadline and ::timeout.
+  StreamOptions(std::size_t buffer, const GenerateConfig& config)
+      : buffer_tokens(buffer), deadline(config.deadline), timeout(config.timeout) {}
 
   std::size_t buffer_tokens = kDefaultStreamBufferTokens;
+  // The stream fails with deadline_exceeded at the earlier of `deadline` and spawn_stream() +
+  // `timeout`.
   std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::optional<std::chrono::steady_clock::duration> timeout;
 };
 
 TokenStream spawn_stream(const boost::asio::any_io_executor& executor, StreamOptions options,
                          StreamBody body);
 
-// A stream that has already failed with `error` (e.g. overloaded before anything started).
+// A stream that has already failed with `error` (e.g. overloaded before anything started): its
+// first next() throws Error(error, message).
 TokenStream failed_stream(const std::error_code& error, std::string message);
+// The same for an Error, keeping its detail().
+TokenStream failed_stream(const Error& error);
 
 }  // namespace inference

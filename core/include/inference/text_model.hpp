@@ -43,16 +43,20 @@ class TextModel {
  public:
   virtual ~TextModel() = default;
 
+  // A config that validate() refuses gives, before any work, a stream whose first next() throws
+  // that Error(invalid_argument) naming the field. Implementations check it on entry.
   virtual TokenStream generate(std::string prompt, GenerateConfig config) = 0;
   virtual TokenStream chat(std::vector<Message> messages, GenerateConfig config) = 0;
 
   // One next token per prompt with its top-N alternatives (config.logprobs, default 5), all
-  // prompts in parallel. The default runs generate() with max_tokens = 1.
+  // prompts in parallel. The default runs generate() with max_tokens = 1. Throws
+  // Error(invalid_argument) at once when validate() refuses the config.
   virtual boost::asio::awaitable<std::vector<ClassifyResult>> classify(std::vector<std::string> prompts,
                                                                        GenerateConfig config);
 
   // Every prompt's full generation, all admitted at once so they run across all slots in
   // parallel. A failed prompt reports its error in its BatchResult; the others still complete.
+  // Throws Error(invalid_argument) before admitting anything when validate() refuses the config.
   virtual boost::asio::awaitable<std::vector<BatchResult>> batch_generate(std::vector<std::string> prompts,
                                                                           GenerateConfig config);
 

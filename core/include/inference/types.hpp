@@ -56,8 +56,9 @@ struct GenerateMetrics {
 struct GenerateResult {
   FinishReason finish_reason = FinishReason::error;
   GenerateMetrics metrics;
-  std::error_code error;       // set when finish_reason == error (or cancelled by a deadline)
-  std::string error_message;   // one line, with context, when error is set
+  std::error_code error;      // set exactly when finish_reason == error
+  std::string error_message;  // one line, with context, when error is set (the Error's what())
+  std::string error_detail;   // the Error's detail(): e.g. the server's last lines; often empty
 };
 
 // classify(): the single next token for a prompt and the top alternatives.

@@ -150,11 +150,12 @@ TokenStream LlamaServerModel::chat(std::vector<Message> messages, GenerateConfig
 }
 
 TokenStream LlamaServerModel::start(std::shared_ptr<Request> request) {
+  if (auto invalid = validate(request->config)) return failed_stream(*invalid);
   if (closed_.load()) return failed_stream(make_error_code(errc::closed), "llama-server model");
   if (context_.shut_down()) {
     return failed_stream(make_error_code(errc::closed), "llama-server model: its io_context was destroyed");
   }
-  StreamOptions stream(options_.stream_buffer_tokens, request->config.deadline);
+  StreamOptions stream(options_.stream_buffer_tokens, request->config);
   return spawn_stream(executor_, stream, [self = shared_from_this(), request](StreamWriter& writer) {
     return self->run(writer, request);
   });
@@ -339,8 +340,7 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
                                            std::to_string(engine_.stall_timeout.count()) +
                                            " ms; it was killed and is being restarted");
       }
-      throw Error(errc::server_exited, "llama-server " + status->describe() + " while generating" +
-                                           (status->output_tail.empty() ? "" : "; last output:\n" + status->output_tail));
+      throw Error(errc::server_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
     }
   }
   // Hand the slot on only once the server has let go of it.

@@ -85,11 +85,6 @@ std::string first_error_line(std::string_view output) {
   return {};
 }
 
-std::string with_tail(std::string context, const std::string& tail) {
-  if (!tail.empty()) context += "; last output:\n" + tail;
-  return context;
-}
-
 }  // namespace
 
 asio::awaitable<void> wait_until_ready(asio::any_io_executor executor,
@@ -113,18 +108,16 @@ asio::awaitable<void> wait_until_ready(asio::any_io_executor executor,
       co_return;
     case 1: {
       const ExitStatus& status = std::get<1>(outcome);
-      // The cause on the first line; the whole tail below it.
+      // The cause in the one line; the whole tail in the detail.
       const std::string cause = first_error_line(status.output_tail);
       throw Error(errc::server_start_failed,
-                  with_tail(who + " " + status.describe() + " before it was ready" +
-                                (cause.empty() ? "" : ": " + cause),
-                            status.output_tail));
+                  who + " " + status.describe() + " before it was ready" + (cause.empty() ? "" : ": " + cause),
+                  status.output_tail);
     }
     default:
       throw Error(errc::load_timeout,
-                  with_tail(who + " was not ready after " + std::to_string(timeout.count()) +
-                                " ms (" + last_outcome + ")",
-                            process.output_tail()));
+                  who + " was not ready after " + std::to_string(timeout.count()) + " ms (" + last_outcome + ")",
+                  process.output_tail());
   }
 }
 

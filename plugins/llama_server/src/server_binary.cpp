@@ -167,6 +167,11 @@ std::optional<std::filesystem::path> configured_server_binary() {
   return std::filesystem::path(configured);
 }
 
+std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options) {
+  if (options.server_path.empty()) return std::nullopt;
+  return std::filesystem::path(options.server_path);
+}
+
 std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,
                                          const EnvLookup& env,
                                          const std::optional<std::filesystem::path>& configured_default) {
@@ -263,9 +268,8 @@ ServerVersion probe_server_version(const std::filesystem::path& binary,
   OutputRing ring;
   ring.append(output);
   const auto fail = [&](const std::string& what) -> ServerVersion {
-    const std::string tail = ring.tail_text(kProbeTailLines);
-    throw Error(errc::server_start_failed, "'" + binary.string() + " --version' " + what +
-                                               (tail.empty() ? "" : "; its output:\n" + tail));
+    throw Error(errc::server_start_failed, "'" + binary.string() + " --version' " + what,
+                ring.tail_text(kProbeTailLines));
   };
   if (result.timed_out) {
     detail::kill_group_and_reap(child.pid);

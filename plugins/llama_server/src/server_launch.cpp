@@ -21,14 +21,16 @@ boost::asio::awaitable<std::unique_ptr<ServerProcess>> start_ready_server(
       if (!port_clash) throw;
       if (spec.port != 0) {
         // The user chose this port: picking another would hide the conflict from them.
-        throw Error(errc::server_start_failed, "port " + std::to_string(spec.port) + " on " +
-                                                   std::string(ServerEndpoint::kLoopbackAddress) +
-                                                   " is already in use: " + std::string(error.context()));
+        throw Error(errc::server_start_failed,
+                    "port " + std::to_string(spec.port) + " on " + std::string(ServerEndpoint::kLoopbackAddress) +
+                        " is already in use: " + error.context(),
+                    error.detail());
       }
       if (attempt == kMaxBindAttempts) {
-        throw Error(errc::server_start_failed,
-                    std::string(error.context()) + " (the TCP port was taken " +
-                        std::to_string(kMaxBindAttempts) + " times in a row)");
+        throw Error(
+            errc::server_start_failed,
+            error.context() + " (the TCP port was taken " + std::to_string(kMaxBindAttempts) + " times in a row)",
+            error.detail());
       }
     }
     // `process` (exited already) is reaped by its destructor before the next attempt.

@@ -178,20 +178,19 @@ void ServerSupervisor::publish(std::shared_ptr<ServerInstance> instance) {
   for (auto& handler : ready) inference::detail::post_handler(std::move(handler), std::exception_ptr(), instance);
 }
 
-void ServerSupervisor::fail(std::error_code code, std::string context) {
+void ServerSupervisor::fail(std::error_code code, std::string context, std::string detail) {
   std::vector<std::unique_ptr<Waiter::Handler>> failed;
+  std::exception_ptr cause;
   {
     std::lock_guard lock(mutex_);
     // The first failure is the cause: closing a failed model must not hide why it failed.
-    if (!failure_) failure_.emplace(code, std::move(context));
-    code = failure_->first;
-    context = failure_->second;
+    if (!failure_) failure_.emplace(code, std::move(context), std::move(detail));
+    cause = std::make_exception_ptr(*failure_);
     current_.reset();
     failed = take_waiters();
   }
   for (auto& handler : failed) {
-    inference::detail::post_handler(std::move(handler), std::make_exception_ptr(Error(code, context)),
-                                    std::shared_ptr<ServerInstance>());
+    inference::detail::post_handler(std::move(handler), cause, std::shared_ptr<ServerInstance>());
   }
 }
 
@@ -201,6 +200,7 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
   asio::steady_timer tick(co_await asio::this_coro::executor);
   uint64_t generation = 0;
   std::string last_cause;
+  std::string last_output;  // the tail the last server printed, for the failure's detail
   for (;;) {
     if (instance) {
       ExitStatus status;
@@ -227,7 +227,7 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
                        ? "stopped producing tokens for " + std::to_string(options_.stall_timeout.count()) +
                              " ms and was killed"
                        : status.describe();
-      if (!status.output_tail.empty()) last_cause += "; last output:\n" + status.output_tail;
+      last_output = status.output_tail;
     }
 
     // Restart within the budget, or give up.
@@ -236,7 +236,8 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
     if (!options_.restart || restart_times_.size() >= options_.restart_budget) {
       fail(make_error_code(errc::model_failed),
            "llama-server " + last_cause + " (restart budget of " + std::to_string(options_.restart_budget) + " per " +
-               std::to_string(options_.restart_window.count()) + " ms exhausted)");
+               std::to_string(options_.restart_window.count()) + " ms exhausted)",
+           last_output);
       co_return;
     }
     const auto backoff = options_.restart_backoff * (1LL << std::min<std::size_t>(restart_times_.size(), 16));
@@ -253,6 +254,7 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
       instance = co_await launch(++generation);
     } catch (const Error& e) {
       last_cause = std::string("failed to restart: ") + e.what();
+      last_output = e.detail();
     }
     if (!instance) continue;
     restarts_.fetch_add(1);
@@ -272,7 +274,7 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
 asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::acquire_instance() {
   {
     std::lock_guard lock(mutex_);
-    if (failure_) throw Error(failure_->first, failure_->second);
+    if (failure_) throw *failure_;
     if (stopping_) throw Error(errc::closed, "llama-server is stopping");
     if (serving_locked()) co_return current_;
   }
@@ -285,7 +287,7 @@ asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::acquire_insta
         std::exception_ptr error;
         std::shared_ptr<ServerInstance> ready;
         if (failure_) {
-          error = std::make_exception_ptr(Error(failure_->first, failure_->second));
+          error = std::make_exception_ptr(*failure_);
         } else if (stopping_) {
           error = std::make_exception_ptr(Error(errc::closed, "llama-server is stopping"));
         } else if (serving_locked()) {
@@ -394,7 +396,7 @@ void ServerSupervisor::detach_from_context() noexcept {
 
 bool ServerSupervisor::failed() const {
   std::lock_guard lock(mutex_);
-  return failure_.has_value() && failure_->first == make_error_code(errc::model_failed);
+  return failure_.has_value() && failure_->is(errc::model_failed);
 }
 
 std::shared_ptr<ServerInstance> ServerSupervisor::current() const {

@@ -80,6 +80,9 @@ TEST(LlamaCppFailureTest, KilledServerFailsInFlightStreamsWithServerExitedAndQue
       EXPECT_TRUE(error && error->is(errc::server_exited)) << (error ? error->what() : "no error");
       if (error) {
         EXPECT_NE(std::string(error->what()).find("signal 9"), std::string::npos) << error->what();
+        // One line to report; the server's last lines beside it.
+        EXPECT_EQ(std::string(error->what()).find('\n'), std::string::npos) << error->what();
+        EXPECT_FALSE(error->detail().empty());
       }
     }
     std::printf("[ MEASURE  ] kill -9 -> all %u in-flight streams failed: %.1f ms\n", kTestSlots, slowest_ms);
@@ -144,8 +147,10 @@ TEST(LlamaCppFailureTest, ExhaustedRestartBudgetFailsTheModelAndNewRequestsFailF
     std::printf("[ MEASURE  ] request on a failed model failed after %.1f ms\n", ms_since(asked_at));
     EXPECT_TRUE(error && error->is(errc::model_failed)) << (error ? error->what() : "no error");
     if (error) {
-        EXPECT_NE(std::string(error->what()).find("signal 9"), std::string::npos) << error->what();
-      }
+      EXPECT_NE(std::string(error->what()).find("signal 9"), std::string::npos) << error->what();
+      EXPECT_EQ(std::string(error->what()).find('\n'), std::string::npos) << error->what();
+      EXPECT_FALSE(error->detail().empty()) << "the last server's output";
+    }
     EXPECT_EQ(model->server_pid(), 0);
     co_await model->close();
     EXPECT_TRUE(model->stats().failed);
@@ -211,6 +216,37 @@ TEST(LlamaCppFailureTest, ServerRefusingToStartGivesServerStartFailedWithItsLast
   EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
   EXPECT_NE(std::string(error->what()).find("--no-such-flag"), std::string::npos) << error->what();
   EXPECT_TRUE(no_children_left());
+}
+
+TEST(LlamaCppFailureTest, OutOfRangeConfigFailsWithInvalidArgumentNamingTheFieldBeforeReachingTheServer) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  run_test([]() -> asio::awaitable<void> {
+    auto model = co_await load_tiny(tiny_options(1, kShortContextPerSlot));
+    // Unchecked, the server answers the first with HTTP 400 and silently accepts the others.
+    GenerateConfig negative_max = greedy(-1);
+    GenerateConfig negative_temperature = greedy(kShortGeneration);
+    negative_temperature.temperature = -1.0F;
+    GenerateConfig top_p_above_one = greedy(kShortGeneration);
+    top_p_above_one.top_p = 1.5F;
+    TokenStream a = model->generate("Hello", negative_max);
+    TokenStream b = model->generate("Hello", negative_temperature);
+    std::vector<Message> messages{Message{"user", "Hi"}};
+    TokenStream c = model->chat(std::move(messages), top_p_above_one);
+    const std::vector<std::pair<TokenStream*, std::string>> cases{
+        {&a, "max_tokens"}, {&b, "temperature"}, {&c, "top_p"}};
+    for (const auto& [stream, field] : cases) {
+      std::optional<Error> error = co_await drain_error(*stream);
+      EXPECT_TRUE(error && error->is(errc::invalid_argument)) << field << ": " << (error ? error->what() : "no error");
+      if (error) {
+        EXPECT_NE(std::string(error->what()).find(field), std::string::npos) << error->what();
+      }
+    }
+    EXPECT_EQ(model->stats().requests_total, 0U) << "a refused request reached the slot queue";
+    TokenStream valid = model->generate("Hello", greedy(kShortGeneration));
+    std::vector<Token> tokens = co_await drain(valid);
+    EXPECT_FALSE(tokens.empty());
+    co_await model->close();
+  });
 }
 
 TEST(LlamaCppFailureTest, PromptLongerThanTheSlotContextGivesHttpErrorWithTheServerMessage) {

@@ -85,11 +85,8 @@ double ms_since(Clock::time_point start) { return ms_between(start, Clock::now()
 
 bool contains(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
 
-// An error's first line: what a user reads in a one-line report (the server's output follows).
-std::string first_line(const Error& error) {
-  const std::string text = error.what();
-  return text.substr(0, text.find('\n'));
-}
+// what() is the one line a user reads in a report; the server's output is in detail().
+bool one_line(const Error& error) { return std::string(error.what()).find('\n') == std::string::npos; }
 
 using ScratchDirectory = inference::test::ScratchDirectory;
 
@@ -390,12 +387,13 @@ TEST(LlamaCppFaultTest, ModelWithValidMetadataButMissingTensorsGivesServerStartF
   ASSERT_TRUE(error.has_value());
   EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
   EXPECT_TRUE(contains(error->what(), "exited with status 1 before it was ready")) << error->what();
-  // The server's root cause on the first line ("... tensor 'blk.1.attn_norm.weight' not found"),
-  // its last words below.
-  EXPECT_TRUE(contains(first_line(*error), "exited with status 1 before it was ready: llama_model_load: error"))
+  // The server's root cause in the one line ("... tensor 'blk.1.attn_norm.weight' not found"),
+  // its last words in the detail.
+  EXPECT_TRUE(one_line(*error)) << error->what();
+  EXPECT_TRUE(contains(error->what(), "exited with status 1 before it was ready: llama_model_load: error"))
       << error->what();
-  EXPECT_TRUE(contains(first_line(*error), "not found")) << error->what();
-  EXPECT_TRUE(contains(error->what(), "exiting due to model loading error")) << error->what();
+  EXPECT_TRUE(contains(error->what(), "not found")) << error->what();
+  EXPECT_TRUE(contains(error->detail(), "exiting due to model loading error")) << error->detail();
   EXPECT_TRUE(no_child_process_left());
 }
 
@@ -416,8 +414,9 @@ TEST(LlamaCppFaultTest, ContextTooLargeForTheMachineGivesServerStartFailedWithTh
   ASSERT_TRUE(error.has_value());
   EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
   EXPECT_TRUE(contains(error->what(), "exited with status 1 before it was ready")) << error->what();
-  EXPECT_TRUE(contains(first_line(*error), "failed to initialize the context")) << error->what();
-  EXPECT_TRUE(contains(error->what(), "failed to create context")) << error->what();
+  EXPECT_TRUE(one_line(*error)) << error->what();
+  EXPECT_TRUE(contains(error->what(), "failed to initialize the context")) << error->what();
+  EXPECT_TRUE(contains(error->detail(), "failed to create context")) << error->detail();
   EXPECT_TRUE(no_child_process_left());
 }
 
@@ -431,9 +430,11 @@ TEST(LlamaCppFaultTest, ConfiguredPortThatIsTakenFailsWithServerStartFailedNamin
   std::printf("[ MEASURE  ] configured port taken -> load failed: %.1f ms\n", ms_since(started));
   ASSERT_TRUE(error.has_value());
   EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
-  EXPECT_TRUE(contains(first_line(*error), "port " + std::to_string(taken.port()) + " on 127.0.0.1 is already in use"))
+  EXPECT_TRUE(one_line(*error)) << error->what();
+  EXPECT_TRUE(contains(error->what(), "port " + std::to_string(taken.port()) + " on 127.0.0.1 is already in use"))
       << error->what();
-  EXPECT_TRUE(contains(first_line(*error), "couldn't bind")) << error->what();  // the server's own words
+  EXPECT_TRUE(contains(error->what(), "couldn't bind")) << error->what();  // the server's own words
+  EXPECT_FALSE(error->detail().empty()) << "the server's last lines";
   EXPECT_TRUE(no_child_process_left());
 }
 

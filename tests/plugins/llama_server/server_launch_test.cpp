@@ -98,7 +98,7 @@ TEST_F(PortClashTest, BindFailureOnAPrivateSocketIsNotRetried) {
   asio::io_context io;
   const auto error = start_failure(io, spec_with_clashes(1, TransportChoice::unix_socket));
   EXPECT_TRUE(error.is(errc::server_start_failed)) << error.what();
-  EXPECT_THAT(error.what(), HasSubstr("couldn't bind"));
+  EXPECT_THAT(error.detail(), HasSubstr("couldn't bind")) << "the server's last words";
   EXPECT_EQ(attempts(), 1);
 }
 

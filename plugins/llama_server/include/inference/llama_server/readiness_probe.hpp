@@ -30,10 +30,11 @@ inline constexpr std::chrono::milliseconds kHealthRequestTimeout{2'000};
 // Completes once GET /health answers 200 with {"status":"ok"}. 503 ("Loading model"), refused
 // or reset connections and a missing socket file mean "not yet". Throws:
 //   Error(server_start_failed) when the process exits first: the context says how it ended
-//     (exit status or signal), where it was to listen, the server's first error line (its root
-//     cause, e.g. "llama_model_load: error loading model: ...") on the same first line, and
-//     its last output lines below;
-//   Error(load_timeout) when `timeout` passes first, with the last /health outcome and output.
+//     (exit status or signal), where it was to listen, and the server's first error line (its
+//     root cause, e.g. "llama_model_load: error loading model: ..."); the detail holds its last
+//     output lines;
+//   Error(load_timeout) when `timeout` passes first, with the last /health outcome (context)
+//     and the last output lines (detail).
 boost::asio::awaitable<void> wait_until_ready(boost::asio::any_io_executor executor,
                                               const ServerEndpoint& endpoint,
                                               ServerProcess& process,

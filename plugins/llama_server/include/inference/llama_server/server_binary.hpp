@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "inference/load_options.hpp"
+
 namespace inference::llama_server {
 
 // Reads one environment variable; std::nullopt when unset. Injected so tests need not touch the
@@ -52,6 +54,9 @@ std::optional<std::filesystem::path> configured_server_binary();
 std::filesystem::path find_server_binary(
     const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env = process_environment_lookup(),
     const std::optional<std::filesystem::path>& configured_default = configured_server_binary());
+
+// LoadOptions::server_path as the explicit_path above: std::nullopt when it is empty.
+std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options);
 
 // What a llama-server build supports that the launch depends on.
 struct ServerFeatures {
@@ -97,7 +102,7 @@ inline constexpr std::size_t kVersionProbeOutputLimit = 64 * 1024;
 // stderr captured up to kVersionProbeOutputLimit) and parses it. Throws
 // Error(server_start_failed) naming the binary when it cannot be started, does not finish within
 // `timeout` (it is then killed and reaped), exits unsuccessfully, or prints no version line; the
-// context quotes the last lines of its output.
+// detail holds the last lines of its output.
 ServerVersion probe_server_version(const std::filesystem::path& binary,
                                    std::chrono::milliseconds timeout = kVersionProbeTimeout);
 

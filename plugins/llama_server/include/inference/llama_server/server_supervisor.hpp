@@ -7,7 +7,7 @@
 // at restart_backoff and doubles with each restart in the current window; at most
 // restart_budget restarts per restart_window. Requests that wait for an instance meanwhile keep
 // waiting; once the budget is spent the model is failed: every waiter and every later request
-// gets Error(model_failed) naming the last exit.
+// gets Error(model_failed) naming the last exit, with the server's last output as its detail.
 //
 // Hang detection: a request registered with track() that has seen no progress for
 // stall_timeout marks the instance hung and the whole process group is killed (SIGKILL), which
@@ -21,8 +21,8 @@
 #pragma once
 
 #include <atomic>
-#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/strand.hpp>
@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "inference/context_lifetime.hpp"
+#include "inference/error.hpp"
 #include "inference/llama_server/engine_options.hpp"
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/server_process.hpp"
@@ -113,7 +114,7 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   boost::asio::awaitable<std::shared_ptr<ServerInstance>> launch(uint64_t generation);
   void check_stalls();
   void publish(std::shared_ptr<ServerInstance> instance);
-  void fail(std::error_code code, std::string context);
+  void fail(std::error_code code, std::string context, std::string detail = {});
   void unregister(Activity* activity) noexcept;
   std::vector<std::unique_ptr<boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<ServerInstance>)>>>
   take_waiters();
@@ -131,7 +132,7 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   std::shared_ptr<ServerInstance> current_;
   std::list<Activity*> activities_;
   std::list<std::shared_ptr<Waiter>> waiters_;
-  std::optional<std::pair<std::error_code, std::string>> failure_;
+  std::optional<Error> failure_;
   bool stopping_ = false;
   bool loop_running_ = false;
   std::atomic<uint64_t> restarts_{0};
