@@ -38,6 +38,12 @@ asio::awaitable<void> StreamWriter::wait_writable() {
 
 GenerateMetrics& StreamWriter::metrics() noexcept { return state_.metrics(); }
 
+void StreamWriter::queued() { state_.queued(); }
+
+void StreamWriter::admitted(std::chrono::nanoseconds waited) { state_.admitted(waited); }
+
+void StreamWriter::prompt_evaluated(uint64_t prompt_tokens) { state_.prompt_evaluated(prompt_tokens); }
+
 std::chrono::steady_clock::time_point StreamWriter::started() const noexcept { return state_.started(); }
 
 bool StreamWriter::cancelled() const noexcept { return state_.cancel_requested(); }

@@ -241,6 +241,22 @@ void StreamState::producer_finished() {
 
 // ---------------------------------------------------------------- internals
 
+void StreamState::queued() {
+  std::lock_guard lock(mutex_);
+  queued_ = true;
+}
+
+void StreamState::admitted(std::chrono::nanoseconds waited) {
+  std::lock_guard lock(mutex_);
+  queued_ = false;
+  if (!ended_) result_.metrics.queue_wait = waited;
+}
+
+void StreamState::prompt_evaluated(uint64_t prompt_tokens) {
+  std::lock_guard lock(mutex_);
+  if (!ended_) result_.metrics.prompt_tokens = prompt_tokens;
+}
+
 void StreamState::end_locked(FinishReason reason, std::error_code error, std::string message, std::string detail) {
   ended_ = true;
   result_.finish_reason = reason;
@@ -255,6 +271,17 @@ void StreamState::end_locked(FinishReason reason, std::error_code error, std::st
   if (m.total_time.count() == 0) m.total_time = now - started_;
   if (m.generated_tokens == 0) m.generated_tokens = pushed_;
   if (m.time_to_first_token.count() == 0 && pushed_ > 0) m.time_to_first_token = first_token_at_ - started_;
+  // An early end: what is known, measured here, where the backend's figures never came.
+  if (queued_) m.queue_wait = now - started_;
+  using Seconds = std::chrono::duration<double>;
+  const auto prefill_time = Seconds(m.time_to_first_token - m.queue_wait).count();
+  if (m.prefill_tokens_per_s == 0.0 && m.prompt_tokens > 0 && pushed_ > 0 && prefill_time > 0.0) {
+    m.prefill_tokens_per_s = static_cast<double>(m.prompt_tokens) / prefill_time;
+  }
+  const auto decode_time = Seconds(now - first_token_at_).count();
+  if (m.decode_tokens_per_s == 0.0 && pushed_ > 1 && decode_time > 0.0) {
+    m.decode_tokens_per_s = static_cast<double>(pushed_ - 1) / decode_time;
+  }
 }
 
 std::exception_ptr StreamState::error_exception_locked() const {

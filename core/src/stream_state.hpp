@@ -58,6 +58,9 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   void finish(FinishReason reason);
   void fail(std::error_code error, std::string message, std::string detail);
   bool cancel_requested() const noexcept;
+  void queued();
+  void admitted(std::chrono::nanoseconds waited);
+  void prompt_evaluated(uint64_t prompt_tokens);
   GenerateMetrics& metrics() noexcept { return result_.metrics; }
   Clock::time_point started() const noexcept { return started_; }
   bool has_producer() const noexcept { return strand_.has_value(); }
@@ -97,6 +100,7 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   bool dropped_by_cancel_ = false;  // cancel() by the reader: next() ends quietly
   bool producer_running_ = true;    // touched only on the strand
   uint64_t pushed_ = 0;
+  bool queued_ = false;    // waiting for a slot (queued() without admitted() yet)
   Clock::time_point first_token_at_{};
   std::string error_context_;
   GenerateResult result_;

@@ -53,10 +53,10 @@ TokenStream StubModel::chat(std::vector<Message> messages, GenerateConfig config
 }
 
 asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string prompt, GenerateConfig config) {
+  writer.queued();
   SlotLease lease = co_await pool_.acquire(SlotRequest(config.session, config.priority.value_or(0)));
-  auto& metrics = writer.metrics();
-  metrics.queue_wait = lease.waited();
-  metrics.prompt_tokens = count_words(prompt);
+  writer.admitted(lease.waited());
+  writer.prompt_evaluated(count_words(prompt));
 
   std::optional<asio::steady_timer> timer;
   auto pause = [&](asio::steady_timer::duration d) -> asio::awaitable<void> {

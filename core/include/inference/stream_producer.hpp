@@ -49,6 +49,16 @@ class StreamWriter {
   // filled by the runtime when the backend leaves them at zero.
   GenerateMetrics& metrics() noexcept;
 
+  // Progress the runtime needs to report honest metrics for a stream that ends early (cancel,
+  // deadline, error), when the backend's own end-of-request figures never come:
+  // queued() before waiting for a slot, admitted() once it has one (sets queue_wait; until
+  // then an end reports the time waited so far), prompt_evaluated() once the backend knows the
+  // prompt's token count. Then prefill and decode rates are estimated from the stream's own
+  // timings when the backend left them at zero.
+  void queued();
+  void admitted(std::chrono::nanoseconds waited);
+  void prompt_evaluated(uint64_t prompt_tokens);
+
   // When the request was made (generate()/chat() call).
   std::chrono::steady_clock::time_point started() const noexcept;
 

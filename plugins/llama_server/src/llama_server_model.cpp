@@ -163,9 +163,10 @@ TokenStream LlamaServerModel::start(std::shared_ptr<Request> request) {
 
 asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::shared_ptr<Request> request) {
   const GenerateConfig& config = request->config;
+  writer.queued();
   SlotLease lease = co_await pool_.acquire(SlotRequest(config.session, config.priority.value_or(0)));
+  writer.admitted(lease.waited());
   auto& metrics = writer.metrics();
-  metrics.queue_wait = lease.waited();
   auto executor = co_await asio::this_coro::executor;
 
   // close() may end this request from another thread at any moment: the abort hops onto this
@@ -263,6 +264,7 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
     CompletionStreamReader stream(*connection, [&activity] { activity->progress(); });
     while (!finished && !ended_early) {
       CompletionChunk& chunk = *co_await stream.next();
+      if (pushed == 0 && chunk.tokens_evaluated > 0) writer.prompt_evaluated(static_cast<uint64_t>(chunk.tokens_evaluated));
       // One Token per generated id. llama-server holds back a token that ends inside a UTF-8
       // character and sends its bytes with the token that completes the character, in one
       // chunk that lists only that last id: the held ones show only in tokens_predicted. They

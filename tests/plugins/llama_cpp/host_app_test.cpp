@@ -391,6 +391,55 @@ TEST(HostAppTest, CloseNeverWaitsOutTheShutdownGraceWhateverTheRequestIsDoing) {
   EXPECT_TRUE(no_child_process_left());
 }
 
+// ---------------------------------------------------------------- honest results
+
+TEST(HostAppTest, ADeadlineWhileQueuedReportsTheTimeItWaited) {
+  SKIP_WITHOUT_REAL_SERVER();
+  Host host;
+  asio::io_context io;
+  auto model = load(io, host, tiny_options(1));
+  TokenStream busy = model->generate("Occupying the only slot", greedy(kLongGeneration));
+  GenerateConfig config = greedy(kShortGeneration);
+  config.timeout = std::chrono::milliseconds(50);
+  TokenStream queued = model->generate("Waiting", config);
+  read_all(io, queued);
+  const auto result = queued.result();
+  EXPECT_EQ(result.error, make_error_code(errc::deadline_exceeded)) << result.error_message;
+  EXPECT_GT(result.metrics.queue_wait.count(), 0) << "queue_wait was not reported";
+  EXPECT_LE(result.metrics.queue_wait, result.metrics.total_time);
+  busy.cancel();
+  asio::co_spawn(io, model->close(), asio::detached);
+  io.restart();
+  io.run();
+}
+
+TEST(HostAppTest, ACancelledStreamReportsWhatIsKnownOfItsPromptAndDecoding) {
+  SKIP_WITHOUT_REAL_SERVER();
+  Host host;
+  asio::io_context io;
+  auto model = load(io, host);
+  TokenStream stream = model->generate("Once upon a time there was", greedy(kLongGeneration));
+  int read = 0;
+  bool done = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        while (read < 4 && (co_await stream.next())) ++read;
+        stream.cancel();
+        done = true;
+      },
+      asio::detached);
+  run_until(io, [&] { return done; });
+  const auto result = stream.result();
+  EXPECT_EQ(result.finish_reason, FinishReason::cancelled);
+  EXPECT_GT(result.metrics.prompt_tokens, 0U) << "the server had processed the prompt";
+  EXPECT_GT(result.metrics.prefill_tokens_per_s, 0.0);
+  EXPECT_GT(result.metrics.decode_tokens_per_s, 0.0);
+  asio::co_spawn(io, model->close(), asio::detached);
+  io.restart();
+  io.run();
+}
+
 // ---------------------------------------------------------------- every token
 
 TEST(HostAppTest, EveryGeneratedTokenReachesTheReaderWithAByteLevelVocabulary) {

@@ -4,6 +4,8 @@
 // backend's own load_model.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -34,16 +36,23 @@ fs::path llama_cpp_plugin() {
   return fs::path(directory) / "libbackend_llama_cpp.so";
 }
 
-TEST(LlamaCppRegistryTest, ServerPathAloneIsEnoughToLoadThroughTheRegistry) {
+TEST(LlamaCppRegistryTest, ServerPathIsWhatTheRegistryLoadsWith) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
-  const LoadOptions options = tiny_options(1, kSmallContextPerSlot);  // names the server in server_path
-  // This process only (each test runs in its own): the server can be found nowhere else.
+  // server_path names a link to the server that is found nowhere else: not in the environment,
+  // not on PATH, and not at the build's configured default (which is the link's target, so the
+  // availability answer tells which path was taken).
+  const fs::path scratch = fs::temp_directory_path() / ("registry-test-" + std::to_string(::getpid()));
+  fs::create_directories(scratch);
+  const fs::path link = scratch / "llama-server";
+  fs::create_symlink(test_server_binary(), link);
+  LoadOptions options = tiny_options(1, kSmallContextPerSlot);
+  options.server_path = link.string();
   ::unsetenv("LLAMA_SERVER_PATH");
   ::setenv("PATH", kPathWithoutLlamaServer, 1);
   Registry registry;
   registry.load_plugin(llama_cpp_plugin());
   const auto backend = registry.get("llama_cpp");
-  if (backend->available().available) GTEST_SKIP() << "a llama-server is on " << kPathWithoutLlamaServer;
+  EXPECT_EQ(backend->available_with(options).server_path, link.string());
 
   const std::string model_path = test_model_path().string();
   const Availability preflight = backend->preflight(model_path, options);
@@ -58,7 +67,18 @@ TEST(LlamaCppRegistryTest, ServerPathAloneIsEnoughToLoadThroughTheRegistry) {
       EXPECT_FALSE(tokens.empty()) << "backend '" << name << "'";
       co_await model->close();
     }
+    // A server_path that does not exist is refused by name, not replaced by another server.
+    LoadOptions missing = options;
+    missing.server_path = (scratch / "no-such-server").string();
+    try {
+      co_await registry.load_model(model_path, missing, "llama_cpp");
+      ADD_FAILURE() << "loaded with a missing server_path";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("no-such-server"), std::string::npos) << e.what();
+    }
   });
+  std::error_code ignored;
+  fs::remove_all(scratch, ignored);
 }
 
 }  // namespace
