@@ -59,8 +59,10 @@ std::string one_line(const std::error_code& code, const std::string& context) {
 }  // namespace
 
 const std::error_category& error_category() noexcept {
-  static const Category category;
-  return category;
+  // Never destroyed: errors are still made during static destruction (a model kept in a global
+  // stops its server at exit), after a function-local static would be gone.
+  static const Category* const category = new Category();
+  return *category;
 }
 
 std::string_view error_name(errc e) noexcept {

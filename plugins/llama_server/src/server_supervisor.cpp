@@ -386,10 +386,11 @@ void ServerSupervisor::detach_from_context() noexcept {
   std::optional<asio::strand<asio::any_io_executor>> strand;
   {
     std::lock_guard lock(mutex_);
-    if (!failure_) failure_.emplace(make_error_code(errc::closed), "the model's io_context was destroyed");
     abandoned = take_waiters();
     strand.swap(strand_);
   }
+  // The loop's cancellation handler (installed by co_spawn) holds the strand too.
+  loop_cancel_.slot().clear();
   // Destroyed here, never completed: their coroutines belong to the context being destroyed.
   abandoned.clear();
 }
