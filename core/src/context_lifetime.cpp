@@ -3,9 +3,7 @@
 #include <atomic>
 #include <boost/asio/execution/context_as.hpp>
 #include <boost/asio/execution_context.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/query.hpp>
-#include <boost/asio/strand.hpp>
 #include <list>
 #include <mutex>
 
@@ -17,7 +15,6 @@ namespace detail {
 
 struct ContextLifetimeEntry {
   std::atomic<bool> shut_down{false};
-  asio::io_context* io = nullptr;  // set when the context is an io_context; only read while alive
 
   // Serialises the callback with unregistering. Recursive: the callback may destroy the object
   // that owns this entry (and so call unregister on the same thread).
@@ -74,21 +71,6 @@ class ContextLifetimeService : public asio::execution_context::service {
   std::list<std::weak_ptr<ContextLifetimeEntry>> entries_;
 };
 
-// The io_context behind an executor, when it is one (directly or through a strand): only then
-// can running() also tell "stopped".
-asio::io_context* io_context_of(const asio::any_io_executor& executor) {
-  if (const auto* io = executor.target<asio::io_context::executor_type>()) return &io->context();
-  if (const auto* strand = executor.target<asio::strand<asio::io_context::executor_type>>()) {
-    return &strand->get_inner_executor().context();
-  }
-  if (const auto* strand = executor.target<asio::strand<asio::any_io_executor>>()) {
-    if (const auto* io = strand->get_inner_executor().target<asio::io_context::executor_type>()) {
-      return &io->context();
-    }
-  }
-  return nullptr;
-}
-
 }  // namespace
 }  // namespace detail
 
@@ -96,7 +78,6 @@ ContextLifetime::ContextLifetime(const asio::any_io_executor& executor, std::fun
     : entry_(std::make_shared<detail::ContextLifetimeEntry>()) {
   entry_->on_shutdown = std::move(on_shutdown);
   asio::execution_context& context = asio::query(executor, asio::execution::context_as<asio::execution_context&>);
-  entry_->io = detail::io_context_of(executor);
   asio::use_service<detail::ContextLifetimeService>(context).add(entry_);
 }
 
@@ -115,11 +96,5 @@ ContextLifetime::~ContextLifetime() {
 }
 
 bool ContextLifetime::shut_down() const noexcept { return entry_ && entry_->shut_down.load(); }
-
-bool ContextLifetime::running() const noexcept {
-  if (!entry_) return true;
-  if (entry_->shut_down.load()) return false;
-  return entry_->io == nullptr || !entry_->io->stopped();
-}
 
 }  // namespace inference

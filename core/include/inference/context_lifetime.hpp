@@ -11,7 +11,7 @@
 //
 // Ownership: a ContextLifetime is owned by the object it protects; the shared state it points
 // to is owned jointly with the context's service, so either may go first.
-// Thread-safety: running() and shut_down() may be called from any thread. The callback runs on
+// Thread-safety: shut_down() may be called from any thread. The callback runs on
 // the thread that destroys the context (or calls its shutdown()), once at most, never after
 // ~ContextLifetime has returned; it must not throw.
 // Cancellation: not applicable (nothing here is asynchronous).
@@ -42,9 +42,6 @@ class ContextLifetime {
 
   // True once the context has begun shutting down (it is being destroyed).
   bool shut_down() const noexcept;
-  // False once the context shut down, or when it is an io_context that is stopped (run() has
-  // returned and nothing will run its handlers unless the host restarts it).
-  bool running() const noexcept;
 
  private:
   std::shared_ptr<detail::ContextLifetimeEntry> entry_;
