@@ -1,5 +1,6 @@
 #include "rocm_backend.hpp"
 
+#include "amd_gpu.hpp"
 #include "gpu_discovery.hpp"
 #include "inference/error.hpp"
 #include "inference/gguf/model_info_reader.hpp"
@@ -33,12 +34,11 @@ Availability RocmBackend::preflight(const std::string& path, const LoadOptions& 
   try {
     const ModelInfo model = gguf::read_model_info(path);
     const LaunchPlan plan = plan_launch(model, options, env_);
-    constexpr std::uint64_t kMiB = 1024 * 1024;
     Availability fits = Availability::yes();
     fits.reason = "GPU " + std::to_string(plan.gpu.index) + " (" + plan.gpu.gfx_target + "): " +
                   (plan.gpu_layers == 0 ? std::string("CPU only (gpu_layers=0)")
-                                        : std::to_string(plan.fit.required_bytes / kMiB) + " MiB needed of " +
-                                              std::to_string(plan.fit.free_bytes / kMiB) + " MiB free, " +
+                                        : std::to_string(to_mib(plan.fit.required_bytes)) + " MiB needed of " +
+                                              std::to_string(to_mib(plan.fit.free_bytes)) + " MiB free, " +
                                               std::to_string(plan.fit.layers) + " layers offloaded");
     return fits;
   } catch (const Error& e) {
@@ -47,14 +47,15 @@ Availability RocmBackend::preflight(const std::string& path, const LoadOptions& 
 }
 
 asio::awaitable<std::shared_ptr<TextModel>> RocmBackend::load_model(std::string path, LoadOptions options) {
-  const ModelInfo model = gguf::read_model_info(path);
+  ModelInfo model = gguf::read_model_info(path);
   const LaunchPlan plan = plan_launch(model, options, env_);
   options.gpu_layers = plan.gpu_layers;
   options.server_path = plan.binary.string();
   llama_server::LaunchCustomizer customize = [plan](llama_server::LaunchSpec& spec) { apply_plan(plan, spec); };
   std::vector<std::string> own_keys = rocm_option_keys();
-  co_return co_await llama_server::LlamaServerModel::load(std::move(path), std::move(options), std::move(customize),
-                                                          std::move(own_keys));
+  // The metadata read for the plan is the model's: the engine does not read it again.
+  co_return co_await llama_server::LlamaServerModel::load(std::move(path), std::move(model), std::move(options),
+                                                          std::move(customize), std::move(own_keys));
 }
 
 }  // namespace inference::rocm

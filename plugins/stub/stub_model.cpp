@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "inference/model_stats_from_pool.hpp"
 #include "stub_vocabulary.hpp"
 
 namespace inference::stub {
@@ -112,18 +113,9 @@ ModelInfo StubModel::info() const {
 }
 
 ModelStats StubModel::stats() const {
-  const auto pool = pool_.stats();
-  return ModelStats{
-      .slots_total = pool.slots_total,
-      .slots_busy = pool.slots_busy,
-      .queue_depth = pool.queue_depth,
-      .max_in_flight = pool.max_in_flight,
-      .requests_total = pool.acquired_total,
-      .requests_rejected = pool.rejected_total,
-      .tokens_served = tokens_served_.load(std::memory_order_relaxed),
-      .restarts = 0,
-      .failed = false,
-  };
+  ModelStats stats = model_stats_from_pool(pool_.stats());
+  stats.tokens_served = tokens_served_.load(std::memory_order_relaxed);
+  return stats;  // never restarts, never fails
 }
 
 asio::awaitable<void> StubModel::close() {

@@ -1,21 +1,23 @@
 #include "inference/llama_server/llama_server_model.hpp"
 
-#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <cmath>
-#include <sys/wait.h>
+#include <functional>
+#include <optional>
 
 #include "inference/error.hpp"
+#include "inference/model_stats_from_pool.hpp"
 #include "inference/gguf/model_info_reader.hpp"
 #include "inference/llama_server/apply_template_request.hpp"
+#include "inference/llama_server/chunk_tokens.hpp"
 #include "inference/llama_server/completion_chunk.hpp"
 #include "inference/llama_server/completion_request.hpp"
 #include "inference/llama_server/completion_stream.hpp"
 #include "inference/llama_server/http_connection.hpp"
+#include "inference/llama_server/request_params.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/llama_server/server_error.hpp"
 #include "inference/llama_server/server_slots.hpp"
@@ -38,35 +40,32 @@ asio::awaitable<void> pause(std::chrono::milliseconds d) {
   co_await timer.async_wait(asio::use_awaitable);
 }
 
-// A UTF-8 character is at most 4 bytes, so at most 3 tokens can be held back inside one.
-constexpr int64_t kMaxHeldTokens = 3;
+// Counts a request from before it may reach the server until the server is done with it (its
+// slot idle again), for close().
+class AtServer {
+ public:
+  explicit AtServer(std::atomic<int>& count) : count_(count) { count_.fetch_add(1); }
+  AtServer(const AtServer&) = delete;
+  AtServer& operator=(const AtServer&) = delete;
+  ~AtServer() { count_.fetch_sub(1); }
 
-// How many tokens the server generated before this chunk's listed ids without listing them (held
-// back inside a UTF-8 character), from the running tokens_predicted count. At most
-// kMaxHeldTokens, so a corrupt count cannot make the caller run away.
-uint64_t unlisted_tokens(const CompletionChunk& chunk, int64_t& server_count) {
-  if (chunk.tokens_predicted <= 0) return 0;  // a server that does not count: nothing to infer
-  const int64_t gap = chunk.tokens_predicted - server_count - static_cast<int64_t>(chunk.tokens.size());
-  server_count = chunk.tokens_predicted;
-  return static_cast<uint64_t>(std::clamp<int64_t>(gap, 0, kMaxHeldTokens));
-}
+ private:
+  std::atomic<int>& count_;
+};
 
-FinishReason finish_reason_of(StopType stop) {
-  switch (stop) {
-    case StopType::eos: return FinishReason::eos;
-    case StopType::word: return FinishReason::stop;
-    case StopType::limit: return FinishReason::length;
-    case StopType::none: break;
+// Connects; a failure other than cancellation is returned, for the caller to judge.
+asio::awaitable<std::exception_ptr> try_connect(HttpConnection& connection) {
+  try {
+    co_await connection.connect();
+  } catch (const Error& e) {
+    if (e.is(errc::cancelled)) throw;
+    co_return std::current_exception();
   }
-  return FinishReason::stop;
+  co_return nullptr;
 }
 
-// The kernel's view, without reaping: true once the child has exited (a zombie, or already
-// reaped by its ServerProcess watcher), even before ServerProcess has observed it.
-bool child_has_exited(pid_t pid) {
-  siginfo_t info{};
-  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
-  return info.si_pid == pid;
+void check_load_options(const LoadOptions& options) {
+  if (options.parallel_slots == 0) throw Error(errc::invalid_argument, "parallel_slots must be at least 1");
 }
 
 }  // namespace
@@ -78,17 +77,67 @@ struct LlamaServerModel::Request {
   GenerateConfig config;
 };
 
+// One request's hold on a server, in run()'s frame on the request's strand: the instance it
+// reached, its registration with the supervisor (the stall watchdog, close()'s abort) and its
+// connection. Members are destroyed in reverse order: the connection first, the count last but
+// one. close() may end the request from another thread at any moment: the abort hops onto the
+// strand and closes the connection while it exists (cleared here, on the same strand).
+struct LlamaServerModel::Exchange {
+  struct AbortTarget {
+    HttpConnection* connection = nullptr;
+  };
+
+  explicit Exchange(asio::any_io_executor strand) : executor(std::move(strand)) {}
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+  ~Exchange() { abort_target->connection = nullptr; }
+
+  // What close() calls, from any thread, to end this request.
+  std::function<void()> abort() const {
+    return [target = abort_target, strand = executor] {
+      asio::post(strand, [target] {
+        if (target->connection) target->connection->close();
+      });
+    };
+  }
+
+  const asio::any_io_executor executor;
+  const std::shared_ptr<AbortTarget> abort_target = std::make_shared<AbortTarget>();
+  std::shared_ptr<ServerInstance> instance;
+  std::unique_ptr<ServerSupervisor::Activity> activity;
+  std::optional<AtServer> at_server;
+  std::optional<HttpConnection> connection;
+};
+
+// How a token stream ended, as stream_tokens() saw it; judged once, by end_unfinished().
+// Neither set: a stop token ended it here, and the server's task must be cancelled.
+struct LlamaServerModel::StreamEnd {
+  std::optional<FinishReason> finished;  // the server sent its final chunk
+  std::exception_ptr failure;            // reading or delivering failed (always an Error)
+  std::error_code failure_code;
+};
+
+
 asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::string path, LoadOptions options,
                                                                            LaunchCustomizer customize,
                                                                            std::vector<std::string> extra_option_keys) {
   // Cheap checks first: a missing or corrupt model fails in milliseconds, before any spawn.
-  if (options.parallel_slots == 0) throw Error(errc::invalid_argument, "parallel_slots must be at least 1");
+  check_load_options(options);
   ModelInfo info = gguf::read_model_info(path);
+  co_return co_await load(std::move(path), std::move(info), std::move(options), std::move(customize),
+                          std::move(extra_option_keys));
+}
+
+asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::string path, ModelInfo info,
+                                                                           LoadOptions options,
+                                                                           LaunchCustomizer customize,
+                                                                           std::vector<std::string> extra_option_keys) {
+  check_load_options(options);
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys);
   const auto binary = find_server_binary(options.server_path.empty()
                                              ? std::optional<std::filesystem::path>()
                                              : std::optional<std::filesystem::path>(options.server_path));
-  const ServerVersion version = probe_server_version_cached(binary);
+  const ServerVersion version = co_await probe_server_version_cached(binary);
 
   LaunchSpec spec;
   spec.binary = binary;
@@ -114,6 +163,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   co_return std::make_shared<LlamaServerModel>(executor, std::move(info), std::move(options), engine,
                                                std::move(supervisor));
 }
+
 
 LlamaServerModel::LlamaServerModel(asio::any_io_executor executor, ModelInfo info, LoadOptions options,
                                    EngineOptions engine, std::shared_ptr<ServerSupervisor> supervisor)
@@ -166,189 +216,135 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   writer.queued();
   SlotLease lease = co_await pool_.acquire(SlotRequest(config.session, config.priority.value_or(0)));
   writer.admitted(lease.waited());
-  auto& metrics = writer.metrics();
-  auto executor = co_await asio::this_coro::executor;
 
-  // close() may end this request from another thread at any moment: the abort hops onto this
-  // request's strand and closes the connection while it exists (the guard clears it, on the
-  // same strand). Registered with the supervisor before anything reaches the server, which
-  // also lets the stall watchdog notice a server that hangs while a request connects.
-  struct AbortTarget {
-    HttpConnection* connection = nullptr;
-  };
-  auto abort_target = std::make_shared<AbortTarget>();
-  struct AbortGuard {
-    std::shared_ptr<AbortTarget> target;
-    ~AbortGuard() { target->connection = nullptr; }
-  } abort_guard{abort_target};
-  // HttpConnection reconnects a closed connection on its next request, so an abort that came
-  // between two steps would be undone: every step that sends checks first (same strand step).
-  const auto throw_if_closing = [this] {
-    if (closed_.load()) throw Error(errc::closed, "llama-server model closed before the request was sent");
-  };
-  const auto abort = [abort_target, executor] {
-    asio::post(executor, [abort_target] {
-      if (abort_target->connection) abort_target->connection->close();
-    });
-  };
+  Exchange exchange(co_await asio::this_coro::executor);
+  co_await connect(exchange);
+  std::string prompt = request->prompt;
+  if (request->is_chat) prompt = co_await render_prompt(*request, *exchange.connection);
+  const CompletionParams params = request_params(config, std::move(prompt), lease.slot(), engine_);
+  StreamEnd end = co_await stream_tokens(writer, exchange, params, config);
+  if (end.finished) co_return *end.finished;
+  co_return co_await end_unfinished(writer, exchange, lease.slot(), std::move(end));
+}
 
-  // A server that died before this request reached it never saw the request: wait for its
-  // successor instead of failing (queued requests continue across a crash).
-  std::shared_ptr<ServerInstance> instance;
-  std::unique_ptr<ServerSupervisor::Activity> activity;
-  // Counts this request from before it may reach the server until the server is done with it
-  // (after wait_slot_idle below), for close().
-  struct AtServer {
-    explicit AtServer(std::atomic<int>& count) : count_(count) { count_.fetch_add(1); }
-    AtServer(const AtServer&) = delete;
-    AtServer& operator=(const AtServer&) = delete;
-    ~AtServer() { count_.fetch_sub(1); }
-    std::atomic<int>& count_;
-  };
-  std::optional<AtServer> at_server;
-  std::optional<HttpConnection> connection;
+// HttpConnection reconnects a closed connection on its next request, so an abort that came
+// between two steps would be undone: every step that sends checks first (same strand step).
+void LlamaServerModel::throw_if_closing() const {
+  if (closed_.load()) throw Error(errc::closed, "llama-server model closed before the request was sent");
+}
+
+// Registered with the supervisor before anything reaches the server, which also lets the stall
+// watchdog notice a server that hangs while a request connects. A server that died before this
+// request reached it never saw the request: wait for its successor instead of failing (queued
+// requests continue across a crash).
+asio::awaitable<void> LlamaServerModel::connect(Exchange& exchange) {
   for (;;) {
-    instance = co_await supervisor_->acquire_instance();
-    activity = supervisor_->track(instance, abort);
-    if (!at_server) at_server.emplace(requests_at_server_);
+    exchange.instance = co_await supervisor_->acquire_instance();
+    exchange.activity = supervisor_->track(exchange.instance, exchange.abort());
+    if (!exchange.at_server) exchange.at_server.emplace(requests_at_server_);
     // close() sets closed_ before it aborts the registered requests: either this sees it, or
     // the abort finds the connection made below (nothing in between suspends). So no request
     // reaches a server that is being stopped, which llama-server would run to the end first.
     throw_if_closing();
-    connection.emplace(executor, instance->process->endpoint());
-    abort_target->connection = &*connection;
-    std::exception_ptr connect_failure;
-    try {
-      co_await connection->connect();
-    } catch (const Error& e) {
-      if (e.is(errc::cancelled)) throw;
-      connect_failure = std::current_exception();
-    }
-    if (!connect_failure) break;
-    abort_target->connection = nullptr;
-    const std::optional<ExitStatus> exited = co_await confirm_exit(*instance);
-    if (!exited || instance->stopping.load()) std::rethrow_exception(connect_failure);
+    exchange.connection.emplace(exchange.executor, exchange.instance->process->endpoint());
+    exchange.abort_target->connection = &*exchange.connection;
+    const std::exception_ptr failure = co_await try_connect(*exchange.connection);
+    if (!failure) co_return;
+    exchange.abort_target->connection = nullptr;
+    const std::optional<ExitStatus> exited = co_await confirm_exit(*exchange.instance);
+    if (!exited || exchange.instance->stopping.load()) std::rethrow_exception(failure);
   }
+}
 
-  CompletionParams params;
-  if (request->is_chat) {
-    throw_if_closing();
-    const auto rendered = co_await connection->request(HttpMethod::post, "/apply-template",
-                                                       apply_template_request_body(request->messages));
-    params.prompt = parse_apply_template_response(rendered.body);
-  } else {
-    params.prompt = request->prompt;
-  }
-  params.n_predict = config.effective_max_tokens();
-  if (config.temperature) params.temperature = *config.temperature;
-  params.top_k = config.top_k;
-  if (config.top_p) params.top_p = *config.top_p;
-  if (config.min_p) params.min_p = *config.min_p;
-  if (config.repeat_penalty) params.repeat_penalty = *config.repeat_penalty;
-  if (config.seed) params.seed = static_cast<uint32_t>(*config.seed);
-  params.stop = config.stop;
-  if (config.logprobs > 0) params.n_probs = config.logprobs;
-  params.id_slot = static_cast<int32_t>(lease.slot());
-  params.cache_prompt = true;
-  if (engine_.ignore_eos) params.ignore_eos = true;
+// chat(): the messages rendered with the server's own template.
+asio::awaitable<std::string> LlamaServerModel::render_prompt(const Request& request, HttpConnection& connection) {
+  throw_if_closing();
+  const auto rendered =
+      co_await connection.request(HttpMethod::post, "/apply-template", apply_template_request_body(request.messages));
+  co_return parse_apply_template_response(rendered.body);
+}
 
-  std::optional<FinishReason> finished;   // the server sent its final chunk
-  bool ended_early = false;               // we ended it (stop token): the task must be cancelled
-  std::exception_ptr failure;
-  std::error_code failure_code;
-  uint64_t pushed = 0;        // Tokens delivered
-  int64_t server_count = 0;   // tokens_predicted of the last chunk
+// Delivers the generated tokens until the server's final chunk, a stop token, or a failure,
+// which is returned rather than thrown: the server may still hold the task (end_unfinished()).
+asio::awaitable<LlamaServerModel::StreamEnd> LlamaServerModel::stream_tokens(StreamWriter& writer,
+                                                                           Exchange& exchange,
+                                                                           const CompletionParams& params,
+                                                                           const GenerateConfig& config) {
+  StreamEnd end;
+  ChunkTokens tokens(config.stop_tokens);
+  uint64_t delivered = 0;  // Tokens pushed to the reader
   try {
     throw_if_closing();
-    co_await connection->start_stream(HttpMethod::post, "/completion", completion_request_body(params));
-    CompletionStreamReader stream(*connection, [&activity] { activity->progress(); });
-    while (!finished && !ended_early) {
+    co_await exchange.connection->start_stream(HttpMethod::post, "/completion", completion_request_body(params));
+    CompletionStreamReader stream(*exchange.connection, [&activity = *exchange.activity] { activity.progress(); });
+    while (!end.finished && !tokens.stopped()) {
       CompletionChunk& chunk = *co_await stream.next();
-      if (pushed == 0 && chunk.tokens_evaluated > 0) writer.prompt_evaluated(static_cast<uint64_t>(chunk.tokens_evaluated));
-      // One Token per generated id. llama-server holds back a token that ends inside a UTF-8
-      // character and sends its bytes with the token that completes the character, in one
-      // chunk that lists only that last id: the held ones show only in tokens_predicted. They
-      // are delivered as Tokens with id -1 and empty text, before the one carrying the text.
-      // (A final token that ends inside a character is never sent at all: it arrives the same
-      // way, with the final chunk.) Should a server list several ids in one chunk, the text
-      // goes on the last of them.
-      const uint64_t unlisted = unlisted_tokens(chunk, server_count);
-      for (uint64_t i = 0; i < unlisted; ++i) {
-        Token held;
-        if (!writer.try_push(std::move(held))) co_await writer.push(std::move(held));
-        ++pushed;
+      if (delivered == 0 && chunk.tokens_evaluated > 0) {
+        writer.prompt_evaluated(static_cast<uint64_t>(chunk.tokens_evaluated));
       }
-      for (std::size_t i = 0; i < chunk.tokens.size() && !ended_early; ++i) {
-        const TokenId id = chunk.tokens[i];
-        if (std::find(config.stop_tokens.begin(), config.stop_tokens.end(), id) != config.stop_tokens.end()) {
-          ended_early = true;
-          break;
-        }
-        Token token;
-        token.id = id;
-        if (i + 1 == chunk.tokens.size()) token.text = std::move(chunk.content);
-        if (i < chunk.probabilities.size()) {
-          for (const auto& candidate : chunk.probabilities[i].top) {
-            token.top.push_back(TokenProbability{candidate.id, candidate.text, std::exp(candidate.logprob)});
-          }
-        }
-        // try_push leaves the token intact when it returns false (the buffer is full).
-        if (!writer.try_push(std::move(token))) co_await writer.push(std::move(token));
-        ++pushed;
+      tokens.begin(chunk);
+      while (std::optional<Token> token = tokens.next()) {
+        co_await writer.push(std::move(*token));
+        ++delivered;
       }
-      if (chunk.stop && !ended_early) {
-        if (chunk.timings) {
-          metrics.cached_prompt_tokens = static_cast<uint64_t>(chunk.timings->cache_n);
-          metrics.prefill_tokens_per_s = chunk.timings->prompt_per_second;
-          metrics.decode_tokens_per_s = chunk.timings->predicted_per_second;
-        }
-        metrics.prompt_tokens = static_cast<uint64_t>(chunk.tokens_evaluated);
-        metrics.generated_tokens = pushed;  // what the reader received: the server's count, see above
-        finished = finish_reason_of(chunk.stop_type);
+      if (chunk.stop && !tokens.stopped()) {
+        record_final_metrics(writer.metrics(), chunk, delivered);
+        end.finished = finish_reason_of(chunk.stop_type);
       }
     }
   } catch (const Error& e) {
-    failure = std::current_exception();
-    failure_code = e.code();
+    end.failure = std::current_exception();
+    end.failure_code = e.code();
   } catch (const std::exception& e) {
-    failure = std::make_exception_ptr(Error(errc::protocol_error, e.what()));
-    failure_code = make_error_code(errc::protocol_error);
+    end.failure = std::make_exception_ptr(Error(errc::protocol_error, e.what()));
+    end.failure_code = make_error_code(errc::protocol_error);
   }
-  tokens_served_.fetch_add(pushed, std::memory_order_relaxed);
-  activity.reset();
+  tokens_served_.fetch_add(delivered, std::memory_order_relaxed);
+  exchange.activity.reset();
+  co_return end;
+}
 
-  if (finished && !failure) co_return *finished;
-
-  // The request did not end normally: close the connection so the server stops the task.
-  connection->close();
+// A stop token or a failure ended the request before the server's final chunk.
+asio::awaitable<FinishReason> LlamaServerModel::end_unfinished(StreamWriter& writer, Exchange& exchange,
+                                                               uint32_t slot, StreamEnd end) {
+  // Close the connection so the server stops the task.
+  exchange.connection->close();
   // Cleanup must run to the end even though this coroutine may have been cancelled (and may be
   // cancelled again, e.g. by a deadline after cancel()): it is immune from here on.
   if (writer.cancelled()) {
     co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
     co_await asio::this_coro::throw_if_cancelled(false);
   }
-
-  if (failure && closed_.load() && !writer.cancelled()) {
-    throw Error(errc::closed, "llama-server model closed while generating");
-  }
-  const bool server_error = failure_code == make_error_code(errc::http_error);
-  if (failure && !writer.cancelled() && !server_error) {
-    // Was it the server dying under us?
-    const std::optional<ExitStatus> status = co_await confirm_exit(*instance);
-    if (status) {
-      if (instance->stopping.load()) throw Error(errc::closed, "llama-server model closed while generating");
-      if (instance->hung.load()) {
-        throw Error(errc::server_hung, "llama-server produced no token for " +
-                                           std::to_string(engine_.stall_timeout.count()) +
-                                           " ms; it was killed and is being restarted");
-      }
-      throw Error(errc::server_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
+  if (end.failure) {
+    if (std::optional<Error> cause = co_await failure_cause(writer, *exchange.instance, end.failure_code)) {
+      throw std::move(*cause);
     }
   }
   // Hand the slot on only once the server has let go of it.
-  co_await wait_slot_idle(*instance, lease.slot());
-  if (failure) std::rethrow_exception(failure);
+  co_await wait_slot_idle(*exchange.instance, slot);
+  if (end.failure) std::rethrow_exception(end.failure);
   co_return FinishReason::stop;  // ended early on a stop token
+}
+
+// Why a request failed when that was not its own doing: the model closing under it, or its
+// server hanging or dying (which also frees the slot). std::nullopt: the failure stands as it is.
+asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(const StreamWriter& writer,
+                                                                      const ServerInstance& instance,
+                                                                      std::error_code failure) {
+  if (writer.cancelled()) co_return std::nullopt;
+  if (closed_.load()) co_return Error(errc::closed, "llama-server model closed while generating");
+  // The server answered with an error: it is alive.
+  if (failure == make_error_code(errc::http_error)) co_return std::nullopt;
+  const std::optional<ExitStatus> status = co_await confirm_exit(instance);
+  if (!status) co_return std::nullopt;
+  if (instance.stopping.load()) co_return Error(errc::closed, "llama-server model closed while generating");
+  if (instance.hung.load()) {
+    co_return Error(errc::server_hung, "llama-server produced no token for " +
+                                           std::to_string(engine_.stall_timeout.count()) +
+                                           " ms; it was killed and is being restarted");
+  }
+  co_return Error(errc::server_exited, "llama-server " + status->describe() + " while generating",
+                  status->output_tail);
 }
 
 asio::awaitable<std::optional<ExitStatus>> LlamaServerModel::confirm_exit(const ServerInstance& instance) {
@@ -356,13 +352,14 @@ asio::awaitable<std::optional<ExitStatus>> LlamaServerModel::confirm_exit(const 
   asio::steady_timer window(executor, kExitConfirmWindow);
   auto first = co_await (instance.process->async_wait_exit() || window.async_wait(asio::use_awaitable));
   if (first.index() == 0) co_return std::get<0>(std::move(first));
-  if (!child_has_exited(instance.process->pid())) co_return std::nullopt;
+  if (!instance.process->has_exited()) co_return std::nullopt;
   // Dead, but not observed yet (its output is still draining, or the machine is slow).
   asio::steady_timer bound(executor, kExitObserveTimeout);
   auto second = co_await (instance.process->async_wait_exit() || bound.async_wait(asio::use_awaitable));
   if (second.index() == 0) co_return std::get<0>(std::move(second));
   co_return ExitStatus{};
 }
+
 
 asio::awaitable<void> LlamaServerModel::wait_slot_idle(const ServerInstance& instance, uint32_t slot) {
   const auto deadline = std::chrono::steady_clock::now() + engine_.slot_release_timeout;
@@ -380,14 +377,7 @@ asio::awaitable<void> LlamaServerModel::wait_slot_idle(const ServerInstance& ins
 }
 
 ModelStats LlamaServerModel::stats() const {
-  const auto pool = pool_.stats();
-  ModelStats out;
-  out.slots_total = pool.slots_total;
-  out.slots_busy = pool.slots_busy;
-  out.queue_depth = pool.queue_depth;
-  out.max_in_flight = pool.max_in_flight;
-  out.requests_total = pool.acquired_total;
-  out.requests_rejected = pool.rejected_total;
+  ModelStats out = model_stats_from_pool(pool_.stats());
   out.tokens_served = tokens_served_.load(std::memory_order_relaxed);
   out.restarts = supervisor_->restarts();
   out.failed = supervisor_->failed();

@@ -453,6 +453,15 @@ std::string ServerProcess::output_tail(std::size_t lines) const {
 
 std::optional<ExitStatus> ServerProcess::exit_status() const { return state_->exit_snapshot(); }
 
+bool ServerProcess::has_exited() const noexcept {
+  if (state_->reaped.load()) return true;
+  // WNOWAIT leaves a zombie for the watcher to reap; ECHILD means it was reaped in between.
+  siginfo_t info{};
+  const pid_t pid = state_->pid;
+  if (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) return errno == ECHILD;
+  return info.si_pid == pid;
+}
+
 bool ServerProcess::failed_to_bind() const {
   const std::string tail = state_->ring.tail_text(kErrorTailLines);
   for (const auto marker : kBindFailureMarkers) {

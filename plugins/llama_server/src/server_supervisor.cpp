@@ -123,7 +123,7 @@ ServerSupervisor::ServerSupervisor(asio::any_io_executor executor, LaunchSpec sp
 
 ServerSupervisor::~ServerSupervisor() { stop_now(); }
 
-asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::launch(uint64_t generation) {
+asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::launch() {
   const auto strand = co_await asio::this_coro::executor;
   auto process = co_await start_ready_server(strand, spec_, process_options_, options_.load_timeout);
   // Fail fast when the server does not run the configuration we asked for.
@@ -132,7 +132,6 @@ asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::launch(uint64
   verify_server_props(parse_server_props(response.body), spec_.slots, spec_.context_per_slot);
   auto instance = std::make_shared<ServerInstance>();
   instance->process = std::move(process);
-  instance->generation = generation;
   co_return instance;
 }
 
@@ -141,7 +140,7 @@ asio::awaitable<void> ServerSupervisor::start() {
   // (awaitable operators), whose cancellation slots must not be touched from two threads at
   // once, and the caller's executor may well be a multi-threaded io_context.
   const auto strand = *strand_;
-  auto first = co_await asio::co_spawn(strand, launch(0), asio::use_awaitable);
+  auto first = co_await asio::co_spawn(strand, launch(), asio::use_awaitable);
   {
     std::lock_guard lock(mutex_);
     loop_running_ = true;
@@ -198,7 +197,6 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
   const auto interval = std::clamp<std::chrono::milliseconds>(options_.stall_timeout / kWatchdogChecksPerStallTimeout,
                                                               kMinWatchdogInterval, kMaxWatchdogInterval);
   asio::steady_timer tick(co_await asio::this_coro::executor);
-  uint64_t generation = 0;
   std::string last_cause;
   std::string last_output;  // the tail the last server printed, for the failure's detail
   for (;;) {
@@ -251,7 +249,7 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
     }
     instance.reset();
     try {
-      instance = co_await launch(++generation);
+      instance = co_await launch();
     } catch (const Error& e) {
       last_cause = std::string("failed to restart: ") + e.what();
       last_output = e.detail();

@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -45,28 +44,29 @@ Cache& cache() {
   return instance;
 }
 
-std::atomic<std::size_t> probes_run{0};
+std::optional<ServerVersion> remembered(const FileIdentity& identity) {
+  std::lock_guard lock(cache().mutex);
+  const auto it = cache().versions.find(identity);
+  if (it == cache().versions.end()) return std::nullopt;
+  return it->second;
+}
 
 }  // namespace
 
-ServerVersion probe_server_version_cached(const std::filesystem::path& binary,
-                                          std::chrono::milliseconds timeout) {
+boost::asio::awaitable<ServerVersion> probe_server_version_cached(std::filesystem::path binary,
+                                                                  std::chrono::milliseconds timeout) {
   const auto identity = identify(binary);
   if (identity) {
-    std::lock_guard lock(cache().mutex);
-    if (auto it = cache().versions.find(*identity); it != cache().versions.end()) return it->second;
+    if (auto version = remembered(*identity)) co_return *version;
   }
   // The probe runs without the lock: it can take up to `timeout`, and other binaries (or the
   // same one) must not wait behind it.
-  probes_run.fetch_add(1, std::memory_order_relaxed);
-  ServerVersion version = probe_server_version(binary, timeout);
+  ServerVersion version = co_await probe_server_version(std::move(binary), timeout);
   if (identity) {
     std::lock_guard lock(cache().mutex);
     cache().versions.insert_or_assign(*identity, version);
   }
-  return version;
+  co_return version;
 }
-
-std::size_t server_version_probe_count() { return probes_run.load(std::memory_order_relaxed); }
 
 }  // namespace inference::llama_server

@@ -6,6 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -66,6 +69,14 @@ std::string start_failure(F&& f) {
   }
   ADD_FAILURE() << "no Error thrown";
   return {};
+}
+
+// probe_server_version() run to completion on an io_context of its own.
+ServerVersion probe(const fs::path& binary, std::chrono::milliseconds timeout = kVersionProbeTimeout) {
+  boost::asio::io_context io;
+  auto version = boost::asio::co_spawn(io, probe_server_version(binary, timeout), boost::asio::use_future);
+  io.run();
+  return version.get();
 }
 
 // True when this process has no child left, not even a zombie.
@@ -227,7 +238,7 @@ TEST_F(ServerBinaryTest, ProbeRunsTheBinaryWithVersionFlag) {
 echo "load_backend: loaded CPU backend" >&2
 echo "version: 7001 (abcdef12)" >&2
 )sh");
-  const auto version = probe_server_version(fake);
+  const auto version = probe(fake);
   EXPECT_EQ(version.build, 7001);
   EXPECT_EQ(version.commit, "abcdef12");
   EXPECT_TRUE(no_children_left());
@@ -241,7 +252,7 @@ echo "version: 7001 (abcdef12)" >&2
 head -c 10000000 /dev/zero | tr '\0' 'x'
 exit 3
 )sh");
-  const auto message = start_failure([&] { probe_server_version(flood); });
+  const auto message = start_failure([&] { probe(flood); });
   EXPECT_THAT(message, HasSubstr("exited with status 3"));
   EXPECT_LT(message.size(), kVersionProbeOutputLimit + 4096) << "the error quotes more than the bound";
   EXPECT_TRUE(no_children_left());
@@ -249,7 +260,7 @@ exit 3
 
 TEST_F(ServerBinaryTest, ProbeFailureQuotesTheStatusAndLastOutput) {
   const auto fake = executable("crashing", "#!/bin/sh\necho 'libggml.so: cannot open' >&2\nexit 3\n");
-  const auto message = start_failure([&] { probe_server_version(fake); });
+  const auto message = start_failure([&] { probe(fake); });
   const std::string one_line = message.substr(0, message.find('\n'));
   EXPECT_THAT(one_line, AllOf(HasSubstr(fake.string()), HasSubstr("exited with status 3")));
   EXPECT_THAT(message.substr(one_line.size()), HasSubstr("libggml.so: cannot open")) << "the detail";
@@ -258,7 +269,7 @@ TEST_F(ServerBinaryTest, ProbeFailureQuotesTheStatusAndLastOutput) {
 
 TEST_F(ServerBinaryTest, ProbeWithoutVersionLineFails) {
   const auto fake = executable("quiet", "#!/bin/sh\necho hello\n");
-  EXPECT_THAT(start_failure([&] { probe_server_version(fake); }),
+  EXPECT_THAT(start_failure([&] { probe(fake); }),
               HasSubstr("printed no version line"));
 }
 
@@ -267,7 +278,7 @@ TEST_F(ServerBinaryTest, HangingProbeIsKilledAndReapedAtTheTimeout) {
   const auto fake =
       executable("hanging", "#!/bin/sh\necho $$ > '" + pid_file.string() + "'\nexec sleep 60\n");
   const auto message =
-      start_failure([&] { probe_server_version(fake, std::chrono::milliseconds(300)); });
+      start_failure([&] { probe(fake, std::chrono::milliseconds(300)); });
   EXPECT_THAT(message, HasSubstr("did not finish within 300 ms"));
   std::string pid;
   std::ifstream(pid_file) >> pid;
@@ -278,7 +289,7 @@ TEST_F(ServerBinaryTest, HangingProbeIsKilledAndReapedAtTheTimeout) {
 
 TEST_F(ServerBinaryTest, UnexecutableFormatFailsToStartWithoutLeavingAZombie) {
   const auto garbage = write_file("garbage", "\x7f" "ELF-not-really", fs::perms::owner_all);
-  const auto message = start_failure([&] { probe_server_version(garbage); });
+  const auto message = start_failure([&] { probe(garbage); });
   EXPECT_THAT(message, HasSubstr("cannot start " + garbage.string()));
   EXPECT_TRUE(no_children_left());
 }

@@ -263,7 +263,8 @@ TEST(ServerProcessTest, TerminateStopsGracefullyAndReaps) {
   start_and_wait_ready(io, process);
   const pid_t pid = process.pid();
 
-  const ExitStatus status = run_until_complete(io, process.terminate());
+  // The engine's default shutdown grace: llama-server frees the model in well under a second.
+  const ExitStatus status = run_until_complete(io, process.terminate(std::chrono::seconds(5)));
   // llama-server installs its SIGTERM handler shortly *after* /health turns 200 (and after it
   // logs "listening"), so a SIGTERM right after readiness may still meet the default action.
   EXPECT_TRUE(status.exit_code == 0 || status.signal == SIGTERM)

@@ -72,7 +72,12 @@ inline std::optional<std::string> real_server_skip_reason() {
 
 // The real server's features are probed once per test program.
 inline const ServerVersion& test_server_version() {
-  static const ServerVersion version = probe_server_version(test_server_binary());
+  static const ServerVersion version = [] {
+    boost::asio::io_context io;
+    auto probe = boost::asio::co_spawn(io, probe_server_version(test_server_binary()), boost::asio::use_future);
+    io.run();
+    return probe.get();
+  }();
   return version;
 }
 

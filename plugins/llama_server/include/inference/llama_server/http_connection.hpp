@@ -8,7 +8,8 @@
 // Thread-safety: none. Use from one thread or strand, one operation at a time (a request, or
 // the reads of one stream, must finish before the next starts).
 // Cancellation: every awaitable honours Asio cancellation (a cancellation slot bound to the
-// coroutine, e.g. `co_await (connection.read_stream() || timer.async_wait(use_awaitable))`).
+// coroutine, e.g. a parallel group with a timer waited on with wait_for_one(); not the awaitable
+// operator||, which holds back an error until the timer fires: see docs/architecture.md).
 // A cancelled operation closes the connection and throws Error(errc::cancelled), also when the
 // cancellation arrives just after its I/O completed (never a bare system_error from Asio);
 // closing is also how a stream is abandoned, and llama-server then stops the task and frees

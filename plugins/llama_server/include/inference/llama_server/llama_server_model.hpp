@@ -26,7 +26,10 @@
 #include <optional>
 
 #include "inference/context_lifetime.hpp"
+#include "inference/error.hpp"
+#include "inference/llama_server/completion_request.hpp"
 #include "inference/llama_server/engine_options.hpp"
+#include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/server_supervisor.hpp"
 #include "inference/load_options.hpp"
@@ -62,6 +65,11 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load(
       std::string path, LoadOptions options, LaunchCustomizer customize = {},
       std::vector<std::string> extra_option_keys = {});
+  // The same for a backend that has read the model's metadata already (ROCm plans its launch
+  // from it): `info` is taken as read_model_info(path) and not read again.
+  static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load(
+      std::string path, ModelInfo info, LoadOptions options, LaunchCustomizer customize = {},
+      std::vector<std::string> extra_option_keys = {});
 
   LlamaServerModel(boost::asio::any_io_executor executor, ModelInfo info, LoadOptions options,
                    EngineOptions engine, std::shared_ptr<ServerSupervisor> supervisor);
@@ -82,8 +90,22 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
 
  private:
   struct Request;
+  struct Exchange;   // one request's hold on a server
+  struct StreamEnd;  // how a token stream ended
   TokenStream start(std::shared_ptr<Request> request);
+  // One request, as named steps (llama_server_model.cpp): a slot, connect(), render_prompt()
+  // for chat, request_params(), stream_tokens(), and end_unfinished() when the server's final
+  // chunk did not come.
   boost::asio::awaitable<FinishReason> run(StreamWriter& writer, std::shared_ptr<Request> request);
+  void throw_if_closing() const;
+  boost::asio::awaitable<void> connect(Exchange& exchange);
+  boost::asio::awaitable<std::string> render_prompt(const Request& request, HttpConnection& connection);
+  boost::asio::awaitable<StreamEnd> stream_tokens(StreamWriter& writer, Exchange& exchange,
+                                                  const CompletionParams& params, const GenerateConfig& config);
+  boost::asio::awaitable<FinishReason> end_unfinished(StreamWriter& writer, Exchange& exchange, uint32_t slot,
+                                                      StreamEnd end);
+  boost::asio::awaitable<std::optional<Error>> failure_cause(const StreamWriter& writer, const ServerInstance& instance,
+                                                             std::error_code failure);
   boost::asio::awaitable<void> wait_slot_idle(const ServerInstance& instance, uint32_t slot);
   boost::asio::awaitable<std::optional<ExitStatus>> confirm_exit(const ServerInstance& instance);
 

@@ -2,12 +2,13 @@
 // its flags to what that build understands.
 //
 // Ownership: plain values; nothing is kept open.
-// Thread-safety: both functions are safe to call from any thread concurrently.
-// Cancellation: find_server_binary() only stat()s files. probe_server_version() blocks the
-// calling thread until the child printed its version or kVersionProbeTimeout passed; call it
-// once per binary, off latency-sensitive paths. It is not cancellable.
+// Thread-safety: the functions are safe to call from any thread concurrently.
+// Cancellation: find_server_binary() only stat()s files. probe_server_version() is an awaitable
+// that never blocks its executor while the child runs (up to kVersionProbeTimeout); cancelling
+// it kills and reaps the child and throws Error(cancelled).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
@@ -99,11 +100,13 @@ inline constexpr std::chrono::milliseconds kVersionProbeTimeout{10'000};
 inline constexpr std::size_t kVersionProbeOutputLimit = 64 * 1024;
 
 // Runs `<binary> --version` once (explicit argv, no shell, stdin from /dev/null, stdout and
-// stderr captured up to kVersionProbeOutputLimit) and parses it. Throws
-// Error(server_start_failed) naming the binary when it cannot be started, does not finish within
-// `timeout` (it is then killed and reaped), exits unsuccessfully, or prints no version line; the
-// detail holds the last lines of its output.
-ServerVersion probe_server_version(const std::filesystem::path& binary,
-                                   std::chrono::milliseconds timeout = kVersionProbeTimeout);
+// stderr captured up to kVersionProbeOutputLimit) and parses it. The child's output and exit are
+// awaited on a strand of the caller's executor, which meanwhile runs other work; only the spawn
+// itself (fork + exec) and the reap of a child killed at the timeout are synchronous, both bounded
+// by the kernel. Throws Error(server_start_failed) naming the binary when it cannot be started,
+// does not finish within `timeout` (it is then killed and reaped), exits unsuccessfully, or
+// prints no version line; the detail holds the last lines of its output.
+boost::asio::awaitable<ServerVersion> probe_server_version(std::filesystem::path binary,
+                                                           std::chrono::milliseconds timeout = kVersionProbeTimeout);
 
 }  // namespace inference::llama_server

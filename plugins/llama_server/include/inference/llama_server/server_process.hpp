@@ -61,9 +61,6 @@ struct ServerProcessOptions {
   std::filesystem::path runtime_directory;
 };
 
-// A graceful stop: llama-server finishes its loop and frees the model in well under a second;
-// 5 s covers a loaded machine without letting a wedged server stall shutdown for long.
-inline constexpr std::chrono::milliseconds kDefaultTerminateGrace{5'000};
 // After the exit is seen, how long to wait for the pipe's EOF so the tail holds the child's last
 // words. EOF normally precedes the exit notification; this only bounds a pathological case and
 // keeps "exit noticed → streams failed" well inside 100 ms.
@@ -112,6 +109,11 @@ class ServerProcess {
   // The exit status once the exit has been observed (and the child reaped), else std::nullopt.
   std::optional<ExitStatus> exit_status() const;
 
+  // The kernel's view, without reaping: true once the child has exited, even before the exit is
+  // observed (its output may still be draining, or the strand is busy). Lets a caller tell "dead
+  // but not reported yet" from "alive" without waiting for the observation.
+  bool has_exited() const noexcept;
+
   // True when the child's output says it could not bind its listening address (the TCP port
   // race above); only meaningful after it exited.
   bool failed_to_bind() const;
@@ -127,8 +129,8 @@ class ServerProcess {
 
   // SIGTERM to the process group, up to `grace` for it to exit, then SIGKILL to the group; the
   // child is reaped before this completes. Returns at once with the status if it already exited.
-  boost::asio::awaitable<ExitStatus> terminate(std::chrono::milliseconds grace =
-                                                   kDefaultTerminateGrace);
+  // The grace is the caller's (the engine's shutdown_grace_ms option).
+  boost::asio::awaitable<ExitStatus> terminate(std::chrono::milliseconds grace);
 
  private:
   std::shared_ptr<detail::ServerProcessState> state_;

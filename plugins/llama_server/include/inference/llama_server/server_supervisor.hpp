@@ -48,7 +48,6 @@ namespace inference::llama_server {
 // One started server, shared by the requests that use it.
 struct ServerInstance {
   std::unique_ptr<ServerProcess> process;
-  uint64_t generation = 0;           // 0 for the first start, +1 per restart
   std::atomic<bool> hung{false};     // the watchdog killed it
   std::atomic<bool> stopping{false}; // close() is terminating it
 };
@@ -111,7 +110,7 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
  private:
   struct Waiter;
   boost::asio::awaitable<void> supervise(std::shared_ptr<ServerInstance> first);
-  boost::asio::awaitable<std::shared_ptr<ServerInstance>> launch(uint64_t generation);
+  boost::asio::awaitable<std::shared_ptr<ServerInstance>> launch();
   void check_stalls();
   void publish(std::shared_ptr<ServerInstance> instance);
   void fail(std::error_code code, std::string context, std::string detail = {});

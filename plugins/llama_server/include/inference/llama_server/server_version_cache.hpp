@@ -4,10 +4,12 @@
 //
 // Ownership: the cache is a process-wide singleton holding plain values.
 // Thread-safety: safe to call from any thread concurrently; concurrent first calls for the same
-// binary may each run the probe (the results are identical), never block on each other's probe.
-// Cancellation: like probe_server_version(): blocks the calling thread on a cache miss.
+// binary may each run the probe (the results are identical), never wait for each other's probe.
+// Cancellation: a hit completes at once; a miss is probe_server_version(), which never blocks
+// the caller's executor and kills its child when cancelled.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <filesystem>
 
@@ -20,10 +22,7 @@ namespace inference::llama_server {
 // replacing or editing the binary (an upgrade) probes again. Failures are not remembered: a
 // binary that failed its probe is probed again next time. Limit: a wrapper script whose target
 // is replaced while the script stays unchanged keeps its old version until the host restarts.
-ServerVersion probe_server_version_cached(const std::filesystem::path& binary,
-                                          std::chrono::milliseconds timeout = kVersionProbeTimeout);
-
-// How many probes ran (cache misses) since the process started; for tests and diagnostics.
-std::size_t server_version_probe_count();
+boost::asio::awaitable<ServerVersion> probe_server_version_cached(
+    std::filesystem::path binary, std::chrono::milliseconds timeout = kVersionProbeTimeout);
 
 }  // namespace inference::llama_server
