@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,9 +19,11 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <cerrno>
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <istream>
 #include <optional>
 #include <string>
 
@@ -167,6 +172,43 @@ TEST_F(ServerVersionCacheTest, AnotherCoroutineRunsWhileAProbeIsInFlight) {
   EXPECT_TRUE(probe_was_in_flight) << "the other coroutine ran only after the probe";
   ASSERT_TRUE(version);
   EXPECT_EQ(version->build, 7005);
+}
+
+// Cancelling a load while it probes ends the probe at once: the child is killed and reaped and
+// the probe throws cancelled.
+TEST_F(ServerVersionCacheTest, ACancelledProbeKillsAndReapsItsChild) {
+  const Fifo started(root_ / "started");
+  const fs::path binary = root_ / "llama-server";
+  std::ofstream(binary) << "#!/bin/sh\necho $$ > '" << started.path().string() << "'\nexec sleep 60\n";
+  fs::permissions(binary, fs::perms::owner_all);
+
+  asio::io_context io(1);
+  asio::cancellation_signal cancel;
+  std::exception_ptr failure;
+  asio::co_spawn(io, probe_server_version_cached(binary),
+                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, ServerVersion) { failure = e; }));
+  std::string pid;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto events = started.reader(io);
+        asio::streambuf line;
+        co_await asio::async_read_until(events, line, '\n', asio::use_awaitable);
+        std::istream(&line) >> pid;
+        cancel.emit(asio::cancellation_type::terminal);
+      },
+      asio::detached);
+  io.run();
+
+  ASSERT_TRUE(failure);
+  try {
+    std::rethrow_exception(failure);
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.is(errc::cancelled)) << e.what();
+  }
+  ASSERT_FALSE(pid.empty());
+  EXPECT_FALSE(fs::exists("/proc/" + pid)) << "probe child " << pid << " still exists";
+  EXPECT_TRUE(::waitpid(-1, nullptr, WNOHANG) == -1 && errno == ECHILD) << "a child or zombie is left";
 }
 
 }  // namespace
