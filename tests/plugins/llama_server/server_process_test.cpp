@@ -273,6 +273,21 @@ TEST(ServerProcessTest, TerminateStopsGracefullyAndReaps) {
   EXPECT_TRUE(no_children_left());
 }
 
+// The kernel's view, which a failed request consults before the exit is observed: alive while
+// the child runs, dead as soon as it is (here the io_context never runs, so the watcher cannot
+// observe the exit at all).
+TEST_F(FakeServerTest, HasExitedSeesTheDeathBeforeItIsObserved) {
+  asio::io_context io;
+  ServerProcess process(io.get_executor(), fake_spec("exec sleep 60\n"));
+  EXPECT_FALSE(process.has_exited());
+  ASSERT_EQ(::kill(process.pid(), SIGKILL), 0);
+  siginfo_t info{};
+  // Waits for the death without reaping: the zombie stays for the process to reap.
+  ASSERT_EQ(::waitid(P_PID, static_cast<id_t>(process.pid()), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_TRUE(process.has_exited());
+  EXPECT_FALSE(process.exit_status()) << "the exit is not observed yet";
+}
+
 TEST_F(FakeServerTest, TerminateEscalatesToSigkillAfterTheGrace) {
   asio::io_context io;
   OutputEvent deaf(io, "ignoring SIGTERM");
