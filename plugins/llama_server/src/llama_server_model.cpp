@@ -9,7 +9,6 @@
 #include <optional>
 
 #include "inference/error.hpp"
-#include "inference/model_stats_from_pool.hpp"
 #include "inference/gguf/model_info_reader.hpp"
 #include "inference/llama_server/apply_template_request.hpp"
 #include "inference/llama_server/chunk_tokens.hpp"
@@ -23,6 +22,7 @@
 #include "inference/llama_server/server_slots.hpp"
 #include "inference/llama_server/server_version_cache.hpp"
 #include "inference/llama_server/sse_parser.hpp"
+#include "inference/model_stats_from_pool.hpp"
 #include "supervision_context.hpp"
 
 namespace inference::llama_server {
@@ -79,9 +79,10 @@ struct LlamaServerModel::Request {
 
 // One request's hold on a server, in run()'s frame on the request's strand: the instance it
 // reached, its registration with the supervisor (the stall watchdog, close()'s abort) and its
-// connection. Members are destroyed in reverse order: the connection first, the count last but
-// one. close() may end the request from another thread at any moment: the abort hops onto the
-// strand and closes the connection while it exists (cleared here, on the same strand).
+// connection. Members go in reverse order: the connection first, then the at-server count, the
+// registration and the instance. close() may end the request from another thread at any moment:
+// the abort hops onto the strand and closes the connection while it exists (cleared here, on the
+// same strand).
 struct LlamaServerModel::Exchange {
   struct AbortTarget {
     HttpConnection* connection = nullptr;
@@ -116,7 +117,6 @@ struct LlamaServerModel::StreamEnd {
   std::exception_ptr failure;            // reading or delivering failed (always an Error)
   std::error_code failure_code;
 };
-
 
 asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::string path, LoadOptions options,
                                                                            LaunchCustomizer customize,
