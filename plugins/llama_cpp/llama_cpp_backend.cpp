@@ -22,7 +22,7 @@ class LlamaCppBackend final : public Backend {
   Availability available_with(const LoadOptions& options) const override {
     try {
       Availability ready = Availability::yes();
-      ready.server_path = llama_server::find_server_binary(llama_server::explicit_server_path(options)).string();
+      ready.executable = llama_server::find_server_binary(llama_server::explicit_server_path(options)).string();
       return ready;
     } catch (const Error& e) {
       return Availability::no(e.what());

@@ -22,7 +22,7 @@ Availability RocmBackend::available_with(const LoadOptions& options) const {
     const GpuInfo& gpu = select_gpu(discover_gpus(paths), -1);
     (void)gpu;
     Availability ready = Availability::yes();
-    ready.server_path = find_rocm_server_binary(llama_server::explicit_server_path(options), env_).string();
+    ready.executable = find_rocm_server_binary(llama_server::explicit_server_path(options), env_).string();
     return ready;
   } catch (const Error& e) {
     return Availability::no(e.context().empty() ? std::string(e.what()) : e.context());

@@ -49,7 +49,7 @@ RocmOptions parse_rocm_options(const std::map<std::string, std::string>& options
 // $ROCM_LLAMA_SERVER_PATH when set and non-empty (authoritative: unusable means an error, not a
 // fallback), else the engine's search ($LLAMA_SERVER_PATH, PATH) without the build's configured
 // default, which is the CPU-only build scripts/setup installs. Throws
-// Error(server_start_failed) listing what was tried.
+// Error(child_start_failed) listing what was tried.
 std::filesystem::path find_rocm_server_binary(const std::optional<std::filesystem::path>& explicit_path,
                                               const llama_server::EnvLookup& env);
 

@@ -18,7 +18,7 @@ struct Availability {
   // The server binary the backend would run (what its search found), for a backend that runs
   // one as a child process; empty otherwise. Lets a host or `llmctl backends` say which build
   // will serve before anything is loaded.
-  std::string server_path;
+  std::string executable;
 
   static Availability yes() { return {true, {}, {}}; }
   static Availability no(std::string why) { return {false, std::move(why), {}}; }
@@ -44,7 +44,7 @@ class Backend {
   virtual Availability preflight(const std::string& path, const LoadOptions& options) const;
 
   // Loads a model; the model's work runs on the executor of the awaiting coroutine.
-  // Throws inference::Error (model_not_found, invalid_model, server_start_failed, ...).
+  // Throws inference::Error (model_not_found, invalid_model, child_start_failed, ...).
   virtual boost::asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) = 0;
 };
 

@@ -18,15 +18,15 @@ enum class errc {
   model_not_found,
   invalid_model,
   invalid_argument,
-  server_start_failed,
-  server_exited,
-  server_hung,
+  child_start_failed,
+  child_exited,
+  child_hung,
   load_timeout,
   overloaded,
   deadline_exceeded,
   cancelled,
   protocol_error,
-  http_error,
+  child_error,
   closed,
   not_registered,
   duplicate_backend,
@@ -41,7 +41,7 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
-// The symbolic name of a code ("server_exited"), stable for scripts and JSON output.
+// The symbolic name of a code ("child_exited"), stable for scripts and JSON output.
 std::string_view error_name(errc e) noexcept;
 
 // The exception every awaitable of the runtime throws. what() is one line:

@@ -37,7 +37,7 @@ struct LoadOptions {
   // one line at a time and in order; it must be thread-safe, quick and must not throw. Empty =
   // not forwarded (errors still quote the server's last lines). Backends without a child
   // process never call it.
-  std::function<void(std::string_view line)> server_log;
+  std::function<void(std::string_view line)> child_log;
 };
 
 }  // namespace inference

@@ -105,7 +105,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
 
   auto executor = co_await asio::this_coro::executor;
   ServerProcessOptions process_options;
-  process_options.log_sink = options.server_log;
+  process_options.log_sink = options.child_log;
   // Supervised on the engine's own thread: an idle model is no work on the host's io_context,
   // and the server outlives whichever host thread loaded it (see supervision_context.hpp).
   auto supervisor = std::make_shared<ServerSupervisor>(detail::SupervisionContext::instance().executor(), spec,
@@ -331,18 +331,18 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   if (failure && closed_.load() && !writer.cancelled()) {
     throw Error(errc::closed, "llama-server model closed while generating");
   }
-  const bool server_error = failure_code == make_error_code(errc::http_error);
+  const bool server_error = failure_code == make_error_code(errc::child_error);
   if (failure && !writer.cancelled() && !server_error) {
     // Was it the server dying under us?
     const std::optional<ExitStatus> status = co_await confirm_exit(*instance);
     if (status) {
       if (instance->stopping.load()) throw Error(errc::closed, "llama-server model closed while generating");
       if (instance->hung.load()) {
-        throw Error(errc::server_hung, "llama-server produced no token for " +
+        throw Error(errc::child_hung, "llama-server produced no token for " +
                                            std::to_string(engine_.stall_timeout.count()) +
                                            " ms; it was killed and is being restarted");
       }
-      throw Error(errc::server_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
+      throw Error(errc::child_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
     }
   }
   // Hand the slot on only once the server has let go of it.

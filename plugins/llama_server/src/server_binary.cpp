@@ -52,7 +52,7 @@ std::optional<std::string> unusable_reason(const std::filesystem::path& candidat
     context += attempts[i];
   }
   context += ")";
-  throw Error(errc::server_start_failed, context);
+  throw Error(errc::child_start_failed, context);
 }
 
 // "12345" at the start of `text` (digits only), or std::nullopt.
@@ -268,7 +268,7 @@ ServerVersion probe_server_version(const std::filesystem::path& binary,
   OutputRing ring;
   ring.append(output);
   const auto fail = [&](const std::string& what) -> ServerVersion {
-    throw Error(errc::server_start_failed, "'" + binary.string() + " --version' " + what,
+    throw Error(errc::child_start_failed, "'" + binary.string() + " --version' " + what,
                 ring.tail_text(kProbeTailLines));
   };
   if (result.timed_out) {

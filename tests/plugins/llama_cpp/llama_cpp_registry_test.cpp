@@ -52,7 +52,7 @@ TEST(LlamaCppRegistryTest, ServerPathIsWhatTheRegistryLoadsWith) {
   Registry registry;
   registry.load_plugin(llama_cpp_plugin());
   const auto backend = registry.get("llama_cpp");
-  EXPECT_EQ(backend->available_with(options).server_path, link.string());
+  EXPECT_EQ(backend->available_with(options).executable, link.string());
 
   const std::string model_path = test_model_path().string();
   const Availability preflight = backend->preflight(model_path, options);

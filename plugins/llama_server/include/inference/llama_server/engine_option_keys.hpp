@@ -39,7 +39,7 @@ inline constexpr std::chrono::milliseconds kDefaultStallTimeout{60'000};
 inline constexpr Key kStallTimeoutMs{
     "stall_timeout_ms", "60000",
     "a request that receives nothing for this long means the server hung (it still answers /health): the server "
-    "is killed and restarted, the request fails with server_hung; must be > 0"};
+    "is killed and restarted, the request fails with child_hung; must be > 0"};
 
 // Three restarts a minute: enough to ride out a crash or two, not enough to spin on a server
 // that dies at every start.
@@ -83,7 +83,7 @@ inline constexpr Key kTransport{
 inline constexpr Key kPort{
     "port", "",
     "a fixed TCP port on 127.0.0.1 (1-65535; implies transport=tcp); when taken, the load fails with "
-    "server_start_failed naming it. Unset: a free port is picked per launch and a clash is retried"};
+    "child_start_failed naming it. Unset: a free port is picked per launch and a clash is retried"};
 inline constexpr Key kIgnoreEos{"ignore_eos", "0", "1: generate max_tokens even past end-of-sequence (benchmarks)"};
 inline constexpr Key kRestart{"restart", "1",
                               "0: never restart a server that died or hung; the model fails with model_failed instead"};

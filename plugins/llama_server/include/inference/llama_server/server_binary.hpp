@@ -47,7 +47,7 @@ std::optional<std::filesystem::path> configured_server_binary();
 // A location the user configured (1 or 2) is authoritative: when it is unusable we fail rather
 // than silently run a different server. The configured default is not: when it is missing (say
 // scripts/setup never ran) the search goes on to PATH. Candidates must be regular files
-// executable by us (symlinks are followed). Throws Error(server_start_failed) whose context lists
+// executable by us (symlinks are followed). Throws Error(child_start_failed) whose context lists
 // every place tried and why each was rejected (does not exist / is not a regular file / is not
 // executable). The returned path is as given or found, not canonicalised (so wrapper scripts
 // keep working).
@@ -100,7 +100,7 @@ inline constexpr std::size_t kVersionProbeOutputLimit = 64 * 1024;
 
 // Runs `<binary> --version` once (explicit argv, no shell, stdin from /dev/null, stdout and
 // stderr captured up to kVersionProbeOutputLimit) and parses it. Throws
-// Error(server_start_failed) naming the binary when it cannot be started, does not finish within
+// Error(child_start_failed) naming the binary when it cannot be started, does not finish within
 // `timeout` (it is then killed and reaped), exits unsuccessfully, or prints no version line; the
 // detail holds the last lines of its output.
 ServerVersion probe_server_version(const std::filesystem::path& binary,
