@@ -121,7 +121,7 @@ asio::awaitable<std::shared_ptr<TextModel>> load_through(BackendRef ref, std::st
 // ---------------------------------------------------------------- PluginBackend
 
 PluginBackend::PluginBackend(std::shared_ptr<const PluginLibrary> library, std::shared_ptr<Backend> inner)
-    : library_(std::move(library)), inner_(std::move(inner)), name_(inner_->name()) {}
+    : library_(std::move(library)), inner_(std::move(inner)), name_(inner_->name()), priority_(inner_->priority()) {}
 
 Availability PluginBackend::available() const {
   return ask_plugin("the availability check", Quote::with_check_name, [&] { return inner_->available(); });

@@ -3,6 +3,7 @@
 #include "gpu_discovery.hpp"
 #include "inference/error.hpp"
 #include "inference/gguf/model_info_reader.hpp"
+#include "inference/llama_server/engine_option_keys.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
 #include "launch_plan.hpp"
 #include "rocm_options.hpp"
@@ -50,7 +51,7 @@ asio::awaitable<std::shared_ptr<TextModel>> RocmBackend::load_model(std::string 
   const ModelInfo model = gguf::read_model_info(path);
   const LaunchPlan plan = plan_launch(model, options, env_);
   options.gpu_layers = plan.gpu_layers;
-  options.server_path = plan.binary.string();
+  options.backend_options[std::string(llama_server::engine_option::kServerPath.name)] = plan.binary.string();
   llama_server::LaunchCustomizer customize = [plan](llama_server::LaunchSpec& spec) { apply_plan(plan, spec); };
   std::vector<std::string> own_keys = rocm_option_keys();
   co_return co_await llama_server::LlamaServerModel::load(std::move(path), std::move(options), std::move(customize),

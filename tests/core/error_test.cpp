@@ -20,7 +20,7 @@ TEST(Error, WhatIsContextThenTheCodesMessage) {
 TEST(Error, DetailIsKeptApartFromTheOneLine) {
   const std::string tail = "load_model: loading\nerror: out of memory\nexiting";
   const Error error(errc::child_start_failed, "llama-server exited with status 1", tail);
-  EXPECT_STREQ(error.what(), "llama-server exited with status 1: inference server failed to start");
+  EXPECT_STREQ(error.what(), "llama-server exited with status 1: child process failed to start");
   EXPECT_EQ(error.detail(), tail);
   const Error copy = error;  // as exception_ptr and the plugin proxy copy it
   EXPECT_EQ(copy.detail(), tail);

@@ -30,6 +30,7 @@ boost::json::object backends_json(const CommandContext& context, const std::vect
     item["name"] = entry.name;
     item["available"] = entry.availability.available;
     item["reason"] = entry.availability.reason;
+    // Availability::executable under the key scripts already read (scripts/bench).
     item["server_path"] = entry.availability.executable;
     item["plugin_file"] = entry.plugin_file;
     backends.push_back(std::move(item));

@@ -85,9 +85,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   if (options.parallel_slots == 0) throw Error(errc::invalid_argument, "parallel_slots must be at least 1");
   ModelInfo info = gguf::read_model_info(path);
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys);
-  const auto binary = find_server_binary(options.server_path.empty()
-                                             ? std::optional<std::filesystem::path>()
-                                             : std::optional<std::filesystem::path>(options.server_path));
+  const auto binary = find_server_binary(explicit_server_path(options));
   const ServerVersion version = probe_server_version_cached(binary);
 
   LaunchSpec spec;
@@ -98,7 +96,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   spec.context_per_slot = options.context_len;
   spec.gpu_layers = options.gpu_layers < 0 ? kAllGpuLayers : options.gpu_layers;
   if (!options.chat_template.empty()) spec.chat_template = options.chat_template;
-  spec.extra_args = options.extra_args;
+  spec.extra_args = engine.server_args;
   spec.transport = engine.transport;
   spec.port = engine.port;
   if (customize) customize(spec);

@@ -22,6 +22,7 @@
 
 #include "child_spawn.hpp"
 #include "inference/error.hpp"
+#include "inference/llama_server/engine_option_keys.hpp"
 #include "inference/llama_server/output_ring.hpp"
 
 namespace inference::llama_server {
@@ -168,8 +169,9 @@ std::optional<std::filesystem::path> configured_server_binary() {
 }
 
 std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options) {
-  if (options.server_path.empty()) return std::nullopt;
-  return std::filesystem::path(options.server_path);
+  const auto it = options.backend_options.find(std::string(engine_option::kServerPath.name));
+  if (it == options.backend_options.end() || it->second.empty()) return std::nullopt;
+  return std::filesystem::path(it->second);
 }
 
 std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,

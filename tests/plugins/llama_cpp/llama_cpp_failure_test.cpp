@@ -161,11 +161,12 @@ TEST(LlamaCppFailureTest, MissingServerBinaryGivesServerStartFailedNamingThePath
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   ScratchDirectory scratch;
   LoadOptions options = tiny_options();
-  options.server_path = (scratch.path() / "no-such-llama-server").string();
+  const std::string missing = (scratch.path() / "no-such-llama-server").string();
+  options.backend_options["server_path"] = missing;
   const auto error = load_error(test_model_path().string(), options);
   ASSERT_TRUE(error.has_value());
   EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();
-  EXPECT_NE(std::string(error->what()).find(options.server_path), std::string::npos) << error->what();
+  EXPECT_NE(std::string(error->what()).find(missing), std::string::npos) << error->what();
   EXPECT_TRUE(no_children_left());
 }
 
@@ -176,7 +177,7 @@ TEST(LlamaCppFailureTest, NonExecutableServerBinaryGivesServerStartFailed) {
   std::ofstream(binary) << "#!/bin/sh\nexit 0\n";
   fs::permissions(binary, fs::perms::owner_read | fs::perms::owner_write);
   LoadOptions options = tiny_options();
-  options.server_path = binary.string();
+  options.backend_options["server_path"] = binary.string();
   const auto error = load_error(test_model_path().string(), options);
   ASSERT_TRUE(error.has_value());
   EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();
@@ -210,7 +211,7 @@ TEST(LlamaCppFailureTest, CorruptModelGivesInvalidModelAndSpawnsNothing) {
 TEST(LlamaCppFailureTest, ServerRefusingToStartGivesServerStartFailedWithItsLastWords) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   LoadOptions options = tiny_options(kTestSlots, kShortContextPerSlot);
-  options.extra_args.push_back("--no-such-flag");
+  options.backend_options["server_args"] += "\n--no-such-flag";
   const auto error = load_error(test_model_path().string(), options);
   ASSERT_TRUE(error.has_value());
   EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();

@@ -188,7 +188,7 @@ TEST(LlamaCppFaultTest, KillDuringPrefillFailsTheStreamWithServerExitedBeforeAny
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   run_test([]() -> asio::awaitable<void> {
     LoadOptions options = tiny_options(1, kLongContextPerSlot);
-    options.extra_args.insert(options.extra_args.end(), {"-b", std::string(kPrefillBatch)});
+    options.backend_options["server_args"] += "\n-b\n" + std::string(kPrefillBatch);
     auto model = co_await load_tiny(options);
     const int pid = model->server_pid();
     const ServerEndpoint endpoint = endpoint_of(*model);
@@ -407,7 +407,7 @@ TEST(LlamaCppFaultTest, ContextTooLargeForTheMachineGivesServerStartFailedWithTh
                          << test_server_binary().string() << "' \"$@\"\n";
   fs::permissions(wrapper, fs::perms::owner_all);
   LoadOptions options = tiny_options(1, kAbsurdContext);
-  options.server_path = wrapper.string();
+  options.backend_options["server_path"] = wrapper.string();
   const auto started = Clock::now();
   const auto error = load_error(test_model_path().string(), options);
   std::printf("[ MEASURE  ] context of %u tokens -> load failed: %.1f ms\n", kAbsurdContext, ms_since(started));

@@ -39,7 +39,7 @@ inline constexpr std::string_view kServerBinaryName = "llama-server";
 std::optional<std::filesystem::path> configured_server_binary();
 
 // Returns the llama-server to run, in this order of precedence:
-//   1. explicit_path (LoadOptions.server_path) when given,
+//   1. explicit_path (the server_path backend option) when given,
 //   2. $LLAMA_SERVER_PATH when set and non-empty,
 //   3. configured_default (configured_server_binary()) when it is usable,
 //   4. the first "llama-server" in a $PATH directory (empty and relative entries are skipped:
@@ -55,7 +55,8 @@ std::filesystem::path find_server_binary(
     const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env = process_environment_lookup(),
     const std::optional<std::filesystem::path>& configured_default = configured_server_binary());
 
-// LoadOptions::server_path as the explicit_path above: std::nullopt when it is empty.
+// The server_path backend option (engine_option::kServerPath) as the explicit_path above:
+// std::nullopt when it is absent or empty.
 std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options);
 
 // What a llama-server build supports that the launch depends on.
