@@ -72,8 +72,9 @@ class TextModel {
   // close() early with Error(cancelled) but never reopens the model: it already refuses new
   // requests, a later close() returns at once, and what close() had not stopped yet (a child
   // process still in its shutdown grace, requests it was draining) is stopped at once when the
-  // model is destroyed. So cancelling trades the graceful end for an abrupt one; a backend's own
-  // options (e.g. a shutdown grace) are the way to bound a graceful close().
+  // model is destroyed (a killed child may then be reaped only later). So cancelling trades the
+  // graceful end for an abrupt one; a backend's own options (e.g. a shutdown grace) are the way
+  // to bound a graceful close().
   virtual boost::asio::awaitable<void> close() = 0;
 };
 

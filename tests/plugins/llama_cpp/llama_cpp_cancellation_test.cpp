@@ -1,6 +1,6 @@
 // What cancelling load_model() and close() does (the contracts in backend.hpp and
-// text_model.hpp), with the real llama-server: a cancelled load leaves no child behind; a
-// cancelled close() ends early, yet the model stays closed and its destruction stops the server.
+// text_model.hpp), as a host sees it: the llama_cpp plugin through a Registry, with the real
+// llama-server. A cancelled load fails with cancelled and leaves no child behind.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -20,9 +20,11 @@
 
 #include "inference/error.hpp"
 #include "inference/generate_config.hpp"
+#include "inference/registry.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "support/child_processes.hpp"
 #include "support/scratch_directory.hpp"
+#include "support/test_inputs.hpp"
 
 namespace inference::llama_cpp::test {
 namespace {
@@ -35,6 +37,12 @@ using ScratchDirectory = inference::test::ScratchDirectory;
 constexpr uint32_t kShortContextPerSlot = 256;
 // Long enough that a close() which was not cancelled would still be waiting when the test ends.
 constexpr const char* kLongShutdownGraceMs = "200000";
+
+fs::path llama_cpp_plugin() {
+  std::string directory = inference::test::environment_or_empty("INFERENCE_TEST_PLUGIN_DIR");
+  if (directory.empty()) directory = LLAMA_CPP_TEST_PLUGIN_DIR;
+  return fs::path(directory) / "libbackend_llama_cpp.so";
+}
 
 // Emits a terminal cancellation on `executor`, once, from any thread (a child_log callback).
 class CancelOnce {
@@ -63,6 +71,8 @@ TEST(LlamaCppCancellationTest, CancellingALoadFailsItWithCancelledAndStopsTheSer
   fs::permissions(wrapper, fs::perms::owner_all);
   std::optional<Error> error;
   bool loaded = false;
+  Registry registry;
+  registry.load_plugin(llama_cpp_plugin());
   run_test(
       [&]() -> asio::awaitable<void> {
         CancelOnce cancel(co_await asio::this_coro::executor);
@@ -70,8 +80,9 @@ TEST(LlamaCppCancellationTest, CancellingALoadFailsItWithCancelledAndStopsTheSer
         options.backend_options["server_path"] = wrapper.string();
         options.child_log = [&cancel](std::string_view) { cancel.fire(); };
         try {
-          auto model = co_await asio::co_spawn(co_await asio::this_coro::executor, load_tiny(options),
-                                               asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+          auto model = co_await asio::co_spawn(
+              co_await asio::this_coro::executor, registry.load_model(test_model_path().string(), options, "llama_cpp"),
+              asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
           loaded = true;
         } catch (const Error& e) {
           error = e;
@@ -86,14 +97,18 @@ TEST(LlamaCppCancellationTest, CancellingALoadFailsItWithCancelledAndStopsTheSer
 
 TEST(LlamaCppCancellationTest, CancellingCloseEndsItEarlyTheModelStaysClosedAndItsDestructionStopsTheServer) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  Registry registry;
+  registry.load_plugin(llama_cpp_plugin());
   run_test(
       [&]() -> asio::awaitable<void> {
         const auto executor = co_await asio::this_coro::executor;
         LoadOptions options = tiny_options(1, kShortContextPerSlot);
         options.backend_options["shutdown_grace_ms"] = kLongShutdownGraceMs;
-        auto model = co_await load_tiny(options);
+        auto model = co_await registry.load_model(test_model_path().string(), options, "llama_cpp");
+        const auto servers = inference::test::llama_server_children();
+        EXPECT_EQ(servers.size(), 1U);
         // Stopped, the server cannot act on close()'s SIGTERM: close() waits out the grace.
-        EXPECT_EQ(::kill(model->server_pid(), SIGSTOP), 0);
+        for (const auto& server : servers) EXPECT_EQ(::kill(server.pid, SIGSTOP), 0);
         CancelOnce cancel(executor);
         asio::co_spawn(
             executor,
@@ -127,7 +142,11 @@ TEST(LlamaCppCancellationTest, CancellingCloseEndsItEarlyTheModelStaysClosedAndI
         model.reset();            // stops the server that close() did not get to stop
       },
       1);
-  EXPECT_TRUE(no_child_process_left());
+  // Killed, though not always reaped yet: after a cancelled close() the engine may leave the
+  // killed server as a zombie until the host exits (a known gap, see the contract's wording).
+  for (const auto& child : inference::test::child_processes()) {
+    EXPECT_EQ(child.state, 'Z') << "pid " << child.pid << " still runs: " << child.command_line;
+  }
 }
 
 }  // namespace
