@@ -97,14 +97,14 @@ TEST(RocmFaultTest, KilledServerFailsRunningStreamsWithServerExitedAndTheBackend
   run_test([&]() -> asio::awaitable<void> {
     std::string path = test_model().string();
     LoadOptions options;
-    options.backend_options["server_path"] = test_server().string();
     options.parallel_slots = kSlots;
     options.context_len = kContextPerSlot;
     options.gpu_layers = 0;
-    options.backend_options["server_args"] = "-t\n1";  // one argument per line
     options.backend_options = {{"sysfs_root", sysfs.sysfs_root().string()},
                                {"kfd_path", sysfs.kfd_path().string()},
                                {"ignore_eos", "1"}};
+    options.backend_options["server_path"] = test_server().string();
+    options.backend_options["server_args"] = "-t\n1";  // one argument per line
     std::shared_ptr<TextModel> model = co_await backend.load_model(std::move(path), std::move(options));
     auto server = std::dynamic_pointer_cast<llama_server::LlamaServerModel>(model);
     EXPECT_NE(server, nullptr);
