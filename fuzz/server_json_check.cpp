@@ -164,7 +164,7 @@ void check_chunk(std::string_view payload) {
 void check_error_body(std::string_view body) {
   constexpr unsigned kStatus = 400;
   const ls::ServerError error = ls::server_error_from_response(kStatus, body, "fuzz");
-  require(error.is(errc::http_error), "server_error_from_response gave an error that is not http_error");
+  require(error.is(errc::child_error), "server_error_from_response gave an error that is not child_error");
   // The status is the error object's code when that is a possible status, else the HTTP one.
   const json::value doc = reference_document(body);
   const json::value* inner = doc.is_object() ? doc.get_object().if_contains("error") : nullptr;

@@ -20,15 +20,15 @@ constexpr std::array<CodeText, 22> kCodes{{
     {"model_not_found", "model file not found"},
     {"invalid_model", "not a valid model file"},
     {"invalid_argument", "invalid argument"},
-    {"server_start_failed", "inference server failed to start"},
-    {"server_exited", "inference server exited"},
-    {"server_hung", "inference server stopped producing tokens"},
+    {"child_start_failed", "child process failed to start"},
+    {"child_exited", "child process exited"},
+    {"child_hung", "child process stopped producing tokens"},
     {"load_timeout", "model load timed out"},
     {"overloaded", "request queue is full"},
     {"deadline_exceeded", "deadline exceeded"},
     {"cancelled", "cancelled"},
-    {"protocol_error", "protocol error talking to the inference server"},
-    {"http_error", "inference server returned an HTTP error"},
+    {"protocol_error", "protocol error talking to the child process"},
+    {"child_error", "child process answered with an error"},
     {"closed", "model is closed"},
     {"not_registered", "backend not registered"},
     {"duplicate_backend", "a backend with this name is already registered"},
@@ -60,7 +60,7 @@ std::string one_line(const std::error_code& code, const std::string& context) {
 
 const std::error_category& error_category() noexcept {
   // Never destroyed: errors are still made during static destruction (a model kept in a global
-  // stops its server at exit), after a function-local static would be gone.
+  // stops its child process at exit), after a function-local static would be gone.
   static const Category* const category = new Category();
   return *category;
 }

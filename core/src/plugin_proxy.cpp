@@ -52,6 +52,14 @@ asio::awaitable<void> leave_plugin_stack() {
   co_await asio::post(executor, asio::use_awaitable);
 }
 
+// A plugin operation whose awaiting operation was cancelled failed because of that, whatever
+// shape the plugin's exception had (Asio's operation_aborted, a group's multiple_exceptions):
+// it is reported as Error(cancelled), keeping the plugin's words as context.
+Error cancelled_if(const asio::cancellation_state& state, Error failure) {
+  if (state.cancelled() == asio::cancellation_type::none || failure.is(errc::cancelled)) return failure;
+  return Error(errc::cancelled, failure.context(), failure.detail());
+}
+
 // Awaits the plugin coroutine that `start` returns and hands back its result, or a core-made
 // Error, from a core stack (see leave_plugin_stack). The caller keeps `library` alive.
 template <typename Start>
@@ -64,8 +72,15 @@ auto await_plugin(const PluginLibrary& library, Start start) -> decltype(start()
     } catch (...) {
       failure = error_from_plugin(library);
     }
+    // The hop is needed even when the awaiting operation was cancelled, when Asio would refuse
+    // to start it (co_await throws operation_aborted while throw_if_cancelled is set).
+    const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+    co_await asio::this_coro::throw_if_cancelled(false);
     co_await leave_plugin_stack();
-    if (failure) throw *failure;
+    co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
+    // Not `throw f(co_await ...)`: g++ 12 miscompiles a co_await inside a throw expression.
+    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+    if (failure) throw cancelled_if(cancellation, std::move(*failure));
   } else {
     std::optional<T> result;
     try {
@@ -73,8 +88,15 @@ auto await_plugin(const PluginLibrary& library, Start start) -> decltype(start()
     } catch (...) {
       failure = error_from_plugin(library);
     }
+    // The hop is needed even when the awaiting operation was cancelled, when Asio would refuse
+    // to start it (co_await throws operation_aborted while throw_if_cancelled is set).
+    const bool throw_if_cancelled = co_await asio::this_coro::throw_if_cancelled();
+    co_await asio::this_coro::throw_if_cancelled(false);
     co_await leave_plugin_stack();
-    if (failure) throw *failure;
+    co_await asio::this_coro::throw_if_cancelled(throw_if_cancelled);
+    // Not `throw f(co_await ...)`: g++ 12 miscompiles a co_await inside a throw expression.
+    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
+    if (failure) throw cancelled_if(cancellation, std::move(*failure));
     co_return std::move(*result);
   }
 }
@@ -121,7 +143,7 @@ asio::awaitable<std::shared_ptr<TextModel>> load_through(BackendRef ref, std::st
 // ---------------------------------------------------------------- PluginBackend
 
 PluginBackend::PluginBackend(std::shared_ptr<const PluginLibrary> library, std::shared_ptr<Backend> inner)
-    : library_(std::move(library)), inner_(std::move(inner)), name_(inner_->name()) {}
+    : library_(std::move(library)), inner_(std::move(inner)), name_(inner_->name()), priority_(inner_->priority()) {}
 
 Availability PluginBackend::available() const {
   return ask_plugin("the availability check", Quote::with_check_name, [&] { return inner_->available(); });

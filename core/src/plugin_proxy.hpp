@@ -34,6 +34,7 @@ class PluginBackend final : public Backend {
   PluginBackend(std::shared_ptr<const PluginLibrary> library, std::shared_ptr<Backend> inner);
 
   std::string name() const override { return name_; }
+  int priority() const override { return priority_; }
   // A plugin whose check throws is reported unavailable, with the reason.
   Availability available() const override;
   Availability available_with(const LoadOptions& options) const override;
@@ -46,6 +47,7 @@ class PluginBackend final : public Backend {
   std::shared_ptr<const PluginLibrary> library_;  // first: released after inner_
   std::shared_ptr<Backend> inner_;
   std::string name_;
+  int priority_;  // asked once, like name_: a constant of the backend
 };
 
 class PluginModel final : public TextModel, public std::enable_shared_from_this<PluginModel> {

@@ -22,8 +22,6 @@ constexpr const char* kBuildTreePluginDir = "../plugins";
 #define INFERENCE_INSTALL_PLUGIN_RELDIR "lib/inference/plugins"
 #endif
 constexpr const char* kInstallTreePluginDir = "../" INFERENCE_INSTALL_PLUGIN_RELDIR;
-// Available, but a fake: used only when asked for by name.
-constexpr std::string_view kStubBackend = "stub";
 
 std::vector<fs::path> split_search_path(std::string_view value) {
   std::vector<fs::path> out;
@@ -152,7 +150,9 @@ std::vector<BackendEntry> Registry::list_for(const LoadOptions* options) const {
   out.reserve(entries.size());
   for (auto& entry : entries) {
     Availability availability = options ? entry.backend->available_with(*options) : entry.backend->available();
-    out.push_back({entry.name, std::move(availability), std::move(entry.plugin_file), std::move(entry.backend)});
+    const int priority = entry.backend->priority();
+    out.push_back(
+        {entry.name, priority, std::move(availability), std::move(entry.plugin_file), std::move(entry.backend)});
   }
   std::sort(out.begin(), out.end(), [](const BackendEntry& a, const BackendEntry& b) { return a.name < b.name; });
   return out;
@@ -165,22 +165,13 @@ std::shared_ptr<Backend> Registry::default_backend(const LoadOptions& options) c
 }
 
 std::shared_ptr<Backend> Registry::choose_default(const std::vector<BackendEntry>& entries) {
-  const auto named = [&](std::string_view name) {
-    return std::find_if(entries.begin(), entries.end(), [&](const BackendEntry& e) { return e.name == name; });
-  };
-  for (const auto preferred : kPreferredBackends) {
-    const auto it = named(preferred);
-    if (it != entries.end() && it->availability.available) return it->backend;
+  // `entries` are sorted by name, so the first of equal priority wins.
+  const BackendEntry* best = nullptr;
+  for (const auto& entry : entries) {
+    if (!entry.availability.available || entry.priority == kPriorityOnlyWhenNamed) continue;
+    if (!best || entry.priority > best->priority) best = &entry;
   }
-  const auto is_preferred = [](std::string_view name) {
-    return std::find(std::begin(kPreferredBackends), std::end(kPreferredBackends), name) !=
-           std::end(kPreferredBackends);
-  };
-  for (const auto& entry : entries) {  // by name
-    if (entry.availability.available && entry.name != kStubBackend && !is_preferred(entry.name)) {
-      return entry.backend;
-    }
-  }
+  if (best) return best->backend;
 
   if (entries.empty()) throw Error(errc::backend_unavailable, "no backends are registered");
   std::string reasons;

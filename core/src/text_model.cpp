@@ -1,5 +1,8 @@
 #include "inference/text_model.hpp"
 
+#include <boost/asio/error.hpp>
+#include <boost/system/system_error.hpp>
+
 #include "inference/error.hpp"
 
 namespace inference {
@@ -20,7 +23,10 @@ asio::awaitable<BatchResult> collect(TokenStream& stream) {
       out.text += token->text;
       out.tokens.push_back(std::move(*token));
     }
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    // The streams are the batch's own, so a cancelled next() means the batch was cancelled: it
+    // ends here, and destroying the other streams cancels their requests.
+    if (e.is(errc::cancelled)) throw;
   }
   out.result = stream.result();
   co_return out;
@@ -38,7 +44,13 @@ asio::awaitable<std::vector<BatchResult>> TextModel::batch_generate(std::vector<
   for (auto& prompt : prompts) streams.push_back(generate(std::move(prompt), config));
   std::vector<BatchResult> results;
   results.reserve(streams.size());
-  for (auto& stream : streams) results.push_back(co_await collect(stream));
+  try {
+    for (auto& stream : streams) results.push_back(co_await collect(stream));
+  } catch (const boost::system::system_error& e) {
+    // Cancelled between two prompts: Asio refuses to start the next operation.
+    if (e.code() != asio::error::operation_aborted) throw;
+    throw Error(errc::cancelled, "batch_generate");
+  }
   co_return results;
 }
 

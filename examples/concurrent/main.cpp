@@ -45,7 +45,7 @@ struct Job {
   std::string text;
 };
 
-// Reads one stream to its end. An error (deadline_exceeded, server_exited, ...) or Asio
+// Reads one stream to its end. An error (deadline_exceeded, child_exited, ...) or Asio
 // cancellation (Ctrl-C) ends the stream; stream.result() says which.
 asio::awaitable<void> read(Job& job) {
   try {

@@ -12,17 +12,22 @@ namespace inference::llama_cpp {
 
 namespace asio = boost::asio;
 
+// Below a backend made for the machine's hardware (rocm), above backends that declare nothing:
+// any llama-server build serves real models.
+constexpr int kLlamaCppPriority = 100;
+
 class LlamaCppBackend final : public Backend {
  public:
   std::string name() const override { return "llama_cpp"; }
+  int priority() const override { return kLlamaCppPriority; }
 
   Availability available() const override { return available_with(LoadOptions()); }
 
-  // Available when a llama-server is found: LoadOptions::server_path, LLAMA_SERVER_PATH, PATH.
+  // Available when a llama-server is found: the server_path backend option, LLAMA_SERVER_PATH, PATH.
   Availability available_with(const LoadOptions& options) const override {
     try {
       Availability ready = Availability::yes();
-      ready.server_path = llama_server::find_server_binary(llama_server::explicit_server_path(options)).string();
+      ready.executable = llama_server::find_server_binary(llama_server::explicit_server_path(options)).string();
       return ready;
     } catch (const Error& e) {
       return Availability::no(e.what());

@@ -34,7 +34,7 @@ struct LaunchPlan {
 // requested, the layers that fit are used — and a server binary must be found.
 // Throws Error: backend_unavailable (no KFD, unreadable topology, no usable GPU),
 // invalid_argument (bad option or device, the model does not fit: the message names the
-// numbers in MiB), server_start_failed (no binary).
+// numbers in MiB), child_start_failed (no binary).
 LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const llama_server::EnvLookup& env);
 
 // The customizer's work: pins the launch to plan.gpu (see pin_device()).

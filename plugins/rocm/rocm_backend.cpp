@@ -4,6 +4,7 @@
 #include "gpu_discovery.hpp"
 #include "inference/error.hpp"
 #include "inference/gguf/model_info_reader.hpp"
+#include "inference/llama_server/engine_option_keys.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
 #include "launch_plan.hpp"
 #include "rocm_options.hpp"
@@ -23,7 +24,7 @@ Availability RocmBackend::available_with(const LoadOptions& options) const {
     const GpuInfo& gpu = select_gpu(discover_gpus(paths), -1);
     (void)gpu;
     Availability ready = Availability::yes();
-    ready.server_path = find_rocm_server_binary(llama_server::explicit_server_path(options), env_).string();
+    ready.executable = find_rocm_server_binary(llama_server::explicit_server_path(options), env_).string();
     return ready;
   } catch (const Error& e) {
     return Availability::no(e.context().empty() ? std::string(e.what()) : e.context());
@@ -50,7 +51,7 @@ asio::awaitable<std::shared_ptr<TextModel>> RocmBackend::load_model(std::string 
   ModelInfo model = gguf::read_model_info(path);
   const LaunchPlan plan = plan_launch(model, options, env_);
   options.gpu_layers = plan.gpu_layers;
-  options.server_path = plan.binary.string();
+  options.backend_options[std::string(llama_server::engine_option::kServerPath.name)] = plan.binary.string();
   llama_server::LaunchCustomizer customize = [plan](llama_server::LaunchSpec& spec) { apply_plan(plan, spec); };
   std::vector<std::string> own_keys = rocm_option_keys();
   // The metadata read for the plan is the model's: the engine does not read it again.

@@ -16,6 +16,9 @@
 namespace inference::rocm {
 
 inline constexpr std::string_view kBackendName = "rocm";
+// Above the vendor-neutral llama_cpp backend (100): when an AMD GPU and a ROCm build are there,
+// they are what the host wants by default.
+inline constexpr int kBackendPriority = 200;
 
 class RocmBackend final : public Backend {
  public:
@@ -24,10 +27,11 @@ class RocmBackend final : public Backend {
   explicit RocmBackend(llama_server::EnvLookup env = llama_server::process_environment_lookup());
 
   std::string name() const override { return std::string(kBackendName); }
+  int priority() const override { return kBackendPriority; }
   // True with /dev/kfd present, at least one usable discrete AMD GPU and a llama-server found;
   // otherwise the reason names what is missing.
   Availability available() const override;
-  // The same, where LoadOptions::server_path (when set) is the llama-server.
+  // The same, where the server_path backend option (when set) is the llama-server.
   Availability available_with(const LoadOptions& options) const override;
   // Reads the GGUF metadata and runs the VRAM fit check against the chosen GPU.
   Availability preflight(const std::string& path, const LoadOptions& options) const override;

@@ -60,7 +60,7 @@ std::filesystem::path find_rocm_server_binary(const std::optional<std::filesyste
     try {
       return llama_server::find_server_binary(std::filesystem::path(*rocm), env, no_configured_default);
     } catch (const Error& e) {
-      throw Error(errc::server_start_failed, std::string(kRocmServerPathVariable) + ": " + e.context());
+      throw Error(errc::child_start_failed, std::string(kRocmServerPathVariable) + ": " + e.context());
     }
   }
   return llama_server::find_server_binary(std::nullopt, env, no_configured_default);

@@ -45,11 +45,11 @@ std::vector<std::string> rocm_option_keys();
 // empty path, a malformed gfx version or an auto_offload other than "0"/"1".
 RocmOptions parse_rocm_options(const std::map<std::string, std::string>& options, const llama_server::EnvLookup& env);
 
-// The llama-server to run: explicit_path (LoadOptions.server_path) when given, else
+// The llama-server to run: explicit_path (the server_path backend option) when given, else
 // $ROCM_LLAMA_SERVER_PATH when set and non-empty (authoritative: unusable means an error, not a
 // fallback), else the engine's search ($LLAMA_SERVER_PATH, PATH) without the build's configured
 // default, which is the CPU-only build scripts/setup installs. Throws
-// Error(server_start_failed) listing what was tried.
+// Error(child_start_failed) listing what was tried.
 std::filesystem::path find_rocm_server_binary(const std::optional<std::filesystem::path>& explicit_path,
                                               const llama_server::EnvLookup& env);
 

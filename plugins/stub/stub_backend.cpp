@@ -12,6 +12,8 @@ namespace asio = boost::asio;
 class StubBackend final : public Backend {
  public:
   std::string name() const override { return "stub"; }
+  // A fake: never a host's default, only loaded when asked for by name.
+  int priority() const override { return kPriorityOnlyWhenNamed; }
   Availability available() const override { return Availability::yes(); }
 
   asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) override {

@@ -73,7 +73,7 @@ asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string p
   for (uint64_t i = 0; i < max_tokens; ++i) {
     if (closed_.load(std::memory_order_relaxed)) throw Error(errc::closed, "stub model closed");
     if (crash_epoch_.load(std::memory_order_acquire) != epoch) {
-      throw Error(errc::server_exited, "stub server crashed (crash_after_tokens)");
+      throw Error(errc::child_exited, "stub server crashed (crash_after_tokens)");
     }
     if (stub_.fail_after_tokens && i == *stub_.fail_after_tokens) {
       throw Error(stub_.fail_code, "stub failure after " + std::to_string(i) + " tokens (fail_after_tokens)",

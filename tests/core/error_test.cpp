@@ -19,15 +19,15 @@ TEST(Error, WhatIsContextThenTheCodesMessage) {
 
 TEST(Error, DetailIsKeptApartFromTheOneLine) {
   const std::string tail = "load_model: loading\nerror: out of memory\nexiting";
-  const Error error(errc::server_start_failed, "llama-server exited with status 1", tail);
-  EXPECT_STREQ(error.what(), "llama-server exited with status 1: inference server failed to start");
+  const Error error(errc::child_start_failed, "llama-server exited with status 1", tail);
+  EXPECT_STREQ(error.what(), "llama-server exited with status 1: child process failed to start");
   EXPECT_EQ(error.detail(), tail);
   const Error copy = error;  // as exception_ptr and the plugin proxy copy it
   EXPECT_EQ(copy.detail(), tail);
 }
 
 TEST(Error, LineBreaksInTheContextAreFoldedSoWhatStaysOneLine) {
-  const Error error(make_error_code(errc::http_error), "HTTP 500: first\nsecond\r\nthird");
+  const Error error(make_error_code(errc::child_error), "HTTP 500: first\nsecond\r\nthird");
   EXPECT_EQ(std::string(error.what()).find_first_of("\r\n"), std::string::npos) << error.what();
   EXPECT_EQ(error.context(), "HTTP 500: first\nsecond\r\nthird") << "the context itself is kept as given";
 }

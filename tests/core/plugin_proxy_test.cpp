@@ -185,9 +185,9 @@ TEST(PluginProxy, PluginLoadErrorKeepsItsCodeAndOutlivesThePlugin) {
 TEST(PluginProxy, PluginErrorKeepsItsDetailAcrossTheBoundary) {
   const auto error = load_error_after_unload("refused.gguf");
   ASSERT_TRUE(error.has_value()) << "load_model succeeded";
-  EXPECT_TRUE(error->is(errc::server_start_failed));
+  EXPECT_TRUE(error->is(errc::child_start_failed));
   EXPECT_EQ(error->detail(), "loading the model\nerror: out of memory");
-  EXPECT_STREQ(error->what(), "refused.gguf: inference server failed to start");
+  EXPECT_STREQ(error->what(), "refused.gguf: child process failed to start");
 }
 
 asio::awaitable<std::vector<BatchResult>> batch(std::shared_ptr<TextModel> model, GenerateConfig config) {

@@ -37,9 +37,10 @@ class FakeModel final : public TextModel {
 
 class FakeBackend final : public Backend {
  public:
-  FakeBackend(std::string name, Availability availability)
-      : name_(std::move(name)), availability_(std::move(availability)) {}
+  FakeBackend(std::string name, Availability availability, int priority)
+      : name_(std::move(name)), availability_(std::move(availability)), priority_(priority) {}
   std::string name() const override { return name_; }
+  int priority() const override { return priority_; }
   Availability available() const override { return availability_; }
   asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string, LoadOptions) override {
     co_return std::make_shared<FakeModel>(name_);
@@ -48,17 +49,18 @@ class FakeBackend final : public Backend {
  private:
   std::string name_;
   Availability availability_;
+  int priority_;
 };
 
-// Like a server backend: not available as the system is configured (no server binary on PATH),
-// available once LoadOptions::server_path names one.
+// Like a backend that runs a server: not available as the system is configured (no server binary
+// on PATH), available once a backend option names one.
 class NeedsServerPathBackend final : public Backend {
  public:
   explicit NeedsServerPathBackend(std::string name) : name_(std::move(name)) {}
   std::string name() const override { return name_; }
   Availability available() const override { return Availability::no("server_path not set; no server on PATH"); }
   Availability available_with(const LoadOptions& options) const override {
-    return options.server_path.empty() ? available() : Availability::yes();
+    return options.backend_options.count("server_path") == 0 ? available() : Availability::yes();
   }
   asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string, LoadOptions) override {
     co_return std::make_shared<FakeModel>(name_);
@@ -70,12 +72,17 @@ class NeedsServerPathBackend final : public Backend {
 
 LoadOptions with_server_path() {
   LoadOptions options;
-  options.server_path = "/opt/llama/bin/llama-server";
+  options.backend_options["server_path"] = "/opt/llama/bin/llama-server";
   return options;
 }
 
-void add(Registry& registry, std::string name, Availability availability) {
-  registry.add(std::make_shared<FakeBackend>(std::move(name), std::move(availability)));
+// Priorities like those the real plugins declare: a GPU build above a generic build above any
+// other backend; the stub only when named.
+constexpr int kGpuBuild = 200;
+constexpr int kGenericBuild = 100;
+
+void add(Registry& registry, std::string name, Availability availability, int priority = kDefaultBackendPriority) {
+  registry.add(std::make_shared<FakeBackend>(std::move(name), std::move(availability), priority));
 }
 
 Error error_of(const std::function<void()>& call) {
@@ -98,13 +105,14 @@ std::shared_ptr<TextModel> load(Registry& registry, std::string backend) {
 TEST(Registry, ListsBackendsByNameWithAvailability) {
   Registry registry;
   add(registry, "zeta", Availability::yes());
-  add(registry, "alpha", Availability::no("missing driver"));
+  add(registry, "alpha", Availability::no("missing driver"), kGenericBuild);
   const auto entries = registry.list();
   ASSERT_EQ(entries.size(), 2U);
   EXPECT_EQ(entries[0].name, "alpha");
   EXPECT_FALSE(entries[0].availability.available);
   EXPECT_EQ(entries[0].availability.reason, "missing driver");
   EXPECT_EQ(entries[0].plugin_file, "");
+  EXPECT_EQ(entries[0].priority, kGenericBuild);
   EXPECT_EQ(entries[1].name, "zeta");
   EXPECT_TRUE(entries[1].availability.available);
 }
@@ -127,40 +135,43 @@ TEST(Registry, GetUnknownNameFailsWithNotRegistered) {
 
 // ---------------------------------------------------------------- default backend
 
-TEST(Registry, DefaultIsRocmWhenAvailable) {
+TEST(Registry, DefaultIsTheAvailableBackendWithTheHighestPriority) {
   Registry registry;
-  add(registry, "llama_cpp", Availability::yes());
-  add(registry, "rocm", Availability::yes());
+  add(registry, "llama_cpp", Availability::yes(), kGenericBuild);
+  add(registry, "rocm", Availability::yes(), kGpuBuild);
+  add(registry, "alpha", Availability::yes());
   EXPECT_EQ(registry.default_backend()->name(), "rocm");
 }
 
-TEST(Registry, DefaultIsLlamaCppWhenRocmIsUnavailable) {
+TEST(Registry, DefaultIsTheNextPriorityWhenTheHighestIsUnavailable) {
   Registry registry;
   add(registry, "alpha", Availability::yes());
-  add(registry, "rocm", Availability::no("no AMD GPU found"));
-  add(registry, "llama_cpp", Availability::yes());
+  add(registry, "rocm", Availability::no("no AMD GPU found"), kGpuBuild);
+  add(registry, "llama_cpp", Availability::yes(), kGenericBuild);
   EXPECT_EQ(registry.default_backend()->name(), "llama_cpp");
 }
 
-TEST(Registry, DefaultFallsBackToOthersByNameButNeverStub) {
+TEST(Registry, DefaultAmongEqualPrioritiesIsTheFirstByNameNeverOneUsedOnlyWhenNamed) {
   Registry registry;
-  add(registry, "stub", Availability::yes());
-  add(registry, "rocm", Availability::no("no AMD GPU found"));
+  add(registry, "stub", Availability::yes(), kPriorityOnlyWhenNamed);
+  add(registry, "aardvark", Availability::yes(), kPriorityOnlyWhenNamed);
+  add(registry, "rocm", Availability::no("no AMD GPU found"), kGpuBuild);
   add(registry, "gamma", Availability::yes());
   add(registry, "beta", Availability::yes());
   add(registry, "alpha", Availability::no("not today"));
   EXPECT_EQ(registry.default_backend()->name(), "beta");
 }
 
-TEST(Registry, DefaultFailsWithEveryReasonWhenOnlyStubIsAvailable) {
+TEST(Registry, DefaultFailsWithEveryReasonWhenOnlyABackendUsedOnlyWhenNamedIsAvailable) {
   Registry registry;
-  add(registry, "rocm", Availability::no("no AMD GPU found"));
-  add(registry, "llama_cpp", Availability::no("llama-server not found"));
-  add(registry, "stub", Availability::yes());
+  add(registry, "rocm", Availability::no("no AMD GPU found"), kGpuBuild);
+  add(registry, "llama_cpp", Availability::no("llama-server not found"), kGenericBuild);
+  add(registry, "stub", Availability::yes(), kPriorityOnlyWhenNamed);
   const Error error = error_of([&] { registry.default_backend(); });
   EXPECT_TRUE(error.is(errc::backend_unavailable));
   EXPECT_THAT(error.what(), AllOf(HasSubstr("llama_cpp: llama-server not found; "),
-                                  HasSubstr("rocm: no AMD GPU found; "), HasSubstr("stub: ")));
+                                  HasSubstr("rocm: no AMD GPU found; "),
+                                  HasSubstr("stub: used only when named explicitly")));
 }
 
 TEST(Registry, DefaultFailsWhenNothingIsRegistered) {
@@ -172,16 +183,16 @@ TEST(Registry, DefaultFailsWhenNothingIsRegistered) {
 
 TEST(Registry, LoadModelUsesTheDefaultBackend) {
   Registry registry;
-  add(registry, "rocm", Availability::no("no AMD GPU found"));
-  add(registry, "llama_cpp", Availability::yes());
-  add(registry, "stub", Availability::yes());
+  add(registry, "rocm", Availability::no("no AMD GPU found"), kGpuBuild);
+  add(registry, "llama_cpp", Availability::yes(), kGenericBuild);
+  add(registry, "stub", Availability::yes(), kPriorityOnlyWhenNamed);
   EXPECT_EQ(load(registry, "")->model_type(), "llama_cpp");
 }
 
 TEST(Registry, LoadModelHonoursAnExplicitBackend) {
   Registry registry;
-  add(registry, "llama_cpp", Availability::yes());
-  add(registry, "stub", Availability::yes());
+  add(registry, "llama_cpp", Availability::yes(), kGenericBuild);
+  add(registry, "stub", Availability::yes(), kPriorityOnlyWhenNamed);
   EXPECT_EQ(load(registry, "stub")->model_type(), "stub");
 }
 
@@ -201,7 +212,7 @@ TEST(Registry, LoadModelWithUnavailableBackendGivesItsReason) {
   EXPECT_EQ(error.context(), "rocm: no AMD GPU found");
 }
 
-TEST(Registry, LoadModelCountsAServerPathGivenInTheOptions) {
+TEST(Registry, LoadModelCountsWhatTheOptionsSupply) {
   Registry registry;
   registry.add(std::make_shared<NeedsServerPathBackend>("llama_cpp"));
   asio::io_context io;

@@ -71,20 +71,20 @@ asio::awaitable<void> until_all_buffered(const TextModel& model, uint64_t count)
 TEST(TokenStreamCompletionToken, AsTupleGivesTokensThenTheErrorWithoutThrowing) {
   run_async([]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto model = make_stub(ex, {{"fail_after_tokens", "3"}, {"fail_code", "http_error"}});
+    auto model = make_stub(ex, {{"fail_after_tokens", "3"}, {"fail_code", "child_error"}});
     auto stream = model->generate("p", tokens(kTokens));
     std::vector<int32_t> ids;
     for (;;) {
       auto [error, token] = co_await stream.next(asio::as_tuple(asio::use_awaitable));
       if (error) {
-        EXPECT_EQ(caught_code(error), errc::http_error);
+        EXPECT_EQ(caught_code(error), errc::child_error);
         break;
       }
       if (!token) break;
       ids.push_back(token->id);
     }
     EXPECT_EQ(ids, expected_ids("p", 3));
-    EXPECT_EQ(stream.result().error, make_error_code(errc::http_error));
+    EXPECT_EQ(stream.result().error, make_error_code(errc::child_error));
   });
 }
 
@@ -121,13 +121,13 @@ TEST(TokenStreamCompletionToken, UseFutureRethrowsTheStreamsError) {
   asio::io_context io;
   auto work = asio::make_work_guard(io);
   std::thread runner([&io] { io.run(); });
-  auto model = make_stub(io.get_executor(), {{"fail_after_tokens", "0"}, {"fail_code", "server_exited"}});
+  auto model = make_stub(io.get_executor(), {{"fail_after_tokens", "0"}, {"fail_code", "child_exited"}});
   auto stream = model->generate("p", tokens(kTokens));
   try {
     auto token = stream.next(asio::use_future).get();
-    ADD_FAILURE() << "expected server_exited, got a token: " << token.has_value();
+    ADD_FAILURE() << "expected child_exited, got a token: " << token.has_value();
   } catch (const Error& e) {
-    EXPECT_TRUE(e.is(errc::server_exited)) << e.what();
+    EXPECT_TRUE(e.is(errc::child_exited)) << e.what();
   }
   asio::post(io, [&work] { work.reset(); });
   runner.join();

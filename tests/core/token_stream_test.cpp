@@ -254,14 +254,14 @@ TEST(TokenStream, FailAfterTokensSurfacesTheConfiguredError) {
   run_async([]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto model = make_stub(ex, {},
-                           {{"fail_after_tokens", "3"}, {"fail_code", "http_error"}});
+                           {{"fail_after_tokens", "3"}, {"fail_code", "child_error"}});
     auto stream = model->generate("a", tokens(10));
     int received = 0;
     try {
       while (co_await stream.next()) ++received;
-      ADD_FAILURE() << "expected http_error";
+      ADD_FAILURE() << "expected child_error";
     } catch (const Error& e) {
-      EXPECT_TRUE(e.is(errc::http_error)) << e.what();
+      EXPECT_TRUE(e.is(errc::child_error)) << e.what();
     }
     EXPECT_EQ(received, 3);
     EXPECT_EQ(stream.result().finish_reason, FinishReason::error);
@@ -280,7 +280,7 @@ TEST(TokenStream, CrashFailsEveryInFlightStreamWithServerExited) {
         while (co_await s.next()) {
         }
       } catch (const Error& e) {
-        if (e.is(errc::server_exited)) ++exited;
+        if (e.is(errc::child_exited)) ++exited;
       }
     }
   });
@@ -291,14 +291,14 @@ TEST(TokenStream, AFailuresDetailReachesTheThrownErrorAndTheResult) {
   run_async([]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     const std::string tail = "last line but one\nlast line";
-    auto model = make_stub(ex, {}, {{"fail_after_tokens", "1"}, {"fail_code", "server_exited"}, {"fail_detail", tail}});
+    auto model = make_stub(ex, {}, {{"fail_after_tokens", "1"}, {"fail_code", "child_exited"}, {"fail_detail", tail}});
     auto stream = model->generate("a", tokens(10));
     try {
       while (co_await stream.next()) {
       }
-      ADD_FAILURE() << "expected server_exited";
+      ADD_FAILURE() << "expected child_exited";
     } catch (const Error& e) {
-      EXPECT_TRUE(e.is(errc::server_exited)) << e.what();
+      EXPECT_TRUE(e.is(errc::child_exited)) << e.what();
       EXPECT_EQ(e.detail(), tail);
       EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
     }

@@ -44,7 +44,7 @@ bool is_failure(Outcome outcome) noexcept;
 
 class OutcomeTally {
  public:
-  // `error` is the error code's name ("server_exited") or empty; `detail` explains a failure.
+  // `error` is the error code's name ("child_exited") or empty; `detail` explains a failure.
   void record(uint32_t index, Fate fate, Outcome outcome, std::string_view error = {}, std::string_view detail = {});
 
   uint64_t total() const;

@@ -1,7 +1,7 @@
 // Forced kills of the model's llama-server, the way an operator (or the OOM killer) would: find
 // the child of this process that is a llama-server in /proc and SIGKILL it. Each kill opens a
 // window that closes when the model reports the restart; a request that overlaps a window may
-// fail with server_exited, any other request must not.
+// fail with child_exited, any other request must not.
 //
 // Ownership: holds the model (for its restart count). Thread-safety: all members may be called
 // from any thread; kill() must not run concurrently with itself (the driver calls it from the

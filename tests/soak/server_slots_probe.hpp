@@ -37,7 +37,7 @@ struct SlotsView {
   uint32_t processing = 0;  // slots with is_processing == true
 };
 
-// GET /slots. Throws inference::Error (protocol_error, http_error, cancelled on timeout).
+// GET /slots. Throws inference::Error (protocol_error, child_error, cancelled on timeout).
 boost::asio::awaitable<SlotsView> query_slots(ServerAddress address);
 
 }  // namespace inference::soak

@@ -145,7 +145,7 @@ asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
     if (read.code == make_error_code(errc::deadline_exceeded) && is_deadline(fate)) {
       tally_.record(index, fate, tokens == 0 ? Outcome::deadline_before_first_token : Outcome::deadline_while_streaming,
                     label);
-    } else if (read.code == make_error_code(errc::server_exited) && around_kill) {
+    } else if (read.code == make_error_code(errc::child_exited) && around_kill) {
       tally_.record(index, fate, Outcome::failed_at_kill, label);
     } else {
       tally_.record(index, fate, Outcome::unexpected_error, label,

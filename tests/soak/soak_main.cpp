@@ -58,11 +58,11 @@ T run_on(asio::io_context& io, asio::awaitable<T> work) {
 
 inference::LoadOptions load_options(const soak::SoakOptions& options) {
   inference::LoadOptions load;
-  load.server_path = options.server;
+  load.backend_options["server_path"] = options.server;
   load.parallel_slots = options.slots;
   load.context_len = options.context_per_slot;
   load.gpu_layers = 0;
-  load.extra_args = {"-t", std::to_string(options.server_threads)};
+  load.backend_options["server_args"] = "-t\n" + std::to_string(options.server_threads);  // one per line
   load.backend_options["restart_budget"] = std::to_string(options.kills + soak::kRestartBudgetMargin);
   // Every planned generation runs to max_tokens, so "completed" has one exact meaning.
   load.backend_options["ignore_eos"] = "1";

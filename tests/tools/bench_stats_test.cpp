@@ -42,8 +42,8 @@ TEST(BenchStatsTest, RecordsLatenciesInMillisecondsAndFailuresByCodeName) {
   stats.record_success(result);
   stats.record_token();
   stats.record_token();
-  stats.record_failure(make_error_code(inference::errc::server_exited));
-  stats.record_failure(make_error_code(inference::errc::server_exited));
+  stats.record_failure(make_error_code(inference::errc::child_exited));
+  stats.record_failure(make_error_code(inference::errc::child_exited));
 
   EXPECT_EQ(stats.completed(), 1U);
   EXPECT_EQ(stats.errors(), 2U);
@@ -51,7 +51,7 @@ TEST(BenchStatsTest, RecordsLatenciesInMillisecondsAndFailuresByCodeName) {
   ASSERT_EQ(stats.ttft_ms().size(), 1U);
   EXPECT_DOUBLE_EQ(stats.ttft_ms().front(), 1.5);
   EXPECT_DOUBLE_EQ(stats.queue_ms().front(), 2.0);
-  EXPECT_EQ(stats.errors_by_code().at("server_exited"), 2U);
+  EXPECT_EQ(stats.errors_by_code().at("child_exited"), 2U);
 }
 
 }  // namespace

@@ -169,12 +169,12 @@ TEST(LlmctlBench, JsonCountsEveryRequestAndTokenWithinTheSlots) {
 
 TEST(LlmctlBench, CountsFailedRequestsByErrorCode) {
   const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "6", "--max-tokens", "4",
-                                          "--opt", "fail_after_tokens=2", "--opt", "fail_code=server_exited"}));
+                                          "--opt", "fail_after_tokens=2", "--opt", "fail_code=child_exited"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const auto report = parse_object(r.out_lines().front());
   EXPECT_EQ(report.at("completed").to_number<uint64_t>(), 0U);
   EXPECT_EQ(report.at("errors").to_number<uint64_t>(), 6U);
-  EXPECT_EQ(report.at("errors_by_code").as_object().at("server_exited").to_number<uint64_t>(), 6U);
+  EXPECT_EQ(report.at("errors_by_code").as_object().at("child_exited").to_number<uint64_t>(), 6U);
 }
 
 TEST(LlmctlBench, TextModePrintsATableAndNoProgressWhenStderrIsNotATerminal) {
@@ -195,25 +195,25 @@ TEST(LlmctlErrors, UnknownBackendExitsOneWithOneLineNamingIt) {
 
 TEST(LlmctlErrors, StreamFailureExitsOneWithOneLineNamingTheCode) {
   const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "5", "--opt",
-                                          "fail_after_tokens=2", "--opt", "fail_code=server_exited", "hello"}));
+                                          "fail_after_tokens=2", "--opt", "fail_code=child_exited", "hello"}));
   EXPECT_EQ(r.exit_code, kExitFailure) << describe(r);
   ASSERT_EQ(r.err_lines().size(), 1U) << describe(r);
-  EXPECT_NE(r.err.find("server_exited"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("child_exited"), std::string::npos) << describe(r);
   // The two tokens produced before the failure, then a result line saying why it ended.
   const auto lines = r.out_lines();
   ASSERT_EQ(lines.size(), 3U) << describe(r);
   const auto result = parse_object(lines.back()).at("result").as_object();
   EXPECT_EQ(result.at("finish_reason").as_string(), "error");
-  EXPECT_EQ(result.at("error").as_string(), "server_exited");
+  EXPECT_EQ(result.at("error").as_string(), "child_exited");
 }
 
 TEST(LlmctlErrors, AnErrorsDetailIsPrintedOnlyWithVerboseBelowItsOneLine) {
-  std::vector<std::string> args{"generate", "--backend", "stub", "--opt", "fail_load=server_start_failed"};
+  std::vector<std::string> args{"generate", "--backend", "stub", "--opt", "fail_load=child_start_failed"};
   args.insert(args.end(), {"--opt", "fail_detail=server said A\nserver said B", "hello"});
   const auto quiet = run_llmctl(with_plugins(args));
   EXPECT_EQ(quiet.exit_code, kExitFailure) << describe(quiet);
   ASSERT_EQ(quiet.err_lines().size(), 1U) << describe(quiet);
-  EXPECT_NE(quiet.err.find("(server_start_failed)"), std::string::npos) << describe(quiet);
+  EXPECT_NE(quiet.err.find("(child_start_failed)"), std::string::npos) << describe(quiet);
   EXPECT_EQ(quiet.err.find("server said"), std::string::npos) << describe(quiet);
 
   std::vector<std::string> verbose_args = args;

@@ -30,7 +30,8 @@ boost::json::object backends_json(const CommandContext& context, const std::vect
     item["name"] = entry.name;
     item["available"] = entry.availability.available;
     item["reason"] = entry.availability.reason;
-    item["server_path"] = entry.availability.server_path;
+    // Availability::executable under the key scripts already read (scripts/bench).
+    item["server_path"] = entry.availability.executable;
     item["plugin_file"] = entry.plugin_file;
     backends.push_back(std::move(item));
   }
@@ -64,7 +65,7 @@ void print_backends_table(const std::vector<inference::BackendEntry>& entries) {
   for (const auto& entry : entries) {
     table.add_row({entry.name, entry.availability.available ? "yes" : "no",
                    entry.plugin_file.empty() ? "(built in)" : entry.plugin_file,
-                   entry.availability.server_path.empty() ? "-" : entry.availability.server_path,
+                   entry.availability.executable.empty() ? "-" : entry.availability.executable,
                    entry.availability.reason});
   }
   table.print(stdout);

@@ -211,7 +211,7 @@ asio::awaitable<void> bench(inference::Registry& registry, const BenchOptions& o
   inference::LoadOptions load_options = options.model.load_options();
   const auto load_start = Clock::now();
   auto listening = std::make_shared<ListeningClock>(load_start);
-  load_options.server_log = [listening, forward = std::move(load_options.server_log)](std::string_view line) {
+  load_options.child_log = [listening, forward = std::move(load_options.child_log)](std::string_view line) {
     listening->observe(line);
     if (forward) forward(line);
   };

@@ -13,7 +13,7 @@ namespace llmctl {
 
 void report_error(std::string_view message);
 
-// what() followed by the code's stable name, e.g. "...: inference server exited (server_exited)";
+// what() followed by the code's stable name, e.g. "...: child process exited (child_exited)";
 // with `verbose`, then the error's detail, one indented line per line.
 void report_error(const inference::Error& error, bool verbose);
 

@@ -33,7 +33,7 @@ inference::LoadOptions ModelFlags::load_options() const {
   if (server_log) {
     // One fmt::print per line: stdio locks the stream for the call, so lines never interleave
     // with each other or with llmctl's own stderr output.
-    options.server_log = [](std::string_view line) { fmt::print(stderr, "server: {}\n", line); };
+    options.child_log = [](std::string_view line) { fmt::print(stderr, "server: {}\n", line); };
   }
   return options;
 }

@@ -1,9 +1,10 @@
-// Backend: one way of running models (llama-server on ROCm, on any build, the stub...).
-// Backends are registered in a Registry, usually by a plugin. Thread-safety: all member
+// Backend: one way of running models (a local inference server on a GPU build, on any build, the
+// stub...). Backends are registered in a Registry, usually by a plugin. Thread-safety: all member
 // functions may be called from any thread.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -15,26 +16,35 @@ namespace inference {
 struct Availability {
   bool available = false;
   std::string reason;  // why not, in one line, when unavailable
-  // The server binary the backend would run (what its search found), for a backend that runs
-  // one as a child process; empty otherwise. Lets a host or `llmctl backends` say which build
+  // The program the backend would run as its child process (what its search found), for a
+  // backend that runs one; empty otherwise. Lets a host or `llmctl backends` say which build
   // will serve before anything is loaded.
-  std::string server_path;
+  std::string executable;
 
   static Availability yes() { return {true, {}, {}}; }
   static Availability no(std::string why) { return {false, std::move(why), {}}; }
 };
+
+// Backend::priority() values. The default backend is the available one with the highest
+// priority (ties go by name); a backend that declares kPriorityOnlyWhenNamed is never chosen by
+// default, only when a host names it.
+inline constexpr int kDefaultBackendPriority = 0;
+inline constexpr int kPriorityOnlyWhenNamed = std::numeric_limits<int>::min();
 
 class Backend {
  public:
   virtual ~Backend() = default;
 
   virtual std::string name() const = 0;
+  // How strongly Registry::default_backend() prefers this backend (see kDefaultBackendPriority).
+  // A constant of the backend: it must not depend on the system, which available() describes.
+  virtual int priority() const { return kDefaultBackendPriority; }
   // Whether the backend can load models at all, as the system is configured (e.g. a server
   // binary found on PATH). Cheap; may probe the system.
   virtual Availability available() const = 0;
-  // The same, given what `options` supply (e.g. LoadOptions::server_path names the server
-  // binary that available() would have to find). The Registry asks this before load_model().
-  // The default is available().
+  // The same, given what `options` supply (e.g. a backend option naming the program that
+  // available() would have to find). The Registry asks this before load_model(). The default is
+  // available().
   virtual Availability available_with(const LoadOptions& options) const;
 
   // Whether the model at `path` could be loaded with `options`, judged without loading it
@@ -44,7 +54,11 @@ class Backend {
   virtual Availability preflight(const std::string& path, const LoadOptions& options) const;
 
   // Loads a model; the model's work runs on the executor of the awaiting coroutine.
-  // Throws inference::Error (model_not_found, invalid_model, server_start_failed, ...).
+  // Throws inference::Error (model_not_found, invalid_model, child_start_failed, ...).
+  // Cancellation: Asio per-operation cancellation of the awaiting operation abandons the load at
+  // its next suspension point (checks that run without suspending, such as reading the model's
+  // metadata, finish first). It fails with Error(cancelled), and whatever the load had started
+  // (a child process) is stopped and reaped before it does; no model is returned.
   virtual boost::asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) = 0;
 };
 

@@ -11,6 +11,9 @@
 
 namespace inference {
 
+// The numeric values cross the plugin boundary inside std::error_code: append new codes, never
+// renumber. The child_* codes are about a process a backend runs to do its work (e.g. a local
+// inference server); backends without one never raise them.
 enum class errc {
   backend_unavailable = 1,
   plugin_load_failed,
@@ -18,15 +21,15 @@ enum class errc {
   model_not_found,
   invalid_model,
   invalid_argument,
-  server_start_failed,
-  server_exited,
-  server_hung,
+  child_start_failed,  // the child process could not be started, or ended or refused before it was ready
+  child_exited,        // the child process exited while serving
+  child_hung,          // the child process stopped making progress and was killed
   load_timeout,
   overloaded,
   deadline_exceeded,
   cancelled,
   protocol_error,
-  http_error,
+  child_error,  // the child process answered a request with an error (its message in the context)
   closed,
   not_registered,
   duplicate_backend,
@@ -41,13 +44,13 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
-// The symbolic name of a code ("server_exited"), stable for scripts and JSON output.
+// The symbolic name of a code ("child_exited"), stable for scripts and JSON output.
 std::string_view error_name(errc e) noexcept;
 
 // The exception every awaitable of the runtime throws. what() is one line:
 // "<context>: <message of the code>" (or just the message without context); line breaks in the
 // context are folded into spaces there. detail() holds what does not fit one line, e.g. the last
-// lines a crashed or refusing llama-server printed; it is empty when there is nothing more.
+// lines a crashed or refusing child process printed; it is empty when there is nothing more.
 class Error : public std::runtime_error {
  public:
   explicit Error(errc code, std::string context = {});

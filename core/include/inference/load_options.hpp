@@ -7,7 +7,6 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace inference {
 
@@ -29,15 +28,15 @@ struct LoadOptions {
   std::size_t stream_buffer_tokens = kDefaultStreamBufferTokens;
   std::string chat_template;    // override; empty = the model's own
   int32_t device = -1;          // GPU index, -1 = auto
-  std::string server_path;      // inference server binary; empty = search
-  std::vector<std::string> extra_args;               // appended to the server's argv
-  std::map<std::string, std::string> backend_options;  // backend-specific knobs
-  // Receives every line the backend's child process prints (llama-server's log), without the
+  // Backend-specific knobs (which program to run, its extra arguments, timeouts...): each backend
+  // documents its keys and refuses keys it does not know with invalid_argument.
+  std::map<std::string, std::string> backend_options;
+  // Receives every line the backend's child process prints (e.g. a server's log), without the
   // newline, as it arrives: for forwarding to the host's logger. Called on an internal thread,
   // one line at a time and in order; it must be thread-safe, quick and must not throw. Empty =
-  // not forwarded (errors still quote the server's last lines). Backends without a child
-  // process never call it.
-  std::function<void(std::string_view line)> server_log;
+  // not forwarded (errors still quote the child's last lines). Backends without a child process
+  // never call it.
+  std::function<void(std::string_view line)> child_log;
 };
 
 }  // namespace inference

@@ -23,7 +23,10 @@ class Backend;
 
 // 2: Availability gained server_path; Backend, Error, GenerateConfig and GenerateResult changed
 // layout (available_with(), detail(), timeout, error_detail).
-inline constexpr uint32_t kPluginAbiVersion = 2;
+// 3: Backend gained priority() (a new virtual: the vtable changed); LoadOptions lost server_path
+// and extra_args (now backend_options keys of the llama-server engine) and server_log became
+// child_log; Availability::server_path became executable (same layout). errc values unchanged.
+inline constexpr uint32_t kPluginAbiVersion = 3;
 inline constexpr const char* kPluginSymbol = "inference_plugin_v1";
 
 #define INFERENCE_STRINGIFY_IMPL(x) #x

@@ -25,6 +25,7 @@ namespace inference {
 
 struct BackendEntry {
   std::string name;
+  int priority = kDefaultBackendPriority;  // Backend::priority()
   Availability availability;
   std::string plugin_file;  // empty for backends added in-process
   std::shared_ptr<Backend> backend;
@@ -45,9 +46,6 @@ struct PluginFailure {
 
 // The directories PluginSearch resolves to, in search order, without duplicates.
 std::vector<std::filesystem::path> plugin_directories(const PluginSearch& search);
-
-// The order default_backend() tries: rocm, llama_cpp, then the others by name (never stub).
-inline constexpr std::string_view kPreferredBackends[] = {"rocm", "llama_cpp"};
 
 class Registry {
  public:
@@ -72,15 +70,17 @@ class Registry {
   std::shared_ptr<Backend> get(std::string_view name) const;   // throws Error(not_registered)
   std::vector<BackendEntry> list() const;                      // sorted by name
 
-  // The first available backend in kPreferredBackends order, then any other available one
-  // except "stub". Throws Error(backend_unavailable) listing each backend's reason.
+  // The available backend with the highest Backend::priority(), the first by name among equals;
+  // never one whose priority is kPriorityOnlyWhenNamed. Throws Error(backend_unavailable) listing
+  // each backend's reason.
   std::shared_ptr<Backend> default_backend() const;
   // The same, with availability judged by Backend::available_with(options).
   std::shared_ptr<Backend> default_backend(const LoadOptions& options) const;
 
   // Loads a model with the named backend, or default_backend(options) when `backend` is empty.
   // Fails with not_registered / backend_unavailable ("<name>: <reason>", judged by
-  // Backend::available_with(options), so LoadOptions::server_path counts) before touching it.
+  // Backend::available_with(options), so what the options supply counts) before touching it.
+  // Cancellation: as Backend::load_model().
   boost::asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options,
                                                                 std::string backend = {});
 

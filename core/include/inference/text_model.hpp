@@ -17,8 +17,8 @@
 // - An idle model is no outstanding work on the io_context it was loaded on, like a socket with
 //   no pending operation: io_context::run() returns once the host's own work (loads, streams,
 //   close) is done, even while a model stays loaded. Backends that watch something in the
-//   background (the llama-server engine's supervision of its server) do that on a thread of
-//   their own. Streams keep run() busy while they are open.
+//   background (e.g. a backend supervising its child process) do that on a thread of their
+//   own. Streams keep run() busy while they are open.
 // - A model may outlive its io_context (a global, a member of an object destroyed later). When
 //   the io_context is destroyed, the model stops its processes synchronously and lets go of
 //   everything bound to that context; later requests fail with Error(closed), and destroying
@@ -57,6 +57,9 @@ class TextModel {
   // Every prompt's full generation, all admitted at once so they run across all slots in
   // parallel. A failed prompt reports its error in its BatchResult; the others still complete.
   // Throws Error(invalid_argument) before admitting anything when validate() refuses the config.
+  // Cancellation: Asio per-operation cancellation of the awaiting operation cancels every prompt
+  // not finished yet (queued ones leave the queue, running ones stop and free their slots) and
+  // ends the batch with Error(cancelled); no partial results are returned. classify() likewise.
   virtual boost::asio::awaitable<std::vector<BatchResult>> batch_generate(std::vector<std::string> prompts,
                                                                           GenerateConfig config);
 
@@ -64,6 +67,14 @@ class TextModel {
   virtual std::string model_type() const = 0;  // the architecture, e.g. "llama"
   virtual ModelStats stats() const = 0;
 
+  // Stops admitting requests, ends the in-flight ones and releases the backend's resources (see
+  // Lifetime above). Cancellation: Asio per-operation cancellation of the awaiting operation ends
+  // close() early with Error(cancelled) but never reopens the model: it already refuses new
+  // requests, a later close() returns at once, and what close() had not stopped yet (a child
+  // process still in its shutdown grace, requests it was draining) is stopped at once when the
+  // model is destroyed (a killed child may then be reaped only later). So cancelling trades the
+  // graceful end for an abrupt one; a backend's own options (e.g. a shutdown grace) are the way
+  // to bound a graceful close().
   virtual boost::asio::awaitable<void> close() = 0;
 };
 

@@ -11,7 +11,7 @@
 // A per-read timeout: race next() with a timer through make_parallel_group(...).async_wait(
 // experimental::wait_for_one(), ...). Not `co_await (stream.next() || timer.async_wait(...))`:
 // Asio's operator|| waits for the first operation that *succeeds*, so an error thrown by next()
-// (server_exited, deadline_exceeded, ...) would only surface once the timer fires. For a bound
+// (child_exited, deadline_exceeded, ...) would only surface once the timer fires. For a bound
 // on the whole request, GenerateConfig::timeout or ::deadline is simpler.
 //
 // Thread-safety: one TokenStream is used by one consumer at a time (like any Asio I/O object);

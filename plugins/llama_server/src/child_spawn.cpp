@@ -103,7 +103,7 @@ struct ChildSetup {
 };
 
 [[noreturn]] void fail(const SpawnRequest& request, const std::string& reason) {
-  throw Error(errc::server_start_failed,
+  throw Error(errc::child_start_failed,
               "cannot start " + request.executable.string() + ": " + reason);
 }
 

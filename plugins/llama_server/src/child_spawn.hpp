@@ -52,7 +52,7 @@ struct SpawnedChild {
 // exits (or this library is unloaded, when no child of it can be left): a host may call this
 // from a short-lived thread.
 //
-// Throws Error(server_start_failed) naming the executable and the reason (fork failure, exec
+// Throws Error(child_start_failed) naming the executable and the reason (fork failure, exec
 // failure such as ENOENT/EACCES/ENOEXEC, pidfd unavailable); nothing is left running then.
 SpawnedChild spawn_child(const boost::asio::any_io_executor& executor,
                          const SpawnRequest& request);

@@ -39,6 +39,26 @@ EngineOptions::ms parse_ms(const std::string& key, const std::string& value) {
   return EngineOptions::ms(static_cast<int64_t>(parse_number(key, value)));
 }
 
+TransportChoice parse_transport(const std::string& value) {
+  if (value == "auto") return TransportChoice::automatic;
+  if (value == "unix") return TransportChoice::unix_socket;
+  if (value == "tcp") return TransportChoice::tcp;
+  throw Error(errc::invalid_argument, "backend option transport=" + value + ": expected auto, unix or tcp");
+}
+
+// One argument per line (engine_option::kServerArgsSeparator); an empty value is none.
+std::vector<std::string> split_server_args(const std::string& value) {
+  std::vector<std::string> args;
+  if (value.empty()) return args;
+  std::string::size_type start = 0;
+  for (;;) {
+    const auto end = value.find(engine_option::kServerArgsSeparator, start);
+    args.push_back(value.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    if (end == std::string::npos) return args;
+    start = end + 1;
+  }
+}
+
 }  // namespace
 
 EngineOptions parse_engine_options(const std::map<std::string, std::string>& options,
@@ -68,15 +88,7 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
     } else if (key == engine_option::kSlotReleaseTimeoutMs.name) {
       out.slot_release_timeout = parse_ms(key, value);
     } else if (key == engine_option::kTransport.name) {
-      if (value == "auto") {
-        out.transport = TransportChoice::automatic;
-      } else if (value == "unix") {
-        out.transport = TransportChoice::unix_socket;
-      } else if (value == "tcp") {
-        out.transport = TransportChoice::tcp;
-      } else {
-        throw Error(errc::invalid_argument, "backend option transport=" + value + ": expected auto, unix or tcp");
-      }
+      out.transport = parse_transport(value);
     } else if (key == engine_option::kPort.name) {
       const uint64_t port = parse_number(key, value);
       if (port < kMinPort || port > kMaxPort) {
@@ -87,6 +99,10 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       out.ignore_eos = parse_flag(key, value);
     } else if (key == engine_option::kRestart.name) {
       out.restart = parse_flag(key, value);
+    } else if (key == engine_option::kServerPath.name) {
+      // Read by explicit_server_path(), which the availability checks use without a load.
+    } else if (key == engine_option::kServerArgs.name) {
+      out.server_args = split_server_args(value);
     } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {
       throw Error(errc::invalid_argument, "backend option " + key + ": unknown (known: " + known_keys() + ")");
     }

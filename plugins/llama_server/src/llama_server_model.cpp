@@ -134,9 +134,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
                                                                            std::vector<std::string> extra_option_keys) {
   check_load_options(options);
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys);
-  const auto binary = find_server_binary(options.server_path.empty()
-                                             ? std::optional<std::filesystem::path>()
-                                             : std::optional<std::filesystem::path>(options.server_path));
+  const auto binary = find_server_binary(explicit_server_path(options));
   const ServerVersion version = co_await probe_server_version_cached(binary);
 
   LaunchSpec spec;
@@ -147,14 +145,14 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   spec.context_per_slot = options.context_len;
   spec.gpu_layers = options.gpu_layers < 0 ? kAllGpuLayers : options.gpu_layers;
   if (!options.chat_template.empty()) spec.chat_template = options.chat_template;
-  spec.extra_args = options.extra_args;
+  spec.extra_args = engine.server_args;
   spec.transport = engine.transport;
   spec.port = engine.port;
   if (customize) customize(spec);
 
   auto executor = co_await asio::this_coro::executor;
   ServerProcessOptions process_options;
-  process_options.log_sink = options.server_log;
+  process_options.log_sink = options.child_log;
   // Supervised on the engine's own thread: an idle model is no work on the host's io_context,
   // and the server outlives whichever host thread loaded it (see supervision_context.hpp).
   auto supervisor = std::make_shared<ServerSupervisor>(detail::SupervisionContext::instance().executor(), spec,
@@ -334,16 +332,16 @@ asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(const Stre
   if (writer.cancelled()) co_return std::nullopt;
   if (closed_.load()) co_return Error(errc::closed, "llama-server model closed while generating");
   // The server answered with an error: it is alive.
-  if (failure == make_error_code(errc::http_error)) co_return std::nullopt;
+  if (failure == make_error_code(errc::child_error)) co_return std::nullopt;
   const std::optional<ExitStatus> status = co_await confirm_exit(instance);
   if (!status) co_return std::nullopt;
   if (instance.stopping.load()) co_return Error(errc::closed, "llama-server model closed while generating");
   if (instance.hung.load()) {
-    co_return Error(errc::server_hung, "llama-server produced no token for " +
+    co_return Error(errc::child_hung, "llama-server produced no token for " +
                                            std::to_string(engine_.stall_timeout.count()) +
                                            " ms; it was killed and is being restarted");
   }
-  co_return Error(errc::server_exited, "llama-server " + status->describe() + " while generating",
+  co_return Error(errc::child_exited, "llama-server " + status->describe() + " while generating",
                   status->output_tail);
 }
 

@@ -110,7 +110,7 @@ asio::awaitable<void> wait_until_ready(asio::any_io_executor executor,
       const ExitStatus& status = std::get<1>(outcome);
       // The cause in the one line; the whole tail in the detail.
       const std::string cause = first_error_line(status.output_tail);
-      throw Error(errc::server_start_failed,
+      throw Error(errc::child_start_failed,
                   who + " " + status.describe() + " before it was ready" + (cause.empty() ? "" : ": " + cause),
                   status.output_tail);
     }

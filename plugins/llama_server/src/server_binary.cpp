@@ -22,6 +22,7 @@
 
 #include "child_spawn.hpp"
 #include "inference/error.hpp"
+#include "inference/llama_server/engine_option_keys.hpp"
 #include "inference/llama_server/output_ring.hpp"
 
 namespace inference::llama_server {
@@ -52,7 +53,7 @@ std::optional<std::string> unusable_reason(const std::filesystem::path& candidat
     context += attempts[i];
   }
   context += ")";
-  throw Error(errc::server_start_failed, context);
+  throw Error(errc::child_start_failed, context);
 }
 
 // "12345" at the start of `text` (digits only), or std::nullopt.
@@ -172,7 +173,7 @@ ServerVersion judge_probe(const std::filesystem::path& binary, const ProbeOutcom
   OutputRing ring;
   ring.append(output);
   const auto fail = [&](const std::string& what) -> ServerVersion {
-    throw Error(errc::server_start_failed, "'" + binary.string() + " --version' " + what,
+    throw Error(errc::child_start_failed, "'" + binary.string() + " --version' " + what,
                 ring.tail_text(kProbeTailLines));
   };
   switch (result.end) {
@@ -221,8 +222,9 @@ std::optional<std::filesystem::path> configured_server_binary() {
 }
 
 std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options) {
-  if (options.server_path.empty()) return std::nullopt;
-  return std::filesystem::path(options.server_path);
+  const auto it = options.backend_options.find(std::string(engine_option::kServerPath.name));
+  if (it == options.backend_options.end() || it->second.empty()) return std::nullopt;
+  return std::filesystem::path(it->second);
 }
 
 std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,

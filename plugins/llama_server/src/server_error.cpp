@@ -39,7 +39,7 @@ std::string join_context(std::string_view context, const std::string& descriptio
 }  // namespace
 
 ServerError::ServerError(unsigned status, std::string type, std::string message, std::string_view context)
-    : Error(errc::http_error, join_context(context, describe(status, type, message))),
+    : Error(errc::child_error, join_context(context, describe(status, type, message))),
       status_(status),
       type_(std::move(type)),
       server_message_(std::move(message)) {}

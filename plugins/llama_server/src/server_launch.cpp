@@ -16,19 +16,19 @@ boost::asio::awaitable<std::unique_ptr<ServerProcess>> start_ready_server(
       co_await wait_until_ready(executor, process->endpoint(), *process, load_timeout);
       co_return process;
     } catch (const Error& error) {
-      const bool port_clash = error.is(errc::server_start_failed) &&
+      const bool port_clash = error.is(errc::child_start_failed) &&
                               !process->endpoint().is_unix_socket() && process->failed_to_bind();
       if (!port_clash) throw;
       if (spec.port != 0) {
         // The user chose this port: picking another would hide the conflict from them.
-        throw Error(errc::server_start_failed,
+        throw Error(errc::child_start_failed,
                     "port " + std::to_string(spec.port) + " on " + std::string(ServerEndpoint::kLoopbackAddress) +
                         " is already in use: " + error.context(),
                     error.detail());
       }
       if (attempt == kMaxBindAttempts) {
         throw Error(
-            errc::server_start_failed,
+            errc::child_start_failed,
             error.context() + " (the TCP port was taken " + std::to_string(kMaxBindAttempts) + " times in a row)",
             error.detail());
       }

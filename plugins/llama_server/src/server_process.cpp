@@ -149,7 +149,7 @@ std::string random_api_key() {
     const ssize_t n = ::getrandom(bytes.data() + filled, bytes.size() - filled, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error(errc::server_start_failed,
+      throw Error(errc::child_start_failed,
                   std::string("cannot generate an API key: ") + std::strerror(errno));
     }
     filled += static_cast<std::size_t>(n);
@@ -203,7 +203,7 @@ std::filesystem::path make_socket_directory(const std::filesystem::path& request
     parent = tmpdir != nullptr ? std::filesystem::path(tmpdir) : std::filesystem::path();
     if (!usable_socket_parent(parent)) parent = kFallbackRuntimeDirectory;
   } else if (!usable_socket_parent(parent)) {
-    throw Error(errc::server_start_failed,
+    throw Error(errc::child_start_failed,
                 "runtime directory '" + parent.string() +
                     "' is not absolute, contains ',' or is too long for a UNIX socket path");
   }
@@ -211,7 +211,7 @@ std::filesystem::path make_socket_directory(const std::filesystem::path& request
   std::string name =
       (parent / (std::string(kSocketDirectoryPrefix) + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (::mkdtemp(name.data()) == nullptr) {
-    throw Error(errc::server_start_failed, "cannot create a socket directory in " +
+    throw Error(errc::child_start_failed, "cannot create a socket directory in " +
                                                parent.string() + ": " + std::strerror(errno));
   }
   // mkdtemp already uses 0700; say it explicitly so no umask or ACL default can widen it.
@@ -224,7 +224,7 @@ std::filesystem::path make_socket_directory(const std::filesystem::path& request
 std::uint16_t pick_free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    throw Error(errc::server_start_failed,
+    throw Error(errc::child_start_failed,
                 std::string("cannot create a TCP socket: ") + std::strerror(errno));
   }
   sockaddr_in address{};
@@ -238,7 +238,7 @@ std::uint16_t pick_free_port() {
   const int error = errno;
   ::close(fd);
   if (!ok) {
-    throw Error(errc::server_start_failed,
+    throw Error(errc::child_start_failed,
                 std::string("cannot pick a free TCP port on 127.0.0.1: ") + std::strerror(error));
   }
   return ntohs(address.sin_port);
@@ -257,7 +257,7 @@ bool use_unix_socket(const LaunchSpec& spec) {
       return spec.features.unix_socket;
     case TransportChoice::unix_socket:
       if (!spec.features.unix_socket) {
-        throw Error(errc::server_start_failed,
+        throw Error(errc::child_start_failed,
                     spec.binary.string() + " cannot listen on a UNIX socket (build too old)");
       }
       return true;

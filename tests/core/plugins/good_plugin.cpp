@@ -20,7 +20,7 @@ using namespace inference;
 constexpr const char* kTokens[] = {"a", "b", "c"};
 // load_model() of this path fails with model_not_found.
 constexpr std::string_view kMissingModel = "missing.gguf";
-// load_model() of this path fails with server_start_failed and the "server's" last lines.
+// load_model() of this path fails with child_start_failed and the "server's" last lines.
 constexpr std::string_view kRefusedModel = "refused.gguf";
 constexpr const char* kRefusalOutput = "loading the model\nerror: out of memory";
 
@@ -77,7 +77,7 @@ class GoodBackend final : public Backend, Counted {
   asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions) override {
     auto executor = co_await asio::this_coro::executor;
     if (path == kMissingModel) throw Error(errc::model_not_found, path);
-    if (path == kRefusedModel) throw Error(errc::server_start_failed, path, kRefusalOutput);
+    if (path == kRefusedModel) throw Error(errc::child_start_failed, path, kRefusalOutput);
     co_return std::make_shared<GoodModel>(std::move(path), std::move(executor));
   }
 };

@@ -75,11 +75,11 @@ std::optional<std::string> skip_reason() {
 
 LoadOptions tiny_options(uint32_t slots = 2) {
   LoadOptions options;
-  options.server_path = server_binary().string();
+  options.backend_options["server_path"] = server_binary().string();
   options.parallel_slots = slots;
   options.context_len = 512;
   options.gpu_layers = 0;
-  options.extra_args = {"-t", "1"};
+  options.backend_options["server_args"] = "-t\n1";  // one argument per line
   options.backend_options["shutdown_grace_ms"] = std::to_string(kTestShutdownGraceMs);
   return options;
 }

@@ -77,7 +77,7 @@ TEST(LlamaCppFailureTest, KilledServerFailsInFlightStreamsWithServerExitedAndQue
     for (auto& stream : running) {
       std::optional<Error> error = co_await drain_error(stream);
       slowest_ms = std::max(slowest_ms, ms_since(killed_at));
-      EXPECT_TRUE(error && error->is(errc::server_exited)) << (error ? error->what() : "no error");
+      EXPECT_TRUE(error && error->is(errc::child_exited)) << (error ? error->what() : "no error");
       if (error) {
         EXPECT_NE(std::string(error->what()).find("signal 9"), std::string::npos) << error->what();
         // One line to report; the server's last lines beside it.
@@ -114,8 +114,8 @@ TEST(LlamaCppFailureTest, StoppedServerIsDetectedAsHungKilledAndRestarted) {
     const auto stopped_at = Clock::now();
     EXPECT_EQ(::kill(pid, SIGSTOP), 0);
     std::optional<Error> error = co_await drain_error(stream);
-    EXPECT_TRUE(error && error->is(errc::server_hung)) << (error ? error->what() : "no error");
-    std::printf("[ MEASURE  ] SIGSTOP -> server_hung: %.1f ms (stall timeout %s ms)\n", ms_since(stopped_at),
+    EXPECT_TRUE(error && error->is(errc::child_hung)) << (error ? error->what() : "no error");
+    std::printf("[ MEASURE  ] SIGSTOP -> child_hung: %.1f ms (stall timeout %s ms)\n", ms_since(stopped_at),
                 std::string(kTestStallTimeoutMs).c_str());
     const bool restarted = co_await wait_until([&] {
       const int now = model->server_pid();
@@ -161,11 +161,12 @@ TEST(LlamaCppFailureTest, MissingServerBinaryGivesServerStartFailedNamingThePath
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   ScratchDirectory scratch;
   LoadOptions options = tiny_options();
-  options.server_path = (scratch.path() / "no-such-llama-server").string();
+  const std::string missing = (scratch.path() / "no-such-llama-server").string();
+  options.backend_options["server_path"] = missing;
   const auto error = load_error(test_model_path().string(), options);
   ASSERT_TRUE(error.has_value());
-  EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
-  EXPECT_NE(std::string(error->what()).find(options.server_path), std::string::npos) << error->what();
+  EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();
+  EXPECT_NE(std::string(error->what()).find(missing), std::string::npos) << error->what();
   EXPECT_TRUE(no_children_left());
 }
 
@@ -176,10 +177,10 @@ TEST(LlamaCppFailureTest, NonExecutableServerBinaryGivesServerStartFailed) {
   std::ofstream(binary) << "#!/bin/sh\nexit 0\n";
   fs::permissions(binary, fs::perms::owner_read | fs::perms::owner_write);
   LoadOptions options = tiny_options();
-  options.server_path = binary.string();
+  options.backend_options["server_path"] = binary.string();
   const auto error = load_error(test_model_path().string(), options);
   ASSERT_TRUE(error.has_value());
-  EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
+  EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();
   EXPECT_NE(std::string(error->what()).find("not executable"), std::string::npos) << error->what();
   EXPECT_TRUE(no_children_left());
 }
@@ -210,10 +211,10 @@ TEST(LlamaCppFailureTest, CorruptModelGivesInvalidModelAndSpawnsNothing) {
 TEST(LlamaCppFailureTest, ServerRefusingToStartGivesServerStartFailedWithItsLastWords) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   LoadOptions options = tiny_options(kTestSlots, kShortContextPerSlot);
-  options.extra_args.push_back("--no-such-flag");
+  options.backend_options["server_args"] += "\n--no-such-flag";
   const auto error = load_error(test_model_path().string(), options);
   ASSERT_TRUE(error.has_value());
-  EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
+  EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();
   EXPECT_NE(std::string(error->what()).find("--no-such-flag"), std::string::npos) << error->what();
   EXPECT_TRUE(no_children_left());
 }
@@ -257,7 +258,7 @@ TEST(LlamaCppFailureTest, PromptLongerThanTheSlotContextGivesHttpErrorWithTheSer
     for (int i = 0; i < kLongPromptWords; ++i) prompt += " word";
     TokenStream stream = model->generate(prompt, greedy(kShortGeneration));
     std::optional<Error> error = co_await drain_error(stream);
-    EXPECT_TRUE(error && error->is(errc::http_error)) << (error ? error->what() : "no error");
+    EXPECT_TRUE(error && error->is(errc::child_error)) << (error ? error->what() : "no error");
     if (error) {
       EXPECT_NE(std::string(error->what()).find("exceeds the available context size"), std::string::npos)
           << error->what();

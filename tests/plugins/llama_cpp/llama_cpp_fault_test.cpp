@@ -177,7 +177,7 @@ TEST(LlamaCppFaultTest, KillDuringLoadFailsTheLoadWithServerStartFailedNamingSig
   ASSERT_TRUE(killed_while_loading) << "the load finished before the server could be killed";
   ASSERT_TRUE(failure.has_value()) << "the load succeeded although its server was killed";
   std::printf("[ MEASURE  ] kill -9 during load -> load failed: %.1f ms\n", ms_between(killed_at, failed_at));
-  EXPECT_TRUE(failure->is(errc::server_start_failed)) << failure->what();
+  EXPECT_TRUE(failure->is(errc::child_start_failed)) << failure->what();
   EXPECT_TRUE(contains(failure->what(), "killed by signal 9")) << failure->what();
   EXPECT_TRUE(contains(failure->what(), "before it was ready")) << failure->what();
   EXPECT_FALSE(process_exists(*killed));
@@ -188,7 +188,7 @@ TEST(LlamaCppFaultTest, KillDuringPrefillFailsTheStreamWithServerExitedBeforeAny
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   run_test([]() -> asio::awaitable<void> {
     LoadOptions options = tiny_options(1, kLongContextPerSlot);
-    options.extra_args.insert(options.extra_args.end(), {"-b", std::string(kPrefillBatch)});
+    options.backend_options["server_args"] += "\n-b\n" + std::string(kPrefillBatch);
     auto model = co_await load_tiny(options);
     const int pid = model->server_pid();
     const ServerEndpoint endpoint = endpoint_of(*model);
@@ -217,7 +217,7 @@ TEST(LlamaCppFaultTest, KillDuringPrefillFailsTheStreamWithServerExitedBeforeAny
     }
     std::printf("[ MEASURE  ] kill -9 during prefill -> stream failed: %.1f ms\n", ms_since(killed_at));
     EXPECT_TRUE(tokens.empty()) << tokens.size() << " tokens arrived: the kill came after the prefill";
-    EXPECT_TRUE(error && error->is(errc::server_exited)) << (error ? error->what() : "no error");
+    EXPECT_TRUE(error && error->is(errc::child_exited)) << (error ? error->what() : "no error");
     if (error) {
       EXPECT_TRUE(contains(error->what(), "signal 9")) << error->what();
     }
@@ -269,9 +269,9 @@ TEST(LlamaCppFaultTest, StoppedLongerThanTheStallTimeoutFailsWithServerHungAndSi
     const auto stopped_at = Clock::now();
     EXPECT_EQ(::kill(pid, SIGSTOP), 0);
     std::optional<Error> error = co_await drain_error(stream);
-    std::printf("[ MEASURE  ] SIGSTOP mid-stream -> server_hung: %.1f ms (stall timeout %s ms)\n",
+    std::printf("[ MEASURE  ] SIGSTOP mid-stream -> child_hung: %.1f ms (stall timeout %s ms)\n",
                 ms_since(stopped_at), std::string(kShortStallTimeoutMs).c_str());
-    EXPECT_TRUE(error && error->is(errc::server_hung)) << (error ? error->what() : "no error");
+    EXPECT_TRUE(error && error->is(errc::child_hung)) << (error ? error->what() : "no error");
 
     // The stopped server was killed and reaped: continuing it finds nothing.
     EXPECT_FALSE(process_exists(pid));
@@ -341,9 +341,9 @@ TEST(LlamaCppFaultTest, RequestToAnIdleStoppedServerFailsWithServerHungAfterTheS
     const auto asked_at = Clock::now();
     TokenStream stream = model->generate("Anyone there?", greedy(kShortGeneration));
     std::optional<Error> error = co_await drain_error(stream);
-    std::printf("[ MEASURE  ] request to a stopped idle server -> server_hung: %.1f ms (stall timeout %s ms)\n",
+    std::printf("[ MEASURE  ] request to a stopped idle server -> child_hung: %.1f ms (stall timeout %s ms)\n",
                 ms_since(asked_at), std::string(kShortStallTimeoutMs).c_str());
-    EXPECT_TRUE(error && error->is(errc::server_hung)) << (error ? error->what() : "no error");
+    EXPECT_TRUE(error && error->is(errc::child_hung)) << (error ? error->what() : "no error");
     EXPECT_FALSE(process_exists(pid));
     const bool restarted = co_await wait_restarted(*model, pid);
     EXPECT_TRUE(restarted);
@@ -385,7 +385,7 @@ TEST(LlamaCppFaultTest, ModelWithValidMetadataButMissingTensorsGivesServerStartF
   const auto error = load_error(model.string(), tiny_options(1, kShortContextPerSlot));
   std::printf("[ MEASURE  ] model the server cannot load -> load failed: %.1f ms\n", ms_since(started));
   ASSERT_TRUE(error.has_value());
-  EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
+  EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();
   EXPECT_TRUE(contains(error->what(), "exited with status 1 before it was ready")) << error->what();
   // The server's root cause in the one line ("... tensor 'blk.1.attn_norm.weight' not found"),
   // its last words in the detail.
@@ -407,12 +407,12 @@ TEST(LlamaCppFaultTest, ContextTooLargeForTheMachineGivesServerStartFailedWithTh
                          << test_server_binary().string() << "' \"$@\"\n";
   fs::permissions(wrapper, fs::perms::owner_all);
   LoadOptions options = tiny_options(1, kAbsurdContext);
-  options.server_path = wrapper.string();
+  options.backend_options["server_path"] = wrapper.string();
   const auto started = Clock::now();
   const auto error = load_error(test_model_path().string(), options);
   std::printf("[ MEASURE  ] context of %u tokens -> load failed: %.1f ms\n", kAbsurdContext, ms_since(started));
   ASSERT_TRUE(error.has_value());
-  EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
+  EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();
   EXPECT_TRUE(contains(error->what(), "exited with status 1 before it was ready")) << error->what();
   EXPECT_TRUE(one_line(*error)) << error->what();
   EXPECT_TRUE(contains(error->what(), "failed to initialize the context")) << error->what();
@@ -429,7 +429,7 @@ TEST(LlamaCppFaultTest, ConfiguredPortThatIsTakenFailsWithServerStartFailedNamin
   const auto error = load_error(test_model_path().string(), options);
   std::printf("[ MEASURE  ] configured port taken -> load failed: %.1f ms\n", ms_since(started));
   ASSERT_TRUE(error.has_value());
-  EXPECT_TRUE(error->is(errc::server_start_failed)) << error->what();
+  EXPECT_TRUE(error->is(errc::child_start_failed)) << error->what();
   EXPECT_TRUE(one_line(*error)) << error->what();
   EXPECT_TRUE(contains(error->what(), "port " + std::to_string(taken.port()) + " on 127.0.0.1 is already in use"))
       << error->what();

@@ -54,11 +54,11 @@ std::optional<std::string> skip_reason() {
 
 LoadOptions tiny_options(uint32_t slots, uint32_t context_per_slot) {
   LoadOptions options;
-  options.server_path = test_server_binary().string();
+  options.backend_options["server_path"] = test_server_binary().string();
   options.parallel_slots = slots;
   options.context_len = context_per_slot;
   options.gpu_layers = 0;
-  options.extra_args = {"-t", "1"};
+  options.backend_options["server_args"] = "-t\n1";  // one argument per line
   return options;
 }
 

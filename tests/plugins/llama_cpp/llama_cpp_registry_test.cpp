@@ -1,5 +1,5 @@
 // The llama_cpp backend as a host reaches it: its plugin loaded into a Registry. A server named
-// only by LoadOptions::server_path (no LLAMA_SERVER_PATH, no llama-server on PATH) must be
+// only by the server_path backend option (no LLAMA_SERVER_PATH, no llama-server on PATH) must be
 // enough for the registry's availability check, preflight and load_model, as it is for the
 // backend's own load_model.
 #include <gtest/gtest.h>
@@ -46,13 +46,13 @@ TEST(LlamaCppRegistryTest, ServerPathIsWhatTheRegistryLoadsWith) {
   const fs::path link = scratch / "llama-server";
   fs::create_symlink(test_server_binary(), link);
   LoadOptions options = tiny_options(1, kSmallContextPerSlot);
-  options.server_path = link.string();
+  options.backend_options["server_path"] = link.string();
   ::unsetenv("LLAMA_SERVER_PATH");
   ::setenv("PATH", kPathWithoutLlamaServer, 1);
   Registry registry;
   registry.load_plugin(llama_cpp_plugin());
   const auto backend = registry.get("llama_cpp");
-  EXPECT_EQ(backend->available_with(options).server_path, link.string());
+  EXPECT_EQ(backend->available_with(options).executable, link.string());
 
   const std::string model_path = test_model_path().string();
   const Availability preflight = backend->preflight(model_path, options);
@@ -69,7 +69,7 @@ TEST(LlamaCppRegistryTest, ServerPathIsWhatTheRegistryLoadsWith) {
     }
     // A server_path that does not exist is refused by name, not replaced by another server.
     LoadOptions missing = options;
-    missing.server_path = (scratch / "no-such-server").string();
+    missing.backend_options["server_path"] = (scratch / "no-such-server").string();
     try {
       co_await registry.load_model(model_path, missing, "llama_cpp");
       ADD_FAILURE() << "loaded with a missing server_path";

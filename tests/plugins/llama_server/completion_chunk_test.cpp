@@ -160,7 +160,7 @@ TEST(CompletionChunk, ThrowsTheServersErrorObjectAsServerError) {
     (void)decode(test::read_test_data("error_context_size.json"));
     FAIL() << "expected a server error";
   } catch (const ServerError& e) {
-    EXPECT_TRUE(e.is(errc::http_error));
+    EXPECT_TRUE(e.is(errc::child_error));
     EXPECT_EQ(e.status(), 400U);
     EXPECT_EQ(e.type(), "exceed_context_size_error");
     EXPECT_NE(e.server_message().find("exceeds the available context size"), std::string::npos);

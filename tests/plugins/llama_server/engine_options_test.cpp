@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "inference/error.hpp"
+#include "inference/llama_server/server_binary.hpp"
 
 namespace inference::llama_server {
 namespace {
@@ -56,6 +57,25 @@ TEST(EngineOptionsTest, PortWithUnixTransportIsAContradiction) {
   const Error error = parse_failure({{"port", "8080"}, {"transport", "unix"}});
   EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
   EXPECT_THAT(error.what(), HasSubstr("needs transport=tcp"));
+}
+
+TEST(EngineOptionsTest, ServerArgsAreOnePerLineAndMayHoldSpaces) {
+  EXPECT_TRUE(parse_engine_options({}).server_args.empty());
+  EXPECT_TRUE(parse_engine_options({{"server_args", ""}}).server_args.empty());
+  const std::string value = engine_option::server_args_value({"-t", "1", "--alias", "two words", ""});
+  EXPECT_EQ(value, "-t\n1\n--alias\ntwo words\n");
+  EXPECT_THAT(parse_engine_options({{"server_args", value}}).server_args,
+              ::testing::ElementsAre("-t", "1", "--alias", "two words", ""));
+}
+
+TEST(EngineOptionsTest, ServerPathIsAKnownKeyReadByTheBinarySearch) {
+  LoadOptions options;
+  EXPECT_FALSE(explicit_server_path(options).has_value());
+  options.backend_options["server_path"] = "/opt/llama/bin/llama-server";
+  EXPECT_NO_THROW(parse_engine_options(options.backend_options));
+  EXPECT_EQ(explicit_server_path(options), std::filesystem::path("/opt/llama/bin/llama-server"));
+  options.backend_options["server_path"] = "";
+  EXPECT_FALSE(explicit_server_path(options).has_value()) << "empty means: search";
 }
 
 TEST(EngineOptionsTest, UnknownKeyIsRefusedAndTheListNamesPort) {

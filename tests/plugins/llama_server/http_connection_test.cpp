@@ -156,7 +156,7 @@ TEST_F(HttpConnectionTest, AWrongApiKeyIsRejectedWithTheServersMessage) {
     (void)run(connection.request(HttpMethod::get, "/slots"));
     FAIL() << "expected 401";
   } catch (const ServerError& e) {
-    EXPECT_TRUE(e.is(errc::http_error));
+    EXPECT_TRUE(e.is(errc::child_error));
     EXPECT_EQ(e.status(), 401U);
     EXPECT_EQ(e.server_message(), "Invalid API Key");
   }

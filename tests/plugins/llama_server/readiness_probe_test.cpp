@@ -56,7 +56,7 @@ TEST(ReadinessProbeTest, UnknownFlagFailsAtOnceWithTheServersLastWords) {
   const auto started = std::chrono::steady_clock::now();
   const auto error = ready_failure(io, process);
   EXPECT_LT(std::chrono::steady_clock::now() - started, kEarlyExitBudget);
-  EXPECT_TRUE(error.is(errc::server_start_failed)) << error.what();
+  EXPECT_TRUE(error.is(errc::child_start_failed)) << error.what();
   EXPECT_THAT(error.what(), AllOf(HasSubstr("exited with status"),
                                   HasSubstr("before it was ready"),
                                   HasSubstr("--definitely-not-a-flag")));
@@ -71,7 +71,7 @@ TEST(ReadinessProbeTest, MissingModelFileFailsAtOnceWithTheLoadError) {
   const auto started = std::chrono::steady_clock::now();
   const auto error = ready_failure(io, process);
   EXPECT_LT(std::chrono::steady_clock::now() - started, kEarlyExitBudget);
-  EXPECT_TRUE(error.is(errc::server_start_failed)) << error.what();
+  EXPECT_TRUE(error.is(errc::child_start_failed)) << error.what();
   EXPECT_THAT(error.what(), AllOf(HasSubstr("exited with status 1"),
                                   HasSubstr("/nonexistent/dir/no model.gguf")));
 }

@@ -64,7 +64,7 @@ std::string start_failure(F&& f) {
   try {
     f();
   } catch (const Error& error) {
-    EXPECT_TRUE(error.is(errc::server_start_failed)) << error.what();
+    EXPECT_TRUE(error.is(errc::child_start_failed)) << error.what();
     return std::string(error.what()) + "\n" + error.detail();
   }
   ADD_FAILURE() << "no Error thrown";

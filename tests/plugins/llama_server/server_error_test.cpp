@@ -10,7 +10,7 @@ namespace {
 TEST(ServerError, CarriesStatusTypeAndMessageOfACapturedErrorBody) {
   const ServerError error =
       server_error_from_response(401, test::read_test_data("error_auth.json"), "unix:/x.sock GET /props");
-  EXPECT_TRUE(error.is(errc::http_error));
+  EXPECT_TRUE(error.is(errc::child_error));
   EXPECT_EQ(error.status(), 401U);
   EXPECT_EQ(error.type(), "authentication_error");
   EXPECT_EQ(error.server_message(), "Invalid API Key");

@@ -89,7 +89,7 @@ TEST_F(PortClashTest, TcpPortClashIsRetriedWithANewPort) {
 TEST_F(PortClashTest, RepeatedClashesGiveUpAfterTheRetryBudget) {
   asio::io_context io;
   const auto error = start_failure(io, spec_with_clashes(100, TransportChoice::tcp));
-  EXPECT_TRUE(error.is(errc::server_start_failed)) << error.what();
+  EXPECT_TRUE(error.is(errc::child_start_failed)) << error.what();
   EXPECT_THAT(error.what(), HasSubstr("taken " + std::to_string(kMaxBindAttempts) + " times"));
   EXPECT_EQ(attempts(), kMaxBindAttempts);
 }
@@ -97,7 +97,7 @@ TEST_F(PortClashTest, RepeatedClashesGiveUpAfterTheRetryBudget) {
 TEST_F(PortClashTest, BindFailureOnAPrivateSocketIsNotRetried) {
   asio::io_context io;
   const auto error = start_failure(io, spec_with_clashes(1, TransportChoice::unix_socket));
-  EXPECT_TRUE(error.is(errc::server_start_failed)) << error.what();
+  EXPECT_TRUE(error.is(errc::child_start_failed)) << error.what();
   EXPECT_THAT(error.detail(), HasSubstr("couldn't bind")) << "the server's last words";
   EXPECT_EQ(attempts(), 1);
 }

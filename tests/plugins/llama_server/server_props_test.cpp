@@ -67,7 +67,7 @@ TEST(ServerProps, VerifyNamesWhatDiffersFromTheRequest) {
     verify_server_props(props, 2, 4096);
     ADD_FAILURE() << "no error for 2 slots";
   } catch (const Error& e) {
-    EXPECT_TRUE(e.is(errc::server_start_failed)) << e.what();
+    EXPECT_TRUE(e.is(errc::child_start_failed)) << e.what();
     EXPECT_NE(std::string(e.what()).find("runs 4 slots, 2 were asked for"), std::string::npos) << e.what();
   }
 }

@@ -476,7 +476,7 @@ TEST_F(SseReplayTest, ADataErrorObjectIsAServerErrorWithTheServersMessage) {
   events.resize(3);
   events.emplace_back(R"(data: {"error":{"code":500,"message":"replayed failure","type":"server_error"}})");
   const Outcome outcome = replay_body(join_events(events));
-  expect_error(outcome, errc::http_error, "replayed failure");
+  expect_error(outcome, errc::child_error, "replayed failure");
   EXPECT_EQ(outcome.server_message, std::optional<std::string>("replayed failure"));
   EXPECT_EQ(outcome.server_status, std::optional<unsigned>(500));
   EXPECT_EQ(outcome.ids, std::vector<TokenId>(expected_ids().begin(), expected_ids().begin() + 3));
@@ -637,7 +637,7 @@ TEST_F(SseReplayTest, TheServersRealErrorResponseIsAServerErrorWithItsMessageEve
   ReplayResponse response(rejected.raw);
   response.max_write = 1;
   const Outcome outcome = replay(response);
-  expect_error(outcome, errc::http_error, "exceed");
+  expect_error(outcome, errc::child_error, "exceed");
   EXPECT_EQ(outcome.server_status, std::optional<unsigned>(400));
   ASSERT_TRUE(outcome.server_message);
   EXPECT_NE(outcome.server_message->find("exceeds the available context size"), std::string::npos);

@@ -76,7 +76,7 @@ TEST(LaunchPlan, AutoOffloadChoosesTheLayersThatFit) {
   const auto binary = make_executable(sysfs, "bin/llama-server");
   LoadOptions options = options_for(sysfs);
   options.backend_options["auto_offload"] = "1";
-  options.server_path = binary.string();
+  options.backend_options["server_path"] = binary.string();
   const LaunchPlan plan = plan_launch(big_model(), options, fake_env({}));
   EXPECT_GT(plan.gpu_layers, 0);
   EXPECT_LT(plan.gpu_layers, 32);

@@ -52,14 +52,14 @@ fs::path test_model() {
 
 LoadOptions cpu_options(const FakeSysfs& sysfs) {
   LoadOptions options;
-  options.server_path = test_server().string();
   options.parallel_slots = kSlots;
   options.context_len = kContextPerSlot;
   options.gpu_layers = 0;
-  options.extra_args = {"-t", "1"};
   options.backend_options = {{"sysfs_root", sysfs.sysfs_root().string()},
                              {"kfd_path", sysfs.kfd_path().string()},
                              {"ignore_eos", "1"}};
+  options.backend_options["server_path"] = test_server().string();
+  options.backend_options["server_args"] = "-t\n1";  // one argument per line
   return options;
 }
 

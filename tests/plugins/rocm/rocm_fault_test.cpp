@@ -1,6 +1,6 @@
 // The rocm backend under a crash: the real (CPU) llama-server it supervises, pinned through a
 // fake sysfs tree with gpu_layers=0, is killed with SIGKILL while streams run. The engine under
-// the backend must fail those streams with server_exited, restart the server (with the same
+// the backend must fail those streams with child_exited, restart the server (with the same
 // device pinning) and serve the next request; nothing may be left behind.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -97,14 +97,14 @@ TEST(RocmFaultTest, KilledServerFailsRunningStreamsWithServerExitedAndTheBackend
   run_test([&]() -> asio::awaitable<void> {
     std::string path = test_model().string();
     LoadOptions options;
-    options.server_path = test_server().string();
     options.parallel_slots = kSlots;
     options.context_len = kContextPerSlot;
     options.gpu_layers = 0;
-    options.extra_args = {"-t", "1"};
     options.backend_options = {{"sysfs_root", sysfs.sysfs_root().string()},
                                {"kfd_path", sysfs.kfd_path().string()},
                                {"ignore_eos", "1"}};
+    options.backend_options["server_path"] = test_server().string();
+    options.backend_options["server_args"] = "-t\n1";  // one argument per line
     std::shared_ptr<TextModel> model = co_await backend.load_model(std::move(path), std::move(options));
     auto server = std::dynamic_pointer_cast<llama_server::LlamaServerModel>(model);
     EXPECT_NE(server, nullptr);
@@ -125,7 +125,7 @@ TEST(RocmFaultTest, KilledServerFailsRunningStreamsWithServerExitedAndTheBackend
       std::size_t tokens = 0;
       std::optional<Error> error = co_await drain_error(stream, tokens);
       slowest_ms = std::max(slowest_ms, std::chrono::duration<double, std::milli>(Clock::now() - killed_at).count());
-      EXPECT_TRUE(error && error->is(errc::server_exited)) << (error ? error->what() : "no error");
+      EXPECT_TRUE(error && error->is(errc::child_exited)) << (error ? error->what() : "no error");
       if (error) {
         EXPECT_NE(std::string(error->what()).find("signal 9"), std::string::npos) << error->what();
       }

@@ -61,7 +61,7 @@ TEST(StubBackend, UnknownErrorCodeNameIsRefused) {
 }
 
 TEST(StubBackend, LoadsWithValidOptions) {
-  EXPECT_FALSE(load_error({{"token_delay_us", "0"}, {"fail_code", "server_exited"}}).has_value());
+  EXPECT_FALSE(load_error({{"token_delay_us", "0"}, {"fail_code", "child_exited"}}).has_value());
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 // Cancellation: next() honours Asio cancellation like HttpConnection::read_stream(): the
 // connection is closed and Error(cancelled) thrown.
 //
-// Errors: `data: {"error":{…}}` throws ServerError (errc::http_error, the server's message);
+// Errors: `data: {"error":{…}}` throws ServerError (errc::child_error, the server's message);
 // the legacy `error: …` line throws Error(protocol_error) quoting it; malformed JSON, a chunk
 // without its required fields, an SSE line or event over max_event_bytes, `data: [DONE]` or the
 // end of the body before the final chunk (stop: true) throw Error(protocol_error); transport

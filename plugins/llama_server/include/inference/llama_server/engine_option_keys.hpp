@@ -9,12 +9,14 @@
 //
 // Values are strings; durations are whole milliseconds. An unknown key fails the load with
 // invalid_argument naming it (a typo must not be silently ignored).
-// Header-only constants, standard library only; safe to use from any thread.
+// Header-only constants and one inline helper, standard library only; safe to use from any thread.
 #pragma once
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
+#include <string>
 #include <string_view>
 
 namespace inference::llama_server::engine_option {
@@ -39,7 +41,7 @@ inline constexpr std::chrono::milliseconds kDefaultStallTimeout{60'000};
 inline constexpr Key kStallTimeoutMs{
     "stall_timeout_ms", "60000",
     "a request that receives nothing for this long means the server hung (it still answers /health): the server "
-    "is killed and restarted, the request fails with server_hung; must be > 0"};
+    "is killed and restarted, the request fails with child_hung; must be > 0"};
 
 // Three restarts a minute: enough to ride out a crash or two, not enough to spin on a server
 // that dies at every start.
@@ -83,14 +85,38 @@ inline constexpr Key kTransport{
 inline constexpr Key kPort{
     "port", "",
     "a fixed TCP port on 127.0.0.1 (1-65535; implies transport=tcp); when taken, the load fails with "
-    "server_start_failed naming it. Unset: a free port is picked per launch and a clash is retried"};
+    "child_start_failed naming it. Unset: a free port is picked per launch and a clash is retried"};
 inline constexpr Key kIgnoreEos{"ignore_eos", "0", "1: generate max_tokens even past end-of-sequence (benchmarks)"};
 inline constexpr Key kRestart{"restart", "1",
                               "0: never restart a server that died or hung; the model fails with model_failed instead"};
+inline constexpr Key kServerPath{
+    "server_path", "",
+    "the llama-server binary to run; unusable means the load fails (never another binary). Unset: "
+    "LLAMA_SERVER_PATH, the build's configured default, then PATH"};
+// One argument per line: llama-server's arguments never contain a line break, so no quoting
+// rules are needed and an argument may hold spaces.
+inline constexpr char kServerArgsSeparator = '\n';
+inline constexpr Key kServerArgs{
+    "server_args", "",
+    "extra llama-server arguments, one per line (server_args_value() joins them), appended to the command "
+    "line; flags the engine manages (--model, --host, --port, --parallel, ...) are refused"};
+
+// The server_args value for `args` (an empty value is no arguments):
+//   options.backend_options[std::string(engine_option::kServerArgs.name)] =
+//       engine_option::server_args_value({"-t", "1"});
+inline std::string server_args_value(std::initializer_list<std::string_view> args) {
+  std::string value;
+  for (const auto& arg : args) {
+    if (&arg != args.begin()) value += kServerArgsSeparator;
+    value += arg;
+  }
+  return value;
+}
 
 // Every key, in the order docs/architecture.md lists them.
 inline constexpr std::array kKeys = {
     kLoadTimeoutMs, kStallTimeoutMs, kRestartBudget, kRestartWindowMs, kRestartBackoffMs, kShutdownGraceMs,
-    kCloseMode, kDrainTimeoutMs, kSlotReleaseTimeoutMs, kTransport, kPort, kIgnoreEos, kRestart};
+    kCloseMode, kDrainTimeoutMs, kSlotReleaseTimeoutMs, kTransport, kPort, kIgnoreEos, kRestart, kServerPath,
+    kServerArgs};
 
 }  // namespace inference::llama_server::engine_option

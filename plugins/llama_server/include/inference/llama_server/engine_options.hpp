@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "inference/llama_server/engine_option_keys.hpp"
 #include "inference/llama_server/launch_spec.hpp"
@@ -31,6 +32,7 @@ struct EngineOptions {
   uint16_t port = 0;  // 0: picked per launch
   bool ignore_eos = false;
   bool restart = true;
+  std::vector<std::string> server_args;  // appended to the server's command line
 
   bool operator==(const EngineOptions&) const = default;
 };

@@ -15,7 +15,7 @@
 // closing is also how a stream is abandoned, and llama-server then stops the task and frees
 // its slot.
 //
-// Errors: a non-2xx answer throws ServerError (errc::http_error, with status and the server's
+// Errors: a non-2xx answer throws ServerError (errc::child_error, with status and the server's
 // message); a malformed or oversized response throws Error(protocol_error); the peer closing
 // the connection throws Error(closed); connecting throws Error(<system error>, endpoint).
 #pragma once

@@ -22,7 +22,7 @@ namespace inference::llama_server {
 // How the child should be reached.
 enum class TransportChoice {
   automatic,    // a UNIX socket when the build supports it, else TCP on 127.0.0.1
-  unix_socket,  // a UNIX socket or fail (server_start_failed) when unsupported
+  unix_socket,  // a UNIX socket or fail (child_start_failed) when unsupported
   tcp,          // TCP on 127.0.0.1 only
 };
 

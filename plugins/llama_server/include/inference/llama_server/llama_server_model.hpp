@@ -4,9 +4,9 @@
 // ids, and ended by closing their connection when cancelled (llama-server then stops the task).
 // A slot is handed to the next request only once the server reports it idle.
 //
-// Crashes: a request whose server exits fails with server_exited (exit status and the server's
+// Crashes: a request whose server exits fails with child_exited (exit status and the server's
 // last output); queued requests wait for the restarted server. A stalled request marks the
-// server hung: it is killed, its requests fail with server_hung, and it is restarted (see
+// server hung: it is killed, its requests fail with child_hung, and it is restarted (see
 // ServerSupervisor for the budget).
 //
 // Ownership: shared; streams keep the model alive. close() terminates the server and waits for
@@ -48,7 +48,7 @@ using LaunchCustomizer = std::function<void(LaunchSpec&)>;
 inline constexpr std::chrono::milliseconds kExitConfirmWindow{50};
 // When the window passed but the kernel already reports the child dead (a loaded machine, or
 // the output drain after the exit), how much longer to wait for the exit to be observed so the
-// request still reports server_exited with the exit status instead of a bare connection error.
+// request still reports child_exited with the exit status instead of a bare connection error.
 inline constexpr std::chrono::milliseconds kExitObserveTimeout{2'000};
 // close() with requests that may hold a task on the server: SIGKILL straight after SIGTERM,
 // because llama-server would not act on SIGTERM before the task ends (see close()).

@@ -29,7 +29,7 @@ inline constexpr std::chrono::milliseconds kHealthRequestTimeout{2'000};
 
 // Completes once GET /health answers 200 with {"status":"ok"}. 503 ("Loading model"), refused
 // or reset connections and a missing socket file mean "not yet". Throws:
-//   Error(server_start_failed) when the process exits first: the context says how it ended
+//   Error(child_start_failed) when the process exits first: the context says how it ended
 //     (exit status or signal), where it was to listen, and the server's first error line (its
 //     root cause, e.g. "llama_model_load: error loading model: ..."); the detail holds its last
 //     output lines;

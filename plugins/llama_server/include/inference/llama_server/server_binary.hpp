@@ -40,7 +40,7 @@ inline constexpr std::string_view kServerBinaryName = "llama-server";
 std::optional<std::filesystem::path> configured_server_binary();
 
 // Returns the llama-server to run, in this order of precedence:
-//   1. explicit_path (LoadOptions.server_path) when given,
+//   1. explicit_path (the server_path backend option) when given,
 //   2. $LLAMA_SERVER_PATH when set and non-empty,
 //   3. configured_default (configured_server_binary()) when it is usable,
 //   4. the first "llama-server" in a $PATH directory (empty and relative entries are skipped:
@@ -48,7 +48,7 @@ std::optional<std::filesystem::path> configured_server_binary();
 // A location the user configured (1 or 2) is authoritative: when it is unusable we fail rather
 // than silently run a different server. The configured default is not: when it is missing (say
 // scripts/setup never ran) the search goes on to PATH. Candidates must be regular files
-// executable by us (symlinks are followed). Throws Error(server_start_failed) whose context lists
+// executable by us (symlinks are followed). Throws Error(child_start_failed) whose context lists
 // every place tried and why each was rejected (does not exist / is not a regular file / is not
 // executable). The returned path is as given or found, not canonicalised (so wrapper scripts
 // keep working).
@@ -56,7 +56,8 @@ std::filesystem::path find_server_binary(
     const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env = process_environment_lookup(),
     const std::optional<std::filesystem::path>& configured_default = configured_server_binary());
 
-// LoadOptions::server_path as the explicit_path above: std::nullopt when it is empty.
+// The server_path backend option (engine_option::kServerPath) as the explicit_path above:
+// std::nullopt when it is absent or empty.
 std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options);
 
 // What a llama-server build supports that the launch depends on.
@@ -103,7 +104,7 @@ inline constexpr std::size_t kVersionProbeOutputLimit = 64 * 1024;
 // stderr captured up to kVersionProbeOutputLimit) and parses it. The child's output and exit are
 // awaited on a strand of the caller's executor, which meanwhile runs other work; only the spawn
 // itself (fork + exec) and the reap of a child killed at the timeout are synchronous, both bounded
-// by the kernel. Throws Error(server_start_failed) naming the binary when it cannot be started,
+// by the kernel. Throws Error(child_start_failed) naming the binary when it cannot be started,
 // does not finish within `timeout` (it is then killed and reaped), exits unsuccessfully, or
 // prints no version line; the detail holds the last lines of its output.
 boost::asio::awaitable<ServerVersion> probe_server_version(std::filesystem::path binary,

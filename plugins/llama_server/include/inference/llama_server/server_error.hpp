@@ -1,6 +1,6 @@
 // ServerError: llama-server answered with an error object, either as a non-2xx HTTP response
 // (`{"error":{"code":400,"message":"…","type":"invalid_request_error"}}`) or inside an event
-// stream. It is an inference::Error with code errc::http_error that also keeps the status, the
+// stream. It is an inference::Error with code errc::child_error that also keeps the status, the
 // server's error type and its message, so callers can react (503 "Loading model": retry;
 // "exceed_context_size_error": the prompt is too long).
 //

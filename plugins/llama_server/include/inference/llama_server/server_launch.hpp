@@ -26,8 +26,8 @@ namespace inference::llama_server {
 inline constexpr int kMaxBindAttempts = 3;
 
 // Throws what ServerProcess and wait_until_ready() throw; a clash on the last attempt is
-// reported as Error(server_start_failed) saying how many attempts were made, a fixed port that
-// is taken as Error(server_start_failed) naming the port, each with the server's last output as
+// reported as Error(child_start_failed) saying how many attempts were made, a fixed port that
+// is taken as Error(child_start_failed) naming the port, each with the server's last output as
 // the detail. A failed attempt's child is always reaped before the next one starts or the error
 // is thrown. `load_timeout`
 // applies to each attempt (a clash is noticed within milliseconds).

@@ -78,7 +78,7 @@ class ServerProcess {
   // Chooses the transport (spec.transport against spec.features), creates the socket directory
   // or picks a free TCP port, and spawns spec.binary with build_server_arguments() and
   // build_server_environment(). Returns once the child runs (exec succeeded); it is usually not
-  // ready yet (see wait_until_ready). Throws Error(server_start_failed) when the child cannot be
+  // ready yet (see wait_until_ready). Throws Error(child_start_failed) when the child cannot be
   // started or the transport is impossible, Error(invalid_argument) for a bad spec.
   //
   // TCP port choice: the kernel picks a free port (bind to port 0), the socket is closed and the

@@ -21,7 +21,7 @@ struct ServerProps {
 // Throws Error(protocol_error) naming the field when the body is not the expected shape.
 ServerProps parse_server_props(std::string_view body);
 
-// Throws Error(server_start_failed) saying what differs. context_per_slot 0 means "the model's
+// Throws Error(child_start_failed) saying what differs. context_per_slot 0 means "the model's
 // default" and is not checked.
 void verify_server_props(const ServerProps& props, uint32_t slots, uint32_t context_per_slot);
 

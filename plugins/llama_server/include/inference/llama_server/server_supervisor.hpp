@@ -11,7 +11,7 @@
 //
 // Hang detection: a request registered with track() that has seen no progress for
 // stall_timeout marks the instance hung and the whole process group is killed (SIGKILL), which
-// fails the in-flight requests (they report server_hung) and triggers a restart.
+// fails the in-flight requests (they report child_hung) and triggers a restart.
 //
 // Ownership: shared (enable_shared_from_this); the supervision loop keeps it alive until stop()
 // or stop_now(). Instances are shared with the requests using them, so a request can still ask
@@ -78,7 +78,7 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   ~ServerSupervisor();
 
   // Starts the first server and the supervision loop. Throws the start's error
-  // (server_start_failed, load_timeout, ...) and then nothing is left running.
+  // (child_start_failed, load_timeout, ...) and then nothing is left running.
   boost::asio::awaitable<void> start();
 
   // The serving instance; during a restart, waits for it.
