@@ -14,21 +14,3 @@ function(inference_target_defaults target)
   # between libinference.so and the plugins (types cross the plugin boundary).
   target_compile_definitions(${target} PRIVATE BOOST_ASIO_NO_DEPRECATED)
 endfunction()
-
-# inference_add_plugin(<name> SOURCES ...): builds build/plugins/libbackend_<name>.so.
-function(inference_add_plugin name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBS" ${ARGN})
-  set(target backend_${name})
-  add_library(${target} MODULE ${ARG_SOURCES})
-  inference_target_defaults(${target})
-  target_link_libraries(${target} PRIVATE inference::core ${ARG_LIBS})
-  set_target_properties(${target} PROPERTIES
-    # Default visibility on purpose: Asio's per-thread state (template statics) must resolve
-    # to the one copy in libinference.so, not a private copy per plugin. See docs/architecture.md.
-    LIBRARY_OUTPUT_DIRECTORY ${INFERENCE_PLUGIN_OUTPUT_DIR}
-    PREFIX "lib"
-    # Installed plugins sit in <libdir>/inference/plugins and find libinference.so two levels up,
-    # in <libdir>, whatever process loads them.
-    INSTALL_RPATH "$ORIGIN/${INFERENCE_PLUGIN_TO_LIBDIR}")
-  install(TARGETS ${target} LIBRARY DESTINATION ${INFERENCE_INSTALL_PLUGIN_DIR})
-endfunction()
