@@ -24,6 +24,7 @@
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/llama_server/server_endpoint.hpp"
 #include "inference/load_options.hpp"
+#include "support/test_inputs.hpp"
 
 namespace inference::llama_cpp::test {
 
