@@ -15,7 +15,13 @@ install_tree() {
     resolved="$(ldd "$plugin" | awk '$1 ~ /^libinference\.so/ {print $3}')"
     [[ "$(realpath -m "$resolved")" == "$(realpath "$prefix/lib")/libinference.so"* ]] ||
       { echo "$plugin: libinference.so resolves to '${resolved:-nothing}', not inside $prefix/lib"; ldd "$plugin"; return 1; }
+    # The llama-server plugins share the engine library installed beside libinference.so.
+    resolved="$(ldd "$plugin" | awk '$1 ~ /^libinference_llama_server\.so/ {print $3}')"
+    [[ -z "$resolved" || "$(realpath -m "$resolved")" == "$(realpath "$prefix/lib")/libinference_llama_server.so"* ]] ||
+      { echo "$plugin: libinference_llama_server.so resolves to '$resolved', not inside $prefix/lib"; ldd "$plugin"; return 1; }
   done
+  ldd "$prefix/lib/inference/plugins/libbackend_llama_cpp.so" | grep -q "libinference_llama_server.so.* => $(realpath "$prefix/lib")/" ||
+    { echo "libbackend_llama_cpp.so does not load the installed engine library"; return 1; }
 }
 
 # configure_consumer SOURCE_DIR BINARY_DIR PREFIX BUILD_DIR: configures a host project against

@@ -6,20 +6,11 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "support/test_inputs.hpp"
+
 namespace inference::soak {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-constexpr std::string_view kTinyModelName = "llama-2-tiny-random.gguf";
-
-std::string environment_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-}  // namespace
 
 std::optional<int> parse_options(int argc, char** argv, SoakOptions& options) {
   CLI::App app{"soak: many requests through the llama_cpp backend with cancellations, deadlines and server kills"};
@@ -74,16 +65,9 @@ std::optional<int> parse_options(int argc, char** argv, SoakOptions& options) {
 }
 
 void resolve_paths(SoakOptions& options) {
-  if (options.server.empty()) options.server = environment_or_empty("LLAMA_SERVER_PATH");
-  if (options.server.empty()) options.server = environment_or_empty("INFERENCE_TEST_LLAMA_SERVER");
-  if (options.server.empty()) options.server = SOAK_CONFIGURED_SERVER;
-  if (options.model.empty()) {
-    std::string directory = environment_or_empty("INFERENCE_MODELS_DIR");
-    if (directory.empty()) directory = environment_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-    if (directory.empty()) directory = SOAK_CONFIGURED_MODELS_DIR;
-    options.model = (fs::path(directory) / kTinyModelName).string();
-  }
-  if (options.plugin_dir.empty()) options.plugin_dir = environment_or_empty("INFERENCE_TEST_PLUGIN_DIR");
+  if (options.server.empty()) options.server = test::llama_server_for_tests().string();
+  if (options.model.empty()) options.model = test::tiny_model_for_tests().string();
+  if (options.plugin_dir.empty()) options.plugin_dir = test::environment_or_empty("INFERENCE_TEST_PLUGIN_DIR");
 }
 
 std::optional<std::string> skip_reason(const SoakOptions& options) {

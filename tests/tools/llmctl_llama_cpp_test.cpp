@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "llmctl_process.hpp"
+#include "support/test_inputs.hpp"
 
 namespace {
 
@@ -21,23 +22,14 @@ using llmctl_test::RunResult;
 
 namespace fs = std::filesystem;
 
-std::string env_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
+using inference::test::environment_or_empty;
 
-// The shared tiny model: INFERENCE_MODELS_DIR, else the directory ctest names.
-std::string tiny_model() {
-  std::string models = env_or_empty("INFERENCE_MODELS_DIR");
-  if (models.empty()) models = env_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-  return (fs::path(models) / "llama-2-tiny-random.gguf").string();
-}
+std::string tiny_model() { return inference::test::tiny_model_for_tests().string(); }
 
 class LlmctlLlamaCppTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string server = env_or_empty("LLAMA_SERVER_PATH");
-    if (server.empty()) server = env_or_empty("INFERENCE_TEST_LLAMA_SERVER");
+    const std::string server = inference::test::llama_server_for_tests().string();
     model_ = tiny_model();
     if (server.empty() || ::access(server.c_str(), X_OK) != 0) {
       GTEST_SKIP() << "no executable llama-server (LLAMA_SERVER_PATH / INFERENCE_TEST_LLAMA_SERVER = '" << server
@@ -94,8 +86,8 @@ TEST_F(LlmctlLlamaCppTest, BenchReportsWhenTheServerStartedListeningWithinTheLoa
 class LlmctlDefaultServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    configured_ = env_or_empty("INFERENCE_TEST_LLAMA_SERVER");
-    if (configured_.empty()) configured_ = LLMCTL_TEST_CONFIGURED_SERVER;
+    configured_ = environment_or_empty("INFERENCE_TEST_LLAMA_SERVER");
+    if (configured_.empty()) configured_ = INFERENCE_TEST_CONFIGURED_LLAMA_SERVER;
     model_ = tiny_model();
     if (::access(configured_.c_str(), X_OK) != 0) {
       GTEST_SKIP() << "the configured llama-server '" << configured_ << "' is not installed (run scripts/setup)";

@@ -32,6 +32,7 @@
 #include "inference/registry.hpp"
 #include "support/child_processes.hpp"
 #include "support/test_inputs.hpp"
+#include "support/greedy_config.hpp"
 
 namespace inference::test {
 namespace {
@@ -40,7 +41,6 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kTinyModel = "llama-2-tiny-random.gguf";
 constexpr int32_t kShortGeneration = 8;
 constexpr int32_t kLongGeneration = 100'000;  // until the slot's context is full
 // close() is measured against a shutdown grace far above its target (100 ms), so a close()
@@ -56,8 +56,8 @@ constexpr std::chrono::seconds kBound{60};
 fs::path plugin_file() {
   return fs::path(environment_or_empty("INFERENCE_TEST_PLUGIN_DIR")) / "libbackend_llama_cpp.so";
 }
-fs::path server_binary() { return llama_server_for_tests(""); }
-fs::path model_path() { return models_dir_for_tests("") / kTinyModel; }
+fs::path server_binary() { return llama_server_for_tests(); }
+fs::path model_path() { return tiny_model_for_tests(); }
 
 std::optional<std::string> skip_reason() {
   if (!fs::is_regular_file(plugin_file())) return "plugin " + plugin_file().string() + " not built";
@@ -84,12 +84,7 @@ LoadOptions tiny_options(uint32_t slots = 2) {
   return options;
 }
 
-GenerateConfig greedy(int32_t max_tokens) {
-  GenerateConfig config;
-  config.max_tokens = max_tokens;
-  config.temperature = 0.0F;
-  return config;
-}
+using ::inference::test::greedy;
 
 // A private TMPDIR for this test process, so its socket directories can be counted.
 class ScratchTmpdir {

@@ -38,7 +38,7 @@ TEST(EngineOptionKeysTest, TheUnknownKeyErrorListsEveryKeyOfTheTable) {
 }
 
 TEST(EngineOptionKeysTest, ArchitectureDocShowsEveryKeyWithItsDefault) {
-  const auto doc = test::source_dir_for_tests(INFERENCE_TEST_CONFIGURED_SOURCE_DIR) / "docs/architecture.md";
+  const auto doc = test::source_dir_for_tests() / "docs/architecture.md";
   std::ifstream in(doc);
   ASSERT_TRUE(in) << "cannot read " << doc;
   std::stringstream text;

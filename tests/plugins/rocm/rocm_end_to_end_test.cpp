@@ -20,6 +20,7 @@
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/registry.hpp"
 #include "rocm_backend.hpp"
+#include "support/greedy_config.hpp"
 
 namespace inference::rocm {
 namespace {
@@ -28,7 +29,7 @@ namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using test::FakeSysfs;
 
-constexpr std::string_view kTinyModelName = "llama-2-tiny-random.gguf";
+using ::inference::test::kTinyModelName;
 constexpr uint32_t kSlots = 4;
 constexpr uint32_t kContextPerSlot = 256;
 constexpr int kStreams = 16;
@@ -36,10 +37,10 @@ constexpr int32_t kTokensPerStream = 8;
 // What one test may take before its io_context is abandoned (ctest's TIMEOUT is 300 s).
 constexpr std::chrono::seconds kTestBudget{240};
 
-fs::path test_server() { return inference::test::llama_server_for_tests(ROCM_TEST_CONFIGURED_SERVER); }
+fs::path test_server() { return inference::test::llama_server_for_tests(); }
 
 fs::path test_model() {
-  return inference::test::models_dir_for_tests(ROCM_TEST_CONFIGURED_MODELS_DIR) / kTinyModelName;
+  return inference::test::tiny_model_for_tests();
 }
 
 #define SKIP_WITHOUT_LLAMA_SERVER()                                                           \
@@ -90,12 +91,7 @@ std::vector<std::string> entries_named(const std::vector<std::string>& env, cons
   return found;
 }
 
-GenerateConfig greedy(int32_t max_tokens) {
-  GenerateConfig config;
-  config.max_tokens = max_tokens;
-  config.temperature = 0.0F;
-  return config;
-}
+using ::inference::test::greedy;
 
 asio::awaitable<std::size_t> count_tokens(TokenStream& stream) {
   std::size_t count = 0;

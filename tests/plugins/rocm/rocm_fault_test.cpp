@@ -26,6 +26,7 @@
 #include "inference/llama_server/llama_server_model.hpp"
 #include "rocm_backend.hpp"
 #include "support/child_processes.hpp"
+#include "support/greedy_config.hpp"
 
 namespace inference::rocm {
 namespace {
@@ -35,7 +36,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using test::FakeSysfs;
 
-constexpr std::string_view kTinyModelName = "llama-2-tiny-random.gguf";
+using ::inference::test::kTinyModelName;
 constexpr uint32_t kSlots = 4;
 // Room for streams that are still generating when the server is killed.
 constexpr uint32_t kContextPerSlot = 4096;
@@ -47,10 +48,10 @@ constexpr std::chrono::seconds kTestBudget{240};
 constexpr std::chrono::seconds kConditionDeadline{30};
 constexpr std::chrono::milliseconds kConditionPollInterval{2};
 
-fs::path test_server() { return inference::test::llama_server_for_tests(ROCM_TEST_CONFIGURED_SERVER); }
+fs::path test_server() { return inference::test::llama_server_for_tests(); }
 
 fs::path test_model() {
-  return inference::test::models_dir_for_tests(ROCM_TEST_CONFIGURED_MODELS_DIR) / kTinyModelName;
+  return inference::test::tiny_model_for_tests();
 }
 
 void run_test(std::function<asio::awaitable<void>()> make) {
@@ -69,12 +70,7 @@ asio::awaitable<bool> wait_until(std::function<bool()> condition) {
   co_return true;
 }
 
-GenerateConfig greedy(int32_t max_tokens) {
-  GenerateConfig config;
-  config.max_tokens = max_tokens;
-  config.temperature = 0.0F;
-  return config;
-}
+using ::inference::test::greedy;
 
 // The error a stream ends with, or std::nullopt when it ends normally; `tokens` counts its tokens.
 asio::awaitable<std::optional<Error>> drain_error(TokenStream& stream, std::size_t& tokens) {

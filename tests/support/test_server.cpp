@@ -1,4 +1,4 @@
-#include "test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -13,7 +13,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 #include <fstream>
-#include <initializer_list>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -21,13 +20,13 @@
 
 #include "inference/error.hpp"
 #include "inference/llama_server/http_connection.hpp"
+#include "support/test_inputs.hpp"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, not declared by <unistd.h> in C++
 
 namespace inference::llama_server::test {
 namespace {
 
-constexpr std::string_view kModelFile = "llama-2-tiny-random.gguf";
 constexpr std::string_view kLogFile = "server.log";
 constexpr std::string_view kSocketFile = "llama.sock";
 constexpr std::size_t kApiKeyBytes = 16;
@@ -37,32 +36,9 @@ constexpr int kExecFailedStatus = 127;
 // compilers and other tests two spinning threads slow generation down a hundredfold.
 constexpr int kServerThreads = 1;
 
-std::string env_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
+std::string server_binary() { return inference::test::llama_server_for_tests().string(); }
 
-// The environment wins; the build's configured defaults (compile definitions) are the fallback
-// for a test binary run outside ctest.
-std::string first_set(std::initializer_list<const char*> variables, const char* configured) {
-  for (const char* variable : variables) {
-    std::string value = env_or_empty(variable);
-    if (!value.empty()) {
-      return value;
-    }
-  }
-  return configured;
-}
-
-std::string server_binary() {
-  return first_set({"LLAMA_SERVER_PATH", "INFERENCE_TEST_LLAMA_SERVER"}, LLAMA_SERVER_TEST_CONFIGURED_SERVER);
-}
-
-std::string model_path() {
-  const std::string dir =
-      first_set({"INFERENCE_MODELS_DIR", "INFERENCE_TEST_DEFAULT_MODELS_DIR"}, LLAMA_SERVER_TEST_CONFIGURED_MODELS_DIR);
-  return dir.empty() ? std::string() : dir + "/" + std::string(kModelFile);
-}
+std::string model_path() { return inference::test::tiny_model_for_tests().string(); }
 
 std::string random_api_key() {
   std::random_device random;
@@ -110,18 +86,7 @@ ServerEndpoint make_endpoint(const std::filesystem::path& directory, bool use_tc
 
 }  // namespace
 
-std::optional<std::string> TestServer::skip_reason() {
-  const std::string binary = server_binary();
-  if (binary.empty() || ::access(binary.c_str(), X_OK) != 0) {
-    return "no llama-server at '" + binary +
-           "' (LLAMA_SERVER_PATH or INFERENCE_TEST_LLAMA_SERVER); run scripts/install-llama-server";
-  }
-  const std::string model = model_path();
-  if (model.empty() || !std::filesystem::is_regular_file(model)) {
-    return "no test model at '" + model + "' (INFERENCE_MODELS_DIR or INFERENCE_TEST_DEFAULT_MODELS_DIR)";
-  }
-  return std::nullopt;
-}
+std::optional<std::string> TestServer::skip_reason() { return inference::test::llama_server_skip_reason(); }
 
 TestServer::TestServer(TestServerOptions options)
     : directory_(make_private_directory()), endpoint_(make_endpoint(directory_, options.use_tcp)) {

@@ -21,47 +21,20 @@
 
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/server_binary.hpp"
+#include "support/test_inputs.hpp"
 
 namespace inference::llama_server::test {
 
-inline constexpr std::string_view kTinyModelName = "llama-2-tiny-random.gguf";
 // The tiny model is ready ~0.2 s after start; this leaves room for a loaded CI machine.
 inline constexpr std::chrono::milliseconds kTestLoadTimeout{60'000};
 // Slots and per-slot context small enough to load instantly.
 inline constexpr std::uint32_t kTestSlots = 2;
 inline constexpr std::uint32_t kTestContextPerSlot = 256;
 
-inline std::string environment_or_empty(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? std::string() : std::string(value);
-}
-
-// LLAMA_SERVER_PATH wins over the build's INFERENCE_TEST_LLAMA_SERVER (see tests/CMakeLists.txt).
-inline std::filesystem::path test_server_binary() {
-  const std::string path = environment_or_empty("LLAMA_SERVER_PATH");
-  return path.empty() ? environment_or_empty("INFERENCE_TEST_LLAMA_SERVER") : path;
-}
-
-inline std::filesystem::path test_model_path() {
-  std::string directory = environment_or_empty("INFERENCE_MODELS_DIR");
-  if (directory.empty()) directory = environment_or_empty("INFERENCE_TEST_DEFAULT_MODELS_DIR");
-  return std::filesystem::path(directory) / kTinyModelName;
-}
-
-// Why the real server cannot be used here, or std::nullopt.
-inline std::optional<std::string> real_server_skip_reason() {
-  const auto binary = test_server_binary();
-  if (binary.empty() || ::access(binary.c_str(), X_OK) != 0) {
-    return "no executable llama-server (LLAMA_SERVER_PATH / INFERENCE_TEST_LLAMA_SERVER = '" +
-           binary.string() + "'); run scripts/install-llama-server";
-  }
-  const auto model = test_model_path();
-  if (!std::filesystem::is_regular_file(model)) {
-    return "test model " + model.string() +
-           " missing (set INFERENCE_MODELS_DIR or INFERENCE_TEST_DEFAULT_MODELS_DIR)";
-  }
-  return std::nullopt;
-}
+// The real server and the tiny model, found as every test finds them (support/test_inputs.hpp).
+inline std::filesystem::path test_server_binary() { return inference::test::llama_server_for_tests(); }
+inline std::filesystem::path test_model_path() { return inference::test::tiny_model_for_tests(); }
+inline std::optional<std::string> real_server_skip_reason() { return inference::test::llama_server_skip_reason(); }
 
 #define INFERENCE_SKIP_WITHOUT_REAL_SERVER()                                         \
   do {                                                                               \

@@ -38,7 +38,7 @@
 #include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/server_error.hpp"
 #include "replay_server.hpp"
-#include "test_server.hpp"
+#include "support/test_server.hpp"
 
 namespace inference::llama_server {
 namespace {

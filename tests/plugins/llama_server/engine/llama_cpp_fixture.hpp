@@ -24,13 +24,14 @@
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/llama_server/server_endpoint.hpp"
 #include "inference/load_options.hpp"
+#include "support/test_inputs.hpp"
 
 namespace inference::llama_cpp::test {
 
 using llama_server::LlamaServerModel;
 using llama_server::ServerEndpoint;
 
-inline constexpr std::string_view kTinyModelName = "llama-2-tiny-random.gguf";
+using ::inference::test::kTinyModelName;
 // Bounds for waiting on conditions that normally hold within milliseconds; they only keep a
 // broken build from hanging until the ctest timeout.
 inline constexpr std::chrono::seconds kConditionDeadline{30};

@@ -33,24 +33,11 @@ constexpr std::chrono::milliseconds kProcPollInterval{5};
 
 }  // namespace
 
-fs::path test_server_binary() { return inference::test::llama_server_for_tests(LLAMA_CPP_TEST_CONFIGURED_SERVER); }
+fs::path test_server_binary() { return inference::test::llama_server_for_tests(); }
 
-fs::path test_model_path() {
-  return inference::test::models_dir_for_tests(LLAMA_CPP_TEST_CONFIGURED_MODELS_DIR) / kTinyModelName;
-}
+fs::path test_model_path() { return inference::test::tiny_model_for_tests(); }
 
-std::optional<std::string> skip_reason() {
-  const auto binary = test_server_binary();
-  if (binary.empty() || ::access(binary.c_str(), X_OK) != 0) {
-    return "no executable llama-server (LLAMA_SERVER_PATH / INFERENCE_TEST_LLAMA_SERVER = '" + binary.string() +
-           "'); run scripts/install-llama-server";
-  }
-  const auto model = test_model_path();
-  if (!fs::is_regular_file(model)) {
-    return "test model " + model.string() + " missing (set INFERENCE_MODELS_DIR or INFERENCE_TEST_DEFAULT_MODELS_DIR)";
-  }
-  return std::nullopt;
-}
+std::optional<std::string> skip_reason() { return inference::test::llama_server_skip_reason(); }
 
 LoadOptions tiny_options(uint32_t slots, uint32_t context_per_slot) {
   LoadOptions options;

@@ -22,6 +22,7 @@
 #include "inference/llama_server/server_error.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "stream_helpers.hpp"
+#include "support/greedy_config.hpp"
 
 namespace inference::llama_cpp::test {
 namespace {
@@ -39,12 +40,7 @@ constexpr int kChildRefused = 0;
 constexpr int kChildSetupFailed = 2;
 constexpr unsigned kUnauthorized = 401;
 
-GenerateConfig greedy(int32_t max_tokens) {
-  GenerateConfig config;
-  config.max_tokens = max_tokens;
-  config.temperature = 0.0F;
-  return config;
-}
+using ::inference::test::greedy;
 
 TEST(LlamaCppLifetimeTest, CloseEndsInFlightStreamsWithClosedAndLeavesNoChildProcess) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();

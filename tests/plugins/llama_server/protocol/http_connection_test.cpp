@@ -21,7 +21,7 @@
 #include "inference/llama_server/completion_request.hpp"
 #include "inference/llama_server/server_error.hpp"
 #include "inference/llama_server/sse_parser.hpp"
-#include "test_server.hpp"
+#include "support/test_server.hpp"
 
 namespace inference::llama_server {
 namespace {
