@@ -18,17 +18,16 @@ namespace inference {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-bool StreamWriter::try_push(Token&& token) { return state_.try_push(std::move(token)); }
-
 asio::awaitable<void> StreamWriter::push(Token token) {
-  while (!state_.try_push(std::move(token))) co_await wait_writable();
+  // try_push() moves from `token` only when it took it.
+  while (!state_.try_push(token)) co_await wait_writable();
 }
 
 asio::awaitable<void> StreamWriter::wait_writable() {
   try {
     co_await asio::async_initiate<const asio::use_awaitable_t<>, void(boost::system::error_code)>(
         [](auto handler, detail::StreamState* state) {
-          state->wait_space(std::make_unique<detail::StreamState::SpaceHandler>(std::move(handler)));
+          state->wait_space(detail::StreamState::SpaceQueue::make_handler(std::move(handler)));
         },
         asio::use_awaitable, &state_);
   } catch (const boost::system::system_error&) {

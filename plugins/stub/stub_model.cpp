@@ -86,7 +86,7 @@ asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string p
     const bool stop = std::find(config.stop_tokens.begin(), config.stop_tokens.end(), token.id) !=
                       config.stop_tokens.end();
     if (stop) co_return FinishReason::stop;
-    if (!writer.try_push(std::move(token))) co_await writer.push(std::move(token));  // moved only on success
+    co_await writer.push(std::move(token));
     count_token();
   }
   co_return FinishReason::length;

@@ -275,7 +275,7 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
       const uint64_t unlisted = unlisted_tokens(chunk, server_count);
       for (uint64_t i = 0; i < unlisted; ++i) {
         Token held;
-        if (!writer.try_push(std::move(held))) co_await writer.push(std::move(held));
+        co_await writer.push(std::move(held));
         ++pushed;
       }
       for (std::size_t i = 0; i < chunk.tokens.size() && !ended_early; ++i) {
@@ -292,8 +292,7 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
             token.top.push_back(TokenProbability{candidate.id, candidate.text, std::exp(candidate.logprob)});
           }
         }
-        // try_push leaves the token intact when it returns false (the buffer is full).
-        if (!writer.try_push(std::move(token))) co_await writer.push(std::move(token));
+        co_await writer.push(std::move(token));
         ++pushed;
       }
       if (chunk.stop && !ended_early) {
