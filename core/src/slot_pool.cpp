@@ -5,7 +5,8 @@
 #include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -205,15 +206,18 @@ asio::awaitable<SlotLease> SlotPool::acquire(SlotRequest request) {
 }
 
 asio::awaitable<bool> SlotPool::wait_idle(std::chrono::steady_clock::time_point deadline) {
-  using namespace asio::experimental::awaitable_operators;
-  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
-  auto idle = asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr)>(
+  auto idle = asio::async_initiate<const asio::deferred_t, void(std::exception_ptr)>(
       [](auto handler, std::shared_ptr<detail::SlotPoolCore> core) {
         core->wait_idle(detail::SlotPoolCore::IdleQueue::make_handler(std::move(handler)));
       },
-      asio::use_awaitable, core_);
-  const auto first = co_await (std::move(idle) || timer.async_wait(asio::use_awaitable));
-  co_return first.index() == 0;
+      asio::deferred, core_);
+  // Two plain operations in a parallel group (no co_spawn, so this is safe on any executor,
+  // multi-threaded too): the first to complete cancels the other.
+  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+  const auto [order, idle_error, timer_error] =
+      co_await asio::experimental::make_parallel_group(std::move(idle), timer.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  co_return order[0] == 0 && !idle_error;
 }
 
 void SlotPool::close(std::error_code reason, std::string context) { core_->close(reason, std::move(context)); }

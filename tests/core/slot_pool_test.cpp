@@ -192,6 +192,46 @@ TEST(SlotPool, CloseFailsWaitersAndRefusesNewRequests) {
   EXPECT_EQ(caught_code(waiter_error), errc::closed);
 }
 
+TEST(SlotPool, WaitIdleCompletesWhenTheLastLeaseIsReleased) {
+  SlotPool pool({.slots = 2, .queue_limit = 10});
+  // A deadline that never passes within the test: only the release can end the wait.
+  const auto never = std::chrono::steady_clock::now() + std::chrono::hours(24);
+  run_async([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    const bool idle_at_once = co_await pool.wait_idle(never);
+    EXPECT_TRUE(idle_at_once);
+    auto a = co_await pool.acquire();
+    auto b = co_await pool.acquire();
+    bool idle = false;
+    bool woken = false;
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          idle = co_await pool.wait_idle(never);
+          woken = true;
+        },
+        asio::detached);
+    co_await yield_a_few();
+    a.release();
+    co_await yield_a_few();
+    EXPECT_FALSE(woken);  // one slot still held
+    b.release();
+    co_await yield_a_few();
+    EXPECT_TRUE(woken);
+    EXPECT_TRUE(idle);
+  });
+}
+
+TEST(SlotPool, WaitIdleGivesFalseWhenTheDeadlinePassesFirst) {
+  SlotPool pool({.slots = 1, .queue_limit = 10});
+  run_async([&]() -> asio::awaitable<void> {
+    auto held = co_await pool.acquire();
+    const bool idle = co_await pool.wait_idle(std::chrono::steady_clock::now());
+    EXPECT_FALSE(idle);
+    EXPECT_EQ(pool.stats().slots_busy, 1u);
+  });
+}
+
 TEST(SlotPool, RejectsZeroSlots) {
   EXPECT_THROW(SlotPool({.slots = 0, .queue_limit = 1}), Error);
 }
