@@ -202,23 +202,21 @@ TEST(SlotPool, WaitIdleCompletesWhenTheLastLeaseIsReleased) {
     EXPECT_TRUE(idle_at_once);
     auto a = co_await pool.acquire();
     auto b = co_await pool.acquire();
-    bool idle = false;
-    bool woken = false;
+    bool last_released = false;
     asio::co_spawn(
         ex,
         [&]() -> asio::awaitable<void> {
-          idle = co_await pool.wait_idle(never);
-          woken = true;
+          co_await yield_a_few();
+          a.release();  // one slot still held: not idle yet
+          co_await yield_a_few();
+          last_released = true;
+          b.release();
         },
         asio::detached);
-    co_await yield_a_few();
-    a.release();
-    co_await yield_a_few();
-    EXPECT_FALSE(woken);  // one slot still held
-    b.release();
-    co_await yield_a_few();
-    EXPECT_TRUE(woken);
+    const bool idle = co_await pool.wait_idle(never);
     EXPECT_TRUE(idle);
+    EXPECT_TRUE(last_released);
+    EXPECT_EQ(pool.stats().slots_busy, 0u);
   });
 }
 
