@@ -58,6 +58,8 @@ asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string p
   writer.admitted(lease.waited());
   writer.prompt_evaluated(count_words(prompt));
 
+  // The stub's simulated latencies (StubOptions::prefill_delay, token_delay, hang_after_tokens):
+  // what it imitates, not a poll.
   std::optional<asio::steady_timer> timer;
   auto pause = [&](asio::steady_timer::duration d) -> asio::awaitable<void> {
     if (!timer) timer.emplace(co_await asio::this_coro::executor);
