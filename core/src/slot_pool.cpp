@@ -158,7 +158,9 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
   // waiters, which must find the pool's state intact.
   Queue waiters_{
       [](SlotWaiter&) { return std::make_exception_ptr(Error(errc::cancelled, "waiting for a slot")); }};
-  IdleQueue idle_{[](std::monostate&) { return std::make_exception_ptr(Error(errc::cancelled, "waiting for the slot pool to be idle")); }};
+  IdleQueue idle_{[](std::monostate&) {
+    return std::make_exception_ptr(Error(errc::cancelled, "waiting for the slot pool to be idle"));
+  }};
 };
 
 }  // namespace detail

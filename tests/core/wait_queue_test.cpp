@@ -126,7 +126,8 @@ TEST(WaitQueue, PushAheadOrdersByDataAndTheWakerSeesTheData) {
   Prioritised queue([](int&) { return kCancelled; });
   std::vector<int> order;
   const auto push = [&](int priority) {
-    auto handler = asio::bind_executor(context, [&order](boost::system::error_code, int value) { order.push_back(value); });
+    auto handler =
+        asio::bind_executor(context, [&order](boost::system::error_code, int value) { order.push_back(value); });
     queue.push(Prioritised::make_handler(std::move(handler)), priority,
                [priority](const int& queued) { return priority > queued; });
   };
