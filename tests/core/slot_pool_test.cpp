@@ -96,15 +96,22 @@ TEST(SlotPool, FullQueueRefusesAtOnceWithOverloaded) {
   });
 }
 
+// A free function, not a lambda in the test's coroutine: the waiters outlive that coroutine's
+// frame, and a coroutine lambda reaches its captures through its closure (TSan found the
+// use-after-free).
+asio::awaitable<void> wait_in_order(SlotPool& pool, std::vector<std::string>& order, std::string name, int priority) {
+  auto lease = co_await pool.acquire(SlotRequest(std::string(), priority));
+  order.push_back(name);
+}
+
 TEST(SlotPool, ServesHigherPriorityFirstThenFifo) {
   SlotPool pool({.slots = 1, .queue_limit = 10});
   std::vector<std::string> order;
   run_async([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto held = co_await pool.acquire();
-    auto waiter = [&](std::string name, int priority) -> asio::awaitable<void> {
-      auto lease = co_await pool.acquire(SlotRequest(std::string(), priority));
-      order.push_back(name);
+    const auto waiter = [&](std::string name, int priority) {
+      return wait_in_order(pool, order, std::move(name), priority);
     };
     asio::co_spawn(ex, waiter("a", 0), asio::detached);
     asio::co_spawn(ex, waiter("b", 0), asio::detached);
