@@ -32,7 +32,7 @@ StreamState::Poll StreamState::poll(std::optional<Token>& out, std::exception_pt
 StreamState::Poll StreamState::take_locked(std::optional<Token>& out, std::exception_ptr& error) {
   if (!buffer_.empty()) {
     buffer_.pop_into(out);
-    if (buffer_.size() <= low_water_) space_.notify_all();
+    if (buffer_.size() <= low_water_ && !space_.empty()) space_.notify_all();
     return Poll::token;
   }
   if (!ended_) return Poll::empty;

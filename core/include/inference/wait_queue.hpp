@@ -24,7 +24,8 @@
 //
 // Ownership: the queue's state is shared with its waiters' cancellation handlers and pending
 // completions, so a cancellation arriving after the queue is gone is a no-op. Declare the queue
-// after the members its `cancelled` function uses.
+// after the members its `cancelled` function uses. That state is allocated by the first
+// operation started on the queue, so a queue nobody waits on (most of a stream's) costs no heap.
 //
 // Boost 1.81: any_completion_handler's move *assignment* wraps the handler in itself until the
 // stack overflows (its converting constructor also matches a non-const lvalue of its own type).
@@ -46,7 +47,6 @@
 #include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/prefer.hpp>
 #include <cstddef>
-#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -66,13 +66,16 @@ class WaitQueue<void(Error, Values...), Data> {
  public:
   using Signature = void(Error, Values...);
   using Handler = boost::asio::any_completion_handler<Signature>;
-  // Makes the error a waiter that was cancelled completes with, from its data.
-  using Cancelled = std::function<Error(Data&)>;
+  // Makes the error a waiter that was cancelled completes with, from its data. A plain function
+  // (a lambda without captures): it keeps every queue one pointer smaller than std::function.
+  using Cancelled = Error (*)(Data&);
 
-  explicit WaitQueue(Cancelled cancelled) : core_(std::make_shared<Core>(std::move(cancelled))) {}
+  explicit WaitQueue(Cancelled cancelled) : cancelled_(cancelled) {}
   WaitQueue(const WaitQueue&) = delete;
   WaitQueue& operator=(const WaitQueue&) = delete;
-  ~WaitQueue() { core_->cancel_all(); }
+  ~WaitQueue() {
+    if (Core* core = core_.load(std::memory_order_acquire)) core->cancel_all();
+  }
 
   // Type-erases an initiation's handler for push(), complete() or post(), with blocking.never
   // bound to its associated executor (see above). Every handler given to the queue is made here.
@@ -90,26 +93,27 @@ class WaitQueue<void(Error, Values...), Data> {
         [](auto handler, std::shared_ptr<Core> core, Data d) {
           core->push(make_handler(std::move(handler)), std::move(d), [](const Data&) { return false; });
         },
-        token, core_, std::move(data));
+        token, core().shared_from_this(), std::move(data));
   }
 
   // Queues an initiated operation's handler at the back (for an initiation that first checked
   // its owner's state, see the header comment).
   void push(Handler handler, Data data = Data()) {
-    core_->push(std::move(handler), std::move(data), [](const Data&) { return false; });
+    core().push(std::move(handler), std::move(data), [](const Data&) { return false; });
   }
   // The same, ahead of every waiter at the back of the queue for which goes_before(its data)
   // is true: with `priority > other.priority`, highest priority first and FIFO within one.
   template <class GoesBefore>
   void push(Handler handler, Data data, GoesBefore goes_before) {
-    core_->push(std::move(handler), std::move(data), std::move(goes_before));
+    core().push(std::move(handler), std::move(data), std::move(goes_before));
   }
 
   // Completes an operation at once (through its executor) without queueing it: for an
   // initiation whose condition already holds. Counts in pending() until its handler runs.
   void complete(Handler handler, Error error, Values... values) {
-    core_->pending.fetch_add(1, std::memory_order_acq_rel);
-    dispatch(core_, std::move(handler), std::move(error), std::move(values)...);
+    Core& c = core();
+    c.pending.fetch_add(1, std::memory_order_acq_rel);
+    dispatch(c.shared_from_this(), std::move(handler), std::move(error), std::move(values)...);
   }
   // Completes a handler this queue does not take (e.g. one waiter too many) through its
   // executor, never inline; not counted in pending().
@@ -125,21 +129,36 @@ class WaitQueue<void(Error, Values...), Data> {
   // returns std::tuple<Values...> and is called only when there is a waiter, under the lock.
   template <class ValuesFor>
   bool notify_one_with(ValuesFor&& values_for) {
-    return core_->notify_one(std::forward<ValuesFor>(values_for));
+    Core* core = core_.load(std::memory_order_acquire);
+    return core && core->notify_one(std::forward<ValuesFor>(values_for));
   }
   // Completes every waiter with (Error(), values...); returns how many there were.
-  std::size_t notify_all(Values... values) { return core_->complete_all(Error(), values...); }
+  std::size_t notify_all(Values... values) {
+    Core* core = core_.load(std::memory_order_acquire);
+    return core ? core->complete_all(Error(), values...) : 0;
+  }
   // Completes every waiter with `error`; returns how many there were.
-  std::size_t fail_all(Error error) { return core_->complete_all(std::move(error), Values()...); }
+  std::size_t fail_all(Error error) {
+    Core* core = core_.load(std::memory_order_acquire);
+    return core ? core->complete_all(std::move(error), Values()...) : 0;
+  }
   // Destroys every waiter's handler without running it (nor its cancellation).
-  void abandon() noexcept { core_->abandon(); }
+  void abandon() noexcept {
+    if (Core* core = core_.load(std::memory_order_acquire)) core->abandon();
+  }
 
-  std::size_t size() const noexcept { return core_->queued.load(std::memory_order_acquire); }
+  std::size_t size() const noexcept {
+    const Core* core = core_.load(std::memory_order_acquire);
+    return core ? core->queued.load(std::memory_order_acquire) : 0;
+  }
   bool empty() const noexcept { return size() == 0; }
   // Operations started on this queue (queued, or completed through complete()/notify/fail/
   // cancellation) whose handlers have not started to run yet. Lets an owner refuse a second
   // wait while one is still outstanding, up to the moment its handler runs.
-  std::size_t pending() const noexcept { return core_->pending.load(std::memory_order_acquire); }
+  std::size_t pending() const noexcept {
+    const Core* core = core_.load(std::memory_order_acquire);
+    return core ? core->pending.load(std::memory_order_acquire) : 0;
+  }
 
  private:
   struct Waiter;
@@ -154,7 +173,7 @@ class WaitQueue<void(Error, Values...), Data> {
   };
 
   struct Core : std::enable_shared_from_this<Core> {
-    explicit Core(Cancelled c) : cancelled(std::move(c)) {}
+    explicit Core(Cancelled c) : cancelled(c) {}
 
     template <class GoesBefore>
     void push(Handler handler, Data data, GoesBefore goes_before) {
@@ -272,7 +291,21 @@ class WaitQueue<void(Error, Values...), Data> {
         });
   }
 
-  std::shared_ptr<Core> core_;
+  // The shared state, made by the first operation that needs it. Two threads may race to make
+  // it: one wins the exchange, the other's copy is dropped. `owner_` is written once, by the
+  // winner, and read only by the destructor.
+  Core& core() {
+    if (Core* core = core_.load(std::memory_order_acquire)) return *core;
+    auto fresh = std::make_shared<Core>(cancelled_);
+    Core* existing = nullptr;
+    if (!core_.compare_exchange_strong(existing, fresh.get(), std::memory_order_acq_rel)) return *existing;
+    owner_ = std::move(fresh);
+    return *owner_;
+  }
+
+  const Cancelled cancelled_;
+  std::atomic<Core*> core_{nullptr};
+  std::shared_ptr<Core> owner_;
 };
 
 }  // namespace inference
