@@ -5,16 +5,18 @@
 #include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <functional>
-#include <list>
-#include <map>
 #include <mutex>
+#include <tuple>
 #include <optional>
 #include <vector>
 
 #include "inference/error.hpp"
-#include "inference/detail/post_handler.hpp"
+#include "inference/wait_queue.hpp"
 
 namespace inference {
 namespace detail {
@@ -23,9 +25,16 @@ namespace asio = boost::asio;
 
 class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
  public:
-  using Clock = std::chrono::steady_clock;
-  using Handler = asio::any_completion_handler<void(std::exception_ptr, uint32_t)>;
-  using HandlerBox = std::unique_ptr<Handler>;  // see post_handler.hpp
+  using Signature = void(std::exception_ptr, uint32_t);
+  // What a queued request is woken by: its priority orders the queue, its session picks the
+  // slot's next owner.
+  struct SlotWaiter {
+    int32_t priority = 0;
+    std::string session;
+  };
+  using Queue = WaitQueue<Signature, SlotWaiter>;
+  using Handler = Queue::Handler;
+  using IdleQueue = WaitQueue<void(std::exception_ptr)>;
 
   explicit SlotPoolCore(SlotPoolOptions options) : options_(options), slots_(options.slots) {}
 
@@ -35,77 +44,49 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
     return try_acquire_locked(request);
   }
 
-  void enqueue(const SlotRequest& request, HandlerBox handler) {
-    std::unique_lock lock(mutex_);
+  void enqueue(const SlotRequest& request, Handler handler) {
+    std::lock_guard lock(mutex_);
     std::optional<uint32_t> slot;
-    std::exception_ptr error;
     try {
       slot = try_acquire_locked(request);
-      if (!slot && queued_ >= options_.queue_limit) {
+      if (!slot && waiters_.size() >= options_.queue_limit) {
         ++rejected_total_;
         throw Error(errc::overloaded, "queue limit " + std::to_string(options_.queue_limit) + " reached");
       }
     } catch (const Error&) {
-      error = std::current_exception();
+      return waiters_.complete(std::move(handler), std::current_exception(), 0);
     }
-    if (slot || error) {
-      lock.unlock();
-      return complete(std::move(handler), error, slot.value_or(0));
-    }
-    auto& queue = queues_[request.priority];
-    auto link = std::make_shared<WaiterLink>();
-    queue.push_back(Waiter{std::move(handler), request.session, link});
-    link->priority = request.priority;
-    link->position = std::prev(queue.end());
-    link->queued = true;
-    ++queued_;
-    auto cancel_slot = asio::get_associated_cancellation_slot(*link->position->handler);
-    if (cancel_slot.is_connected()) {
-      cancel_slot.assign([weak = weak_from_this(), link](asio::cancellation_type) {
-        if (auto self = weak.lock()) self->cancel_waiter(*link);
-      });
-    }
+    if (slot) return waiters_.complete(std::move(handler), nullptr, *slot);
+    // Highest priority first, FIFO within a priority.
+    waiters_.push(std::move(handler), SlotWaiter{request.priority, request.session},
+                  [priority = request.priority](const SlotWaiter& queued) { return priority > queued.priority; });
   }
 
   void release(uint32_t slot) noexcept {
-    std::unique_lock lock(mutex_);
-    if (queued_ == 0) {
-      slots_[slot].busy = false;
-      slots_[slot].last_used = ++clock_;
-      --busy_;
-      return;
-    }
+    std::lock_guard lock(mutex_);
     // Hand the slot straight to the first waiter of the highest priority.
-    auto level = queues_.begin();
-    Waiter waiter = std::move(level->second.front());
-    level->second.pop_front();
-    if (level->second.empty()) queues_.erase(level);
-    --queued_;
-    waiter.link->queued = false;
-    assign_locked(slot, waiter.session);
-    lock.unlock();
-    complete(std::move(waiter.handler), nullptr, slot);
+    const bool handed_on = waiters_.notify_one_with([&](const SlotWaiter& waiter) {
+      assign_locked(slot, waiter.session);
+      return std::tuple<uint32_t>(slot);
+    });
+    if (handed_on) return;
+    slots_[slot].busy = false;
+    slots_[slot].last_used = ++clock_;
+    if (--busy_ == 0) idle_.notify_all();
   }
 
   void close(std::error_code reason, std::string context) {
-    std::vector<Waiter> failed;
-    {
-      std::lock_guard lock(mutex_);
-      closed_ = true;
-      close_reason_ = reason;
-      close_context_ = std::move(context);
-      for (auto& [priority, queue] : queues_) {
-        for (auto& waiter : queue) {
-          waiter.link->queued = false;
-          failed.push_back(std::move(waiter));
-        }
-      }
-      queues_.clear();
-      queued_ = 0;
-    }
-    for (auto& waiter : failed) {
-      complete(std::move(waiter.handler), std::make_exception_ptr(Error(reason, close_context_)), 0);
-    }
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+    close_reason_ = reason;
+    close_context_ = std::move(context);
+    waiters_.fail_all(std::make_exception_ptr(Error(reason, close_context_)));
+  }
+
+  void wait_idle(IdleQueue::Handler handler) {
+    std::lock_guard lock(mutex_);
+    if (busy_ == 0 && waiters_.empty()) return idle_.complete(std::move(handler), nullptr);
+    idle_.push(std::move(handler));
   }
 
   SlotPoolStats stats() const {
@@ -113,7 +94,7 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
     return SlotPoolStats{
         .slots_total = options_.slots,
         .slots_busy = busy_,
-        .queue_depth = queued_,
+        .queue_depth = waiters_.size(),
         .max_in_flight = max_in_flight_,
         .acquired_total = acquired_total_,
         .rejected_total = rejected_total_,
@@ -124,17 +105,6 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
   uint32_t size() const noexcept { return options_.slots; }
 
  private:
-  struct Waiter;
-  struct WaiterLink {
-    bool queued = false;
-    int32_t priority = 0;
-    std::list<Waiter>::iterator position;
-  };
-  struct Waiter {
-    HandlerBox handler;
-    std::string session;
-    std::shared_ptr<WaiterLink> link;
-  };
   struct Slot {
     bool busy = false;
     uint64_t last_used = 0;
@@ -143,7 +113,7 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
 
   std::optional<uint32_t> try_acquire_locked(const SlotRequest& request) {
     if (closed_) throw Error(close_reason_, close_context_);
-    if (queued_ > 0 || busy_ == options_.slots) return std::nullopt;
+    if (!waiters_.empty() || busy_ == options_.slots) return std::nullopt;
     // Prefer the slot that served this session; otherwise the least recently used free slot,
     // which leaves the most recent conversations' caches alone.
     std::optional<uint32_t> chosen;
@@ -172,30 +142,9 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
     if (busy_ > max_in_flight_) max_in_flight_ = busy_;
   }
 
-  void cancel_waiter(WaiterLink& link) {
-    HandlerBox handler;
-    {
-      std::lock_guard lock(mutex_);
-      if (!link.queued) return;  // already granted or failed
-      link.queued = false;
-      auto level = queues_.find(link.priority);
-      handler = std::move(link.position->handler);
-      level->second.erase(link.position);
-      if (level->second.empty()) queues_.erase(level);
-      --queued_;
-    }
-    complete(std::move(handler), std::make_exception_ptr(Error(errc::cancelled, "waiting for a slot")), 0);
-  }
-
-  static void complete(HandlerBox handler, std::exception_ptr error, uint32_t slot) {
-    post_handler(std::move(handler), error, slot);
-  }
-
   const SlotPoolOptions options_;
   mutable std::mutex mutex_;
   std::vector<Slot> slots_;
-  std::map<int32_t, std::list<Waiter>, std::greater<>> queues_;
-  uint64_t queued_ = 0;
   uint32_t busy_ = 0;
   uint64_t clock_ = 0;
   uint64_t max_in_flight_ = 0;
@@ -205,6 +154,13 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
   bool closed_ = false;
   std::error_code close_reason_;
   std::string close_context_;
+  // Last: their cancellation functions use nothing above, but their destructors complete
+  // waiters, which must find the pool's state intact.
+  Queue waiters_{
+      [](SlotWaiter&) { return std::make_exception_ptr(Error(errc::cancelled, "waiting for a slot")); }};
+  IdleQueue idle_{[](std::monostate&) {
+    return std::make_exception_ptr(Error(errc::cancelled, "waiting for the slot pool to be idle"));
+  }};
 };
 
 }  // namespace detail
@@ -245,10 +201,25 @@ asio::awaitable<SlotLease> SlotPool::acquire(SlotRequest request) {
   if (auto slot = core_->try_acquire(request)) co_return SlotLease(core_, *slot, std::chrono::nanoseconds(0));
   const uint32_t slot = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, uint32_t)>(
       [](auto handler, detail::SlotPoolCore* core, const SlotRequest* request) {
-        core->enqueue(*request, std::make_unique<detail::SlotPoolCore::Handler>(std::move(handler)));
+        core->enqueue(*request, detail::SlotPoolCore::Queue::make_handler(std::move(handler)));
       },
       asio::use_awaitable, core_.get(), &request);
   co_return SlotLease(core_, slot, std::chrono::steady_clock::now() - started);
+}
+
+asio::awaitable<bool> SlotPool::wait_idle(std::chrono::steady_clock::time_point deadline) {
+  auto idle = asio::async_initiate<const asio::deferred_t, void(std::exception_ptr)>(
+      [](auto handler, std::shared_ptr<detail::SlotPoolCore> core) {
+        core->wait_idle(detail::SlotPoolCore::IdleQueue::make_handler(std::move(handler)));
+      },
+      asio::deferred, core_);
+  // Two plain operations in a parallel group (no co_spawn, so this is safe on any executor,
+  // multi-threaded too): the first to complete cancels the other.
+  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+  const auto [order, idle_error, timer_error] =
+      co_await asio::experimental::make_parallel_group(std::move(idle), timer.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  co_return order[0] == 0 && !idle_error;
 }
 
 void SlotPool::close(std::error_code reason, std::string context) { core_->close(reason, std::move(context)); }

@@ -1,11 +1,8 @@
 #include "stream_state.hpp"
 
-#include "inference/detail/post_handler.hpp"
-
-#include <boost/asio/associated_cancellation_slot.hpp>
-#include <boost/asio/append.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
+#include <tuple>
 
 namespace inference::detail {
 
@@ -27,81 +24,53 @@ StreamState::StreamState(std::error_code error, std::string message, std::string
 // ---------------------------------------------------------------- consumer side
 
 StreamState::Poll StreamState::poll(std::optional<Token>& out, std::exception_ptr& error) {
-  if (reader_waiting_.load(std::memory_order_acquire)) return Poll::busy;
-  return take(out, error);
+  if (consumer_.pending() > 0) return Poll::busy;
+  std::lock_guard lock(mutex_);
+  return take_locked(out, error);
 }
 
-StreamState::Poll StreamState::take(std::optional<Token>& out, std::exception_ptr& error) {
-  SpaceBox wake;
-  {
-    std::lock_guard lock(mutex_);
-    if (!buffer_.empty()) {
-      buffer_.pop_into(out);
-      if (space_ && buffer_.size() <= low_water_) wake = std::move(space_);
-    } else if (ended_) {
-      consumer_done_ = true;
-      if (result_.finish_reason != FinishReason::error || dropped_by_cancel_) return Poll::end;
-      error = error_exception_locked();
-      return Poll::failed;
-    } else {
-      return Poll::empty;
-    }
+StreamState::Poll StreamState::take_locked(std::optional<Token>& out, std::exception_ptr& error) {
+  if (!buffer_.empty()) {
+    buffer_.pop_into(out);
+    if (buffer_.size() <= low_water_ && !space_.empty()) space_.notify_all();
+    return Poll::token;
   }
-  if (wake) complete_space(std::move(wake), {});
-  return Poll::token;
+  if (!ended_) return Poll::empty;
+  consumer_done_ = true;
+  if (result_.finish_reason != FinishReason::error || dropped_by_cancel_) return Poll::end;
+  error = error_exception_locked();
+  return Poll::failed;
 }
 
-void StreamState::wait_token(ConsumerBox handler) {
-  if (reader_waiting_.exchange(true, std::memory_order_acq_rel)) {
-    // Not complete_consumer(): the waiting flag belongs to the pending reader.
-    return post_handler(std::move(handler),
-                        std::make_exception_ptr(Error(errc::concurrent_next, "TokenStream::next()")),
-                        std::optional<Token>());
+void StreamState::wait_token(ConsumerHandler handler) {
+  std::lock_guard lock(mutex_);
+  if (consumer_.pending() > 0) {
+    // Not through consumer_: the pending wait is the reader's, this one is refused.
+    return ConsumerQueue::post(std::move(handler),
+                               std::make_exception_ptr(Error(errc::concurrent_next, "TokenStream::next()")),
+                               std::nullopt);
   }
-  for (;;) {
-    std::optional<Token> token;
-    std::exception_ptr error;
-    switch (take(token, error)) {
-      case Poll::token:
-        return complete_consumer(std::move(handler), nullptr, std::move(token));
-      case Poll::end:
-        return complete_consumer(std::move(handler), nullptr, std::nullopt);
-      case Poll::failed:
-        return complete_consumer(std::move(handler), error, std::nullopt);
-      case Poll::empty:
-      case Poll::busy:  // take() does not report it
-        break;
-    }
-    std::lock_guard lock(mutex_);
-    // Re-checked under the lock: the producer may have added a token since poll().
-    if (!buffer_.empty() || ended_) continue;
-    consumer_ = std::move(handler);
-    auto slot = asio::get_associated_cancellation_slot(*consumer_);
-    if (slot.is_connected()) {
-      slot.assign([weak = weak_from_this()](asio::cancellation_type) {
-        if (auto self = weak.lock()) self->on_consumer_cancelled();
-      });
-    }
-    return;
+  std::optional<Token> token;
+  std::exception_ptr error;
+  switch (take_locked(token, error)) {
+    case Poll::token:
+    case Poll::end:
+    case Poll::failed:
+      return consumer_.complete(std::move(handler), error, std::move(token));
+    case Poll::empty:
+    case Poll::busy:  // take_locked() does not report it
+      break;
   }
+  consumer_.push(std::move(handler), weak_from_this());
 }
 
-void StreamState::on_consumer_cancelled() {
-  ConsumerBox waiting;
-  {
-    std::lock_guard lock(mutex_);
-    if (!consumer_) return;  // already completed: cancellation after completion is a no-op
-    waiting = std::move(consumer_);
-  }
-  cancel(errc::cancelled);
-  complete_consumer(std::move(waiting), std::make_exception_ptr(Error(errc::cancelled, "next()")),
-                    std::nullopt);
+std::exception_ptr StreamState::consumer_cancelled(std::weak_ptr<StreamState>& stream) {
+  // A cancelled next() cancels the whole stream (see token_stream.hpp).
+  if (auto self = stream.lock()) self->cancel(errc::cancelled);
+  return std::make_exception_ptr(Error(errc::cancelled, "next()"));
 }
 
 void StreamState::cancel(errc reason) noexcept {
-  ConsumerBox waiting;
-  SpaceBox space;
-  std::exception_ptr error;
   bool stop_producer = false;
   {
     std::lock_guard lock(mutex_);
@@ -114,20 +83,15 @@ void StreamState::cancel(errc reason) noexcept {
       stop_producer = true;
       if (reason == errc::cancelled) {
         end_locked(FinishReason::cancelled, {}, {}, {});
+        if (consumer_.notify_one(std::nullopt)) consumer_done_ = true;
       } else {
         end_locked(FinishReason::error, make_error_code(reason), "generation", {});
+        if (!consumer_.empty() && consumer_.fail_all(error_exception_locked()) > 0) consumer_done_ = true;
       }
-      space = std::move(space_);
-      if (consumer_) {
-        waiting = std::move(consumer_);
-        consumer_done_ = true;
-        if (reason != errc::cancelled) error = error_exception_locked();
-      }
+      space_.fail_all(asio::error::operation_aborted);
     }
   }
   if (stop_producer) emit_producer_cancellation();
-  if (space) complete_space(std::move(space), asio::error::operation_aborted);
-  if (waiting) complete_consumer(std::move(waiting), error, std::nullopt);
 }
 
 bool StreamState::finished() const noexcept {
@@ -147,78 +111,39 @@ void StreamState::set_anchor(std::shared_ptr<const void> anchor) {
 
 // ---------------------------------------------------------------- producer side
 
-bool StreamState::try_push(Token&& token) {
-  ConsumerBox waiting;
-  {
-    std::lock_guard lock(mutex_);
-    if (ended_) throw Error(errc::cancelled, "stream already ended");
-    if (buffer_.size() >= capacity_) return false;
-    if (pushed_++ == 0) first_token_at_ = Clock::now();
-    if (!consumer_) {
-      buffer_.push(std::move(token));
-      return true;
-    }
-    // The reader is waiting, so the buffer is empty: hand the token over directly.
-    waiting = std::move(consumer_);
-  }
-  complete_consumer(std::move(waiting), nullptr, std::move(token));
+bool StreamState::try_push(Token& token) {
+  std::lock_guard lock(mutex_);
+  if (ended_) throw Error(errc::cancelled, "stream already ended");
+  if (buffer_.size() >= capacity_) return false;
+  if (pushed_++ == 0) first_token_at_ = Clock::now();
+  // A waiting reader has an empty buffer: the token goes to it directly.
+  const bool handed_over = consumer_.notify_one_with(
+      [&](std::weak_ptr<StreamState>&) { return std::tuple<std::optional<Token>>(std::move(token)); });
+  if (!handed_over) buffer_.push(std::move(token));
   return true;
 }
 
-void StreamState::wait_space(SpaceBox handler) {
-  std::unique_lock lock(mutex_);
-  if (ended_) {
-    lock.unlock();
-    return complete_space(std::move(handler), asio::error::operation_aborted);
-  }
-  if (buffer_.size() <= low_water_) {
-    lock.unlock();
-    return complete_space(std::move(handler), {});
-  }
-  space_ = std::move(handler);
-  auto slot = asio::get_associated_cancellation_slot(*space_);
-  if (slot.is_connected()) {
-    slot.assign([weak = weak_from_this()](asio::cancellation_type) {
-      auto self = weak.lock();
-      if (!self) return;
-      SpaceBox waiting;
-      {
-        std::lock_guard guard(self->mutex_);
-        waiting = std::move(self->space_);
-      }
-      if (waiting) complete_space(std::move(waiting), asio::error::operation_aborted);
-    });
-  }
+void StreamState::wait_space(SpaceHandler handler) {
+  std::lock_guard lock(mutex_);
+  if (ended_) return space_.complete(std::move(handler), asio::error::operation_aborted);
+  if (buffer_.size() <= low_water_) return space_.complete(std::move(handler), {});
+  space_.push(std::move(handler));
 }
 
 void StreamState::finish(FinishReason reason) {
-  ConsumerBox waiting;
-  {
-    std::lock_guard lock(mutex_);
-    if (ended_) return;
-    end_locked(reason, {}, {}, {});
-    if (consumer_) {
-      waiting = std::move(consumer_);
-      consumer_done_ = true;
-    }
-  }
-  if (waiting) complete_consumer(std::move(waiting), nullptr, std::nullopt);
+  std::lock_guard lock(mutex_);
+  if (ended_) return;
+  end_locked(reason, {}, {}, {});
+  if (consumer_.notify_one(std::nullopt)) consumer_done_ = true;
 }
 
 void StreamState::fail(std::error_code error, std::string message, std::string detail) {
-  ConsumerBox waiting;
-  std::exception_ptr exception;
-  {
-    std::lock_guard lock(mutex_);
-    if (ended_) return;
-    end_locked(FinishReason::error, error, std::move(message), std::move(detail));
-    if (consumer_ && buffer_.empty()) {
-      waiting = std::move(consumer_);
-      consumer_done_ = true;
-      exception = error_exception_locked();
-    }
+  std::lock_guard lock(mutex_);
+  if (ended_) return;
+  end_locked(FinishReason::error, error, std::move(message), std::move(detail));
+  if (buffer_.empty() && !consumer_.empty() && consumer_.fail_all(error_exception_locked()) > 0) {
+    consumer_done_ = true;
   }
-  if (waiting) complete_consumer(std::move(waiting), exception, std::nullopt);
 }
 
 bool StreamState::cancel_requested() const noexcept {
@@ -286,23 +211,6 @@ void StreamState::end_locked(FinishReason reason, std::error_code error, std::st
 
 std::exception_ptr StreamState::error_exception_locked() const {
   return std::make_exception_ptr(Error(result_.error, error_context_, result_.error_detail));
-}
-
-void StreamState::complete_consumer(ConsumerBox handler, std::exception_ptr error,
-                                    std::optional<Token> token) {
-  // On the handler's own executor (the waiting coroutine's), never under the mutex. The reader
-  // stops counting as waiting just before its handler runs, so that the handler can call
-  // next() again.
-  auto executor = asio::get_associated_executor(*handler);
-  asio::prefer(executor, asio::execution::blocking.never)
-      .execute([self = shared_from_this(), handler = std::move(handler), error, token = std::move(token)]() mutable {
-        self->reader_waiting_.store(false, std::memory_order_release);
-        std::move(*handler)(error, std::move(token));
-      });
-}
-
-void StreamState::complete_space(SpaceBox handler, boost::system::error_code ec) {
-  post_handler(std::move(handler), ec);
 }
 
 void StreamState::emit_producer_cancellation() {

@@ -1,11 +1,12 @@
 // The state one generation shares between its consumer (TokenStream) and its producer
-// (the coroutine started by spawn_stream). Guarded by one mutex; handlers are never invoked
-// under it, always posted to their own associated executor.
+// (the coroutine started by spawn_stream). Guarded by one mutex; the reader and the producer
+// wait in WaitQueues, so handlers are never invoked under it, always posted to their own
+// associated executor.
 #pragma once
 
-#include <atomic>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/system/error_code.hpp>
@@ -17,6 +18,7 @@
 
 #include "inference/error.hpp"
 #include "inference/types.hpp"
+#include "inference/wait_queue.hpp"
 #include "token_ring.hpp"
 
 namespace inference::detail {
@@ -24,12 +26,12 @@ namespace inference::detail {
 class StreamState : public std::enable_shared_from_this<StreamState> {
  public:
   using Clock = std::chrono::steady_clock;
-  using ConsumerHandler =
-      boost::asio::any_completion_handler<void(std::exception_ptr, std::optional<Token>)>;
-  using SpaceHandler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
-  // Stored handlers are boxed: see post_handler.hpp for the Boost 1.81 quirk this avoids.
-  using ConsumerBox = std::unique_ptr<ConsumerHandler>;
-  using SpaceBox = std::unique_ptr<SpaceHandler>;
+  // The reader's queue holds at most one waiter; its data lets a cancelled next() cancel the
+  // stream it belongs to.
+  using ConsumerQueue = WaitQueue<void(std::exception_ptr, std::optional<Token>), std::weak_ptr<StreamState>>;
+  using ConsumerHandler = ConsumerQueue::Handler;
+  using SpaceQueue = WaitQueue<void(boost::system::error_code)>;
+  using SpaceHandler = SpaceQueue::Handler;
   // A strand, type-erased (make one with make_stream_strand(), stream_producer.cpp).
   using Strand = boost::asio::any_io_executor;
 
@@ -46,15 +48,16 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   // Waits for a token or the end. Cancellation through the handler's slot cancels the stream.
   // While one wait is pending (until its handler runs), another fails at once with
   // Error(concurrent_next) and the pending one is left alone.
-  void wait_token(ConsumerBox handler);
+  void wait_token(ConsumerHandler handler);
   void cancel(errc reason = errc::cancelled) noexcept;
   bool finished() const noexcept;
   GenerateResult result() const;
   void set_anchor(std::shared_ptr<const void> anchor);
 
   // ---- producer side ----
-  bool try_push(Token&& token);
-  void wait_space(SpaceBox handler);
+  // Moves from `token` only when it returns true (false: the buffer is full).
+  bool try_push(Token& token);
+  void wait_space(SpaceHandler handler);
   void finish(FinishReason reason);
   void fail(std::error_code error, std::string message, std::string detail);
   bool cancel_requested() const noexcept;
@@ -72,13 +75,10 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   void producer_finished();
 
  private:
-  Poll take(std::optional<Token>& out, std::exception_ptr& error);
+  Poll take_locked(std::optional<Token>& out, std::exception_ptr& error);
   void end_locked(FinishReason reason, std::error_code error, std::string message, std::string detail);
   std::exception_ptr error_exception_locked() const;
-  void complete_consumer(ConsumerBox handler, std::exception_ptr error, std::optional<Token> token);
-  static void complete_space(SpaceBox handler, boost::system::error_code ec);
   void emit_producer_cancellation();
-  void on_consumer_cancelled();
 
   mutable std::mutex mutex_;
   std::optional<Strand> strand_;
@@ -89,11 +89,6 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   const Clock::time_point started_;
 
   TokenRing buffer_;
-  ConsumerBox consumer_;
-  // A wait_token() is pending: from its call until its handler runs (outside the mutex, so the
-  // fast path can tell without it).
-  std::atomic<bool> reader_waiting_{false};
-  SpaceBox space_;
   bool ended_ = false;           // no more tokens will be added
   bool consumer_done_ = false;   // the consumer saw the end or the error
   bool cancel_requested_ = false;
@@ -105,6 +100,12 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   std::string error_context_;
   GenerateResult result_;
   std::shared_ptr<const void> anchor_;
+  // A reader's wait counts as pending from wait_token() until its handler runs
+  // (ConsumerQueue::pending(), readable without the mutex for the fast path).
+  ConsumerQueue consumer_{&consumer_cancelled};
+  SpaceQueue space_{[](std::monostate&) { return boost::system::error_code(boost::asio::error::operation_aborted); }};
+
+  static std::exception_ptr consumer_cancelled(std::weak_ptr<StreamState>& stream);
 };
 
 }  // namespace inference::detail

@@ -4,7 +4,6 @@
 #include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "inference/detail/post_handler.hpp"
 #include "inference/error.hpp"
 #include "stream_state.hpp"
 
@@ -45,7 +44,7 @@ asio::awaitable<std::optional<Token>> TokenStream::next() {
   }
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, NextSignature>(
       [](auto handler, detail::StreamState* state) {
-        state->wait_token(std::make_unique<NextHandler>(std::move(handler)));
+        state->wait_token(detail::StreamState::ConsumerQueue::make_handler(std::move(handler)));
       },
       asio::use_awaitable, state_.get());
 }
@@ -55,8 +54,8 @@ asio::any_io_executor TokenStream::fallback_executor(const std::shared_ptr<detai
   return asio::system_executor();
 }
 
-void TokenStream::start_next(const std::shared_ptr<detail::StreamState>& state, std::unique_ptr<NextHandler> handler) {
-  if (!state) return detail::post_handler(std::move(handler), std::exception_ptr(), std::optional<Token>());
+void TokenStream::start_next(const std::shared_ptr<detail::StreamState>& state, NextHandler handler) {
+  if (!state) return detail::StreamState::ConsumerQueue::post(std::move(handler), nullptr, std::nullopt);
   state->wait_token(std::move(handler));
 }
 

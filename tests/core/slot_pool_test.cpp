@@ -96,15 +96,22 @@ TEST(SlotPool, FullQueueRefusesAtOnceWithOverloaded) {
   });
 }
 
+// A free function, not a lambda in the test's coroutine: the waiters outlive that coroutine's
+// frame, and a coroutine lambda reaches its captures through its closure (TSan found the
+// use-after-free).
+asio::awaitable<void> wait_in_order(SlotPool& pool, std::vector<std::string>& order, std::string name, int priority) {
+  auto lease = co_await pool.acquire(SlotRequest(std::string(), priority));
+  order.push_back(name);
+}
+
 TEST(SlotPool, ServesHigherPriorityFirstThenFifo) {
   SlotPool pool({.slots = 1, .queue_limit = 10});
   std::vector<std::string> order;
   run_async([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto held = co_await pool.acquire();
-    auto waiter = [&](std::string name, int priority) -> asio::awaitable<void> {
-      auto lease = co_await pool.acquire(SlotRequest(std::string(), priority));
-      order.push_back(name);
+    const auto waiter = [&](std::string name, int priority) {
+      return wait_in_order(pool, order, std::move(name), priority);
     };
     asio::co_spawn(ex, waiter("a", 0), asio::detached);
     asio::co_spawn(ex, waiter("b", 0), asio::detached);
@@ -190,6 +197,44 @@ TEST(SlotPool, CloseFailsWaitersAndRefusesNewRequests) {
   });
   ASSERT_TRUE(waiter_error);
   EXPECT_EQ(caught_code(waiter_error), errc::closed);
+}
+
+TEST(SlotPool, WaitIdleCompletesWhenTheLastLeaseIsReleased) {
+  SlotPool pool({.slots = 2, .queue_limit = 10});
+  // A deadline that never passes within the test: only the release can end the wait.
+  const auto never = std::chrono::steady_clock::now() + std::chrono::hours(24);
+  run_async([&]() -> asio::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    const bool idle_at_once = co_await pool.wait_idle(never);
+    EXPECT_TRUE(idle_at_once);
+    auto a = co_await pool.acquire();
+    auto b = co_await pool.acquire();
+    bool last_released = false;
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          co_await yield_a_few();
+          a.release();  // one slot still held: not idle yet
+          co_await yield_a_few();
+          last_released = true;
+          b.release();
+        },
+        asio::detached);
+    const bool idle = co_await pool.wait_idle(never);
+    EXPECT_TRUE(idle);
+    EXPECT_TRUE(last_released);
+    EXPECT_EQ(pool.stats().slots_busy, 0u);
+  });
+}
+
+TEST(SlotPool, WaitIdleGivesFalseWhenTheDeadlinePassesFirst) {
+  SlotPool pool({.slots = 1, .queue_limit = 10});
+  run_async([&]() -> asio::awaitable<void> {
+    auto held = co_await pool.acquire();
+    const bool idle = co_await pool.wait_idle(std::chrono::steady_clock::now());
+    EXPECT_FALSE(idle);
+    EXPECT_EQ(pool.stats().slots_busy, 1u);
+  });
 }
 
 TEST(SlotPool, RejectsZeroSlots) {

@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <exception>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -123,8 +124,12 @@ TEST(TokenStreamCompletionToken, UseFutureRethrowsTheStreamsError) {
   std::thread runner([&io] { io.run(); });
   auto model = make_stub(io.get_executor(), {{"fail_after_tokens", "0"}, {"fail_code", "child_exited"}});
   auto stream = model->generate("p", tokens(kTokens));
+  // Shared, and held past the catch: this thread keeps the last reference to the result, so the
+  // exception is freed here. Otherwise the executor's thread may free it after our read, ordered
+  // only by libstdc++'s uninstrumented reference count, which TSan reports as a race.
+  std::shared_future<std::optional<Token>> next = stream.next(asio::use_future).share();
   try {
-    auto token = stream.next(asio::use_future).get();
+    auto token = next.get();
     ADD_FAILURE() << "expected child_exited, got a token: " << token.has_value();
   } catch (const Error& e) {
     EXPECT_TRUE(e.is(errc::child_exited)) << e.what();

@@ -93,6 +93,11 @@ class SlotPool {
   // (Not a default argument: g++ 12 miscompiles defaulted by-value coroutine parameters.)
   boost::asio::awaitable<SlotLease> acquire() { return acquire(SlotRequest{}); }
 
+  // Completes with true once no slot is held and nobody waits (at once if that is so now), or
+  // with false when `deadline` passes first. For close() with drain: wait for the last request.
+  // Honours per-operation cancellation (then throws, as any awaited timer does).
+  boost::asio::awaitable<bool> wait_idle(std::chrono::steady_clock::time_point deadline);
+
   // Refuses new requests and fails every waiter with `reason`. Held leases stay valid.
   void close(std::error_code reason, std::string context);
 

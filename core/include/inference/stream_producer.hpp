@@ -35,15 +35,12 @@ class StreamWriter {
  public:
   explicit StreamWriter(detail::StreamState& state) noexcept : state_(state) {}
 
-  // Appends a token unless the buffer is full (returns false: co_await wait_writable()).
+  // Appends a token: `co_await writer.push(std::move(token))`. The token is taken at the call:
+  // when the buffer has room (the usual case) it is appended there and the awaitable completes
+  // without waiting for anything and without a trip through the executor; when the buffer is
+  // full, the awaitable waits until the reader has drained half of it, then appends it.
   // Throws Error(cancelled) once the stream was cancelled or its deadline passed.
-  bool try_push(Token&& token);
-
-  // try_push, waiting for room when the buffer is full.
-  boost::asio::awaitable<void> push(Token token);
-
-  // Completes when the buffer has room again (or throws once cancelled).
-  boost::asio::awaitable<void> wait_writable();
+  boost::asio::awaitable<void> push(Token&& token);
 
   // Metrics the backend fills in; generated_tokens, time_to_first_token and total_time are
   // filled by the runtime when the backend leaves them at zero.
@@ -65,6 +62,11 @@ class StreamWriter {
   bool cancelled() const noexcept;
 
  private:
+  // push() into a full buffer.
+  boost::asio::awaitable<void> push_when_writable(Token token);
+  // Completes when the buffer has room again (or throws once cancelled).
+  boost::asio::awaitable<void> wait_writable();
+
   detail::StreamState& state_;
 };
 

@@ -73,7 +73,7 @@ class TokenStream {
           // be asked for any more, and a handler run inside this call would break Asio's rule.
           auto executor = boost::asio::prefer(boost::asio::get_associated_executor(handler, fallback_executor(state)),
                                               boost::asio::execution::blocking.never);
-          start_next(state, std::make_unique<NextHandler>(boost::asio::bind_executor(executor, std::move(handler))));
+          start_next(state, NextHandler(boost::asio::bind_executor(executor, std::move(handler))));
         },
         token, state_);
   }
@@ -99,7 +99,7 @@ class TokenStream {
   // The producer's strand, or the system executor for a stream without a producer.
   static boost::asio::any_io_executor fallback_executor(const std::shared_ptr<detail::StreamState>& state);
   // Waits for the next token and completes `handler` with it (never inline).
-  static void start_next(const std::shared_ptr<detail::StreamState>& state, std::unique_ptr<NextHandler> handler);
+  static void start_next(const std::shared_ptr<detail::StreamState>& state, NextHandler handler);
 
   std::shared_ptr<detail::StreamState> state_;
 };

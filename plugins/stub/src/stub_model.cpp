@@ -59,6 +59,8 @@ asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string p
   writer.admitted(lease.waited());
   writer.prompt_evaluated(count_words(prompt));
 
+  // The stub's simulated latencies (StubOptions::prefill_delay, token_delay, hang_after_tokens):
+  // what it imitates, not a poll.
   std::optional<asio::steady_timer> timer;
   auto pause = [&](asio::steady_timer::duration d) -> asio::awaitable<void> {
     if (!timer) timer.emplace(co_await asio::this_coro::executor);
@@ -87,7 +89,7 @@ asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string p
     const bool stop = std::find(config.stop_tokens.begin(), config.stop_tokens.end(), token.id) !=
                       config.stop_tokens.end();
     if (stop) co_return FinishReason::stop;
-    if (!writer.try_push(std::move(token))) co_await writer.push(std::move(token));  // moved only on success
+    co_await writer.push(std::move(token));
     count_token();
   }
   co_return FinishReason::length;

@@ -32,14 +32,6 @@ using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
 
-// How often close(drain) looks whether the last request has finished.
-constexpr std::chrono::milliseconds kDrainPollInterval{10};
-
-asio::awaitable<void> pause(std::chrono::milliseconds d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  co_await timer.async_wait(asio::use_awaitable);
-}
-
 // Counts a request from before it may reach the server until the server is done with it (its
 // slot idle again), for close().
 class AtServer {
@@ -358,16 +350,21 @@ asio::awaitable<std::optional<ExitStatus>> LlamaServerModel::confirm_exit(const 
   co_return ExitStatus{};
 }
 
-
+// The one poll left in the engine, on purpose: llama-server offers no event for "this slot is
+// idle again" (no SSE for /slots, no output line), only /slots to ask. It runs only after a
+// request ended early, and for at most slot_release_timeout.
 asio::awaitable<void> LlamaServerModel::wait_slot_idle(const ServerInstance& instance, uint32_t slot) {
   const auto deadline = std::chrono::steady_clock::now() + engine_.slot_release_timeout;
   try {
-    HttpConnection control(co_await asio::this_coro::executor, instance.process->endpoint());
+    const auto executor = co_await asio::this_coro::executor;
+    HttpConnection control(executor, instance.process->endpoint());
+    asio::steady_timer interval(executor);
     for (;;) {
       const auto response = co_await control.request(HttpMethod::get, "/slots");
       if (!is_slot_processing(response.body, slot)) co_return;
       if (std::chrono::steady_clock::now() > deadline) co_return;
-      co_await pause(kSlotPollInterval);
+      interval.expires_after(kSlotPollInterval);
+      co_await interval.async_wait(asio::use_awaitable);
     }
   } catch (const Error&) {
     // The server is gone or unreachable: nothing holds the slot any more.
@@ -395,14 +392,8 @@ int LlamaServerModel::server_pid() const {
 
 asio::awaitable<void> LlamaServerModel::close() {
   if (closed_.exchange(true)) co_return;
-  if (engine_.drain_on_close) {
-    const auto deadline = std::chrono::steady_clock::now() + engine_.drain_timeout;
-    for (;;) {
-      const auto s = pool_.stats();
-      if ((s.slots_busy == 0 && s.queue_depth == 0) || std::chrono::steady_clock::now() > deadline) break;
-      co_await pause(kDrainPollInterval);
-    }
-  }
+  // Drain: woken by the last request's end (or the deadline), not by looking at the pool.
+  if (engine_.drain_on_close) co_await pool_.wait_idle(std::chrono::steady_clock::now() + engine_.drain_timeout);
   pool_.close(make_error_code(errc::closed), "llama-server model closed");
   // In-flight requests end first: their connections close, and those not sent yet never will be.
   supervisor_->abort_requests();

@@ -3,18 +3,17 @@
 #include <signal.h>
 
 #include <algorithm>
-#include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "inference/detail/post_handler.hpp"
 #include "inference/error.hpp"
 #include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/server_launch.hpp"
@@ -33,30 +32,15 @@ namespace {
 constexpr int kWatchdogChecksPerStallTimeout = 4;
 constexpr std::chrono::milliseconds kMinWatchdogInterval{10};
 constexpr std::chrono::milliseconds kMaxWatchdogInterval{1'000};
-// A restart's backoff is slept in slices so that close() is not held up by it.
-constexpr std::chrono::milliseconds kBackoffSlice{20};
-// How often stop() looks whether the supervision loop has finished.
-constexpr std::chrono::milliseconds kStopPollInterval{5};
-// Beyond the grace, what stop() allows the loop to notice the exit and return.
+// Beyond the grace, what stop() allows the loop to notice the exit and return. A bound only:
+// stop() is woken by the loop's end itself, normally within a millisecond of the exit.
 constexpr std::chrono::milliseconds kStopLoopAllowance{2'000};
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
 
-asio::awaitable<void> pause(std::chrono::milliseconds d) {
-  asio::steady_timer timer(co_await asio::this_coro::executor, d);
-  co_await timer.async_wait(asio::use_awaitable);
-}
-
 }  // namespace
-
-// ---------------------------------------------------------------- waiters
-
-struct ServerSupervisor::Waiter {
-  using Handler = asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<ServerInstance>)>;
-  std::unique_ptr<Handler> handler;  // boxed: see inference/detail/post_handler.hpp
-};
 
 // ---------------------------------------------------------------- activity
 
@@ -151,52 +135,51 @@ asio::awaitable<void> ServerSupervisor::start() {
                  asio::bind_cancellation_slot(loop_cancel_.slot(), [self](std::exception_ptr) {
                    // Cancelled by stop(), or failed: either way nothing restarts any more.
                    self->fail(make_error_code(errc::closed), "model closed");
-                   std::lock_guard lock(self->mutex_);
-                   self->loop_running_ = false;
+                   self->loop_finished();
                  }));
 }
 
-// Takes every waiter's handler; under mutex_, because a waiter's cancellation handler takes it
-// too (from whichever thread cancels).
-std::vector<std::unique_ptr<ServerSupervisor::Waiter::Handler>> ServerSupervisor::take_waiters() {
-  std::vector<std::unique_ptr<Waiter::Handler>> handlers;
-  for (auto& w : waiters_) {
-    if (w->handler) handlers.push_back(std::move(w->handler));
-  }
-  waiters_.clear();
-  return handlers;
+void ServerSupervisor::loop_finished() {
+  std::lock_guard lock(mutex_);
+  loop_running_ = false;
+  loop_waiters_.notify_all();
+}
+
+asio::awaitable<void> ServerSupervisor::wait_loop_finished(std::chrono::milliseconds bound) {
+  auto finished = asio::async_initiate<const asio::deferred_t, void(std::exception_ptr)>(
+      [this](auto handler) {
+        std::lock_guard lock(mutex_);
+        auto waiter = LoopQueue::make_handler(std::move(handler));
+        if (!loop_running_) return loop_waiters_.complete(std::move(waiter), nullptr);
+        loop_waiters_.push(std::move(waiter));
+      },
+      asio::deferred);
+  // Plain operations raced in a parallel group (no co_spawn, see docs/architecture.md): the
+  // first to complete cancels the other.
+  asio::steady_timer timer(co_await asio::this_coro::executor, bound);
+  co_await asio::experimental::make_parallel_group(std::move(finished), timer.async_wait(asio::deferred))
+      .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
 }
 
 void ServerSupervisor::publish(std::shared_ptr<ServerInstance> instance) {
-  std::vector<std::unique_ptr<Waiter::Handler>> ready;
-  {
-    std::lock_guard lock(mutex_);
-    current_ = instance;
-    ready = take_waiters();
-  }
-  for (auto& handler : ready) inference::detail::post_handler(std::move(handler), std::exception_ptr(), instance);
+  std::lock_guard lock(mutex_);
+  current_ = instance;
+  instance_waiters_.notify_all(std::move(instance));
 }
 
 void ServerSupervisor::fail(std::error_code code, std::string context, std::string detail) {
-  std::vector<std::unique_ptr<Waiter::Handler>> failed;
-  std::exception_ptr cause;
-  {
-    std::lock_guard lock(mutex_);
-    // The first failure is the cause: closing a failed model must not hide why it failed.
-    if (!failure_) failure_.emplace(code, std::move(context), std::move(detail));
-    cause = std::make_exception_ptr(*failure_);
-    current_.reset();
-    failed = take_waiters();
-  }
-  for (auto& handler : failed) {
-    inference::detail::post_handler(std::move(handler), cause, std::shared_ptr<ServerInstance>());
-  }
+  std::lock_guard lock(mutex_);
+  // The first failure is the cause: closing a failed model must not hide why it failed.
+  if (!failure_) failure_.emplace(code, std::move(context), std::move(detail));
+  current_.reset();
+  if (!instance_waiters_.empty()) instance_waiters_.fail_all(std::make_exception_ptr(*failure_));
 }
 
 asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance> instance) {
   const auto interval = std::clamp<std::chrono::milliseconds>(options_.stall_timeout / kWatchdogChecksPerStallTimeout,
                                                               kMinWatchdogInterval, kMaxWatchdogInterval);
   asio::steady_timer tick(co_await asio::this_coro::executor);
+  asio::steady_timer backoff_timer(co_await asio::this_coro::executor);
   std::string last_cause;
   std::string last_output;  // the tail the last server printed, for the failure's detail
   for (;;) {
@@ -240,13 +223,13 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
     }
     const auto backoff = options_.restart_backoff * (1LL << std::min<std::size_t>(restart_times_.size(), 16));
     restart_times_.push_back(now);
-    for (auto waited = std::chrono::milliseconds(0); waited < backoff; waited += kBackoffSlice) {
-      {
-        std::lock_guard lock(mutex_);
-        if (stopping_) co_return;
-      }
-      co_await pause(std::min<std::chrono::milliseconds>(kBackoffSlice, backoff - waited));
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) co_return;
     }
+    // stop() cancels the loop (loop_cancel_), which ends this wait at once.
+    backoff_timer.expires_after(backoff);
+    co_await backoff_timer.async_wait(asio::use_awaitable);
     instance.reset();
     try {
       instance = co_await launch();
@@ -279,41 +262,15 @@ asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::acquire_insta
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>,
                                           void(std::exception_ptr, std::shared_ptr<ServerInstance>)>(
       [this](auto handler) {
-        auto waiter = std::make_shared<Waiter>();
-        waiter->handler = std::make_unique<Waiter::Handler>(std::move(handler));
-        std::unique_lock lock(mutex_);
-        std::exception_ptr error;
-        std::shared_ptr<ServerInstance> ready;
-        if (failure_) {
-          error = std::make_exception_ptr(*failure_);
-        } else if (stopping_) {
-          error = std::make_exception_ptr(Error(errc::closed, "llama-server is stopping"));
-        } else if (serving_locked()) {
-          ready = current_;
-        } else {
-          waiters_.push_back(waiter);
-          auto slot = asio::get_associated_cancellation_slot(*waiter->handler);
-          if (slot.is_connected()) {
-            slot.assign([weak_self = weak_from_this(), weak_waiter = std::weak_ptr<Waiter>(waiter)](asio::cancellation_type) {
-              auto self = weak_self.lock();
-              auto w = weak_waiter.lock();
-              if (!self || !w) return;
-              std::unique_ptr<Waiter::Handler> handler;
-              {
-                std::lock_guard guard(self->mutex_);
-                if (!w->handler) return;
-                handler = std::move(w->handler);
-                self->waiters_.remove(w);
-              }
-              inference::detail::post_handler(std::move(handler),
-                                   std::make_exception_ptr(Error(errc::cancelled, "waiting for llama-server")),
-                                   std::shared_ptr<ServerInstance>());
-            });
-          }
-          return;
+        auto waiter = InstanceQueue::make_handler(std::move(handler));
+        std::lock_guard lock(mutex_);
+        if (failure_) return instance_waiters_.complete(std::move(waiter), std::make_exception_ptr(*failure_), nullptr);
+        if (stopping_) {
+          return instance_waiters_.complete(
+              std::move(waiter), std::make_exception_ptr(Error(errc::closed, "llama-server is stopping")), nullptr);
         }
-        lock.unlock();
-        inference::detail::post_handler(std::move(waiter->handler), error, ready);
+        if (serving_locked()) return instance_waiters_.complete(std::move(waiter), nullptr, current_);
+        instance_waiters_.push(std::move(waiter));
       },
       asio::use_awaitable);
 }
@@ -351,15 +308,7 @@ asio::awaitable<void> ServerSupervisor::stop(std::chrono::milliseconds grace) {
   // A restart in progress (backoff or a launch) is abandoned; its child is killed and reaped.
   cancel_loop();
   // Wait for the loop to notice and return, so no supervision work outlives close().
-  const auto deadline = Clock::now() + grace + kStopLoopAllowance;
-  for (;;) {
-    {
-      std::lock_guard lock(mutex_);
-      if (!loop_running_) break;
-    }
-    if (Clock::now() > deadline) break;
-    co_await pause(kStopPollInterval);
-  }
+  co_await wait_loop_finished(grace + kStopLoopAllowance);
 }
 
 void ServerSupervisor::stop_now() noexcept {
@@ -380,17 +329,16 @@ void ServerSupervisor::stop_now() noexcept {
 
 void ServerSupervisor::detach_from_context() noexcept {
   stop_now();
-  std::vector<std::unique_ptr<Waiter::Handler>> abandoned;
   std::optional<asio::strand<asio::any_io_executor>> strand;
   {
     std::lock_guard lock(mutex_);
-    abandoned = take_waiters();
     strand.swap(strand_);
   }
   // The loop's cancellation handler (installed by co_spawn) holds the strand too.
   loop_cancel_.slot().clear();
-  // Destroyed here, never completed: their coroutines belong to the context being destroyed.
-  abandoned.clear();
+  // Destroyed, never completed: their coroutines belong to the context being destroyed.
+  instance_waiters_.abandon();
+  loop_waiters_.abandon();
 }
 
 bool ServerSupervisor::failed() const {

@@ -41,24 +41,30 @@ asio::awaitable<bool> ask_health(HttpConnection& connection, std::string& last_o
   co_return false;
 }
 
-// Polls until ready. Never returns otherwise; the caller races it against exit and deadline.
-asio::awaitable<void> poll_until_healthy(asio::any_io_executor executor,
-                                         const ServerEndpoint& endpoint,
+// One /health, bounded by kHealthRequestTimeout. Returns true when ready.
+asio::awaitable<bool> ask_health_bounded(HttpConnection& connection, asio::steady_timer& timer,
                                          std::string& last_outcome) {
+  timer.expires_after(kHealthRequestTimeout);
+  const auto answer = co_await (ask_health(connection, last_outcome) || timer.async_wait(asio::use_awaitable));
+  if (answer.index() == 0) co_return std::get<0>(answer);
+  connection.close();
+  last_outcome = "/health did not answer within " + std::to_string(kHealthRequestTimeout.count()) + " ms";
+  co_return false;
+}
+
+// Asks /health whenever the server prints a line that suggests it is ready (kReadinessMarkers),
+// and every kReadinessRecheckInterval in case it never prints one. Never returns otherwise; the
+// caller races it against exit and deadline.
+asio::awaitable<void> wait_until_healthy(asio::any_io_executor executor, const ServerEndpoint& endpoint,
+                                         ServerProcess& process, std::string& last_outcome) {
   HttpConnection connection(executor, endpoint);
   asio::steady_timer timer(executor);
   for (;;) {
-    timer.expires_after(kHealthRequestTimeout);
-    const auto answer =
-        co_await (ask_health(connection, last_outcome) || timer.async_wait(asio::use_awaitable));
-    if (answer.index() == 0 && std::get<0>(answer)) co_return;
-    if (answer.index() == 1) {
-      connection.close();
-      last_outcome = "/health did not answer within " +
-                     std::to_string(kHealthRequestTimeout.count()) + " ms";
-    }
-    timer.expires_after(kHealthPollInterval);
-    co_await timer.async_wait(asio::use_awaitable);
+    // Counted before asking, so that a line printed while /health answers "not yet" still wakes us.
+    const uint64_t seen = process.readiness_lines();
+    if (co_await ask_health_bounded(connection, timer, last_outcome)) co_return;
+    timer.expires_after(kReadinessRecheckInterval);
+    co_await (process.async_wait_readiness_line(seen) || timer.async_wait(asio::use_awaitable));
   }
 }
 
@@ -97,7 +103,7 @@ asio::awaitable<void> wait_until_ready(asio::any_io_executor executor,
 
   std::variant<std::monostate, ExitStatus, std::monostate> outcome;
   try {
-    outcome = co_await (poll_until_healthy(executor, endpoint, last_outcome) ||
+    outcome = co_await (wait_until_healthy(executor, endpoint, process, last_outcome) ||
                         process.async_wait_exit() || deadline.async_wait(asio::use_awaitable));
   } catch (const boost::system::system_error& error) {
     if (error.code() != asio::error::operation_aborted) throw;

@@ -11,8 +11,6 @@
 
 #include <array>
 #include <atomic>
-#include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -25,14 +23,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <list>
 #include <mutex>
 #include <system_error>
 #include <utility>
 
 #include "child_spawn.hpp"
-#include "inference/detail/post_handler.hpp"
 #include "inference/error.hpp"
+#include "inference/wait_queue.hpp"
 
 namespace inference::llama_server {
 
@@ -45,9 +42,12 @@ struct ServerProcessState {
   ServerProcessState(asio::strand<asio::any_io_executor> executor, std::size_t capacity,
                      OutputRing::LineSink sink)
       : strand(std::move(executor)),
-        ring(capacity, std::move(sink)),
-        output_drained(strand, asio::steady_timer::time_point::max()),
-        exit_event(strand, asio::steady_timer::time_point::max()) {}
+        ring(capacity,
+             [this, sink = std::move(sink)](std::string_view line) {
+               on_line(line);
+               if (sink) sink(line);
+             }),
+        output_drained(strand, asio::steady_timer::time_point::max()) {}
 
   ServerProcessState(const ServerProcessState&) = delete;
   ServerProcessState& operator=(const ServerProcessState&) = delete;
@@ -80,31 +80,43 @@ struct ServerProcessState {
   std::atomic<bool> reaped{false};
   bool output_closed = false;        // strand only
   asio::steady_timer output_drained;  // strand only; cancelled at the output's EOF
-  asio::steady_timer exit_event;      // strand only; cancelled once `exit` is set
 
   mutable std::mutex exit_mutex;
   std::optional<ExitStatus> exit;  // guarded by exit_mutex; written once, on the strand
 
-  // async_wait_exit() waiters from any executor, guarded by exit_mutex. A plain async operation
-  // rather than a co_spawn onto the strand: Boost 1.81's co_spawn forwards cancellation by
-  // posting a raw pointer to its signal, which races with completion (heap-use-after-free
-  // when an `exit || timer` group's timer fires as the child exits).
-  using ExitHandler = asio::any_completion_handler<void(std::exception_ptr, ExitStatus)>;
-  struct ExitWaiter {
-    std::unique_ptr<ExitHandler> handler;  // boxed: see inference/detail/post_handler.hpp
-  };
-  std::list<std::shared_ptr<ExitWaiter>> exit_waiters;
+  // async_wait_exit() waiters from any executor (exit_mutex, then the queue's). A plain async
+  // operation rather than a co_spawn onto the strand: Boost 1.81's co_spawn forwards
+  // cancellation by posting a raw pointer to its signal, which races with completion
+  // (heap-use-after-free when an `exit || timer` group's timer fires as the child exits).
+  using ExitQueue = WaitQueue<void(std::exception_ptr, ExitStatus), pid_t>;
+  ExitQueue exit_waiters{[](pid_t& child) {
+    return std::make_exception_ptr(
+        Error(errc::cancelled, "waiting for llama-server (pid " + std::to_string(child) + ") to exit"));
+  }};
+
+  // Output lines matching kReadinessMarkers so far, and their waiters (exit_mutex, then the
+  // queue's); the exit wakes them too.
+  uint64_t readiness_lines = 0;
+  WaitQueue<void(std::exception_ptr)> readiness_waiters{[](std::monostate&) {
+    return std::make_exception_ptr(Error(errc::cancelled, "waiting for llama-server's output"));
+  }};
 
   // Records the exit and completes every waiter (called once, on the strand).
   void publish_exit(ExitStatus status) {
-    std::list<std::shared_ptr<ExitWaiter>> ready;
-    {
+    std::lock_guard lock(exit_mutex);
+    exit = status;
+    exit_waiters.notify_all(std::move(status));
+    readiness_waiters.notify_all();
+  }
+
+  // Every output line passes here (on the strand).
+  void on_line(std::string_view line) {
+    for (const auto marker : kReadinessMarkers) {
+      if (line.find(marker) == std::string_view::npos) continue;
       std::lock_guard lock(exit_mutex);
-      exit = status;
-      ready.swap(exit_waiters);
-    }
-    for (auto& waiter : ready) {
-      if (waiter->handler) inference::detail::post_handler(std::move(waiter->handler), std::exception_ptr(), status);
+      ++readiness_lines;
+      readiness_waiters.notify_all();
+      return;
     }
   }
 };
@@ -305,25 +317,34 @@ asio::awaitable<void> watch_exit(std::shared_ptr<State> state) {
   ExitStatus status = decode_wait_status(wait_status, ec);
   status.output_tail = state->ring.tail_text(kErrorTailLines);
   state->publish_exit(std::move(status));
-  state->exit_event.cancel();
 }
 
-// Runs on the strand.
 asio::awaitable<ExitStatus> wait_for_exit(std::shared_ptr<State> state) {
-  for (;;) {
-    if (auto status = state->exit_snapshot()) co_return *status;
-    boost::system::error_code ec;
-    co_await state->exit_event.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (auto status = state->exit_snapshot()) co_return *status;
-    const asio::cancellation_state cancellation = co_await asio::this_coro::cancellation_state;
-    if (cancellation.cancelled() != asio::cancellation_type::none) {
-      throw Error(errc::cancelled,
-                  "waiting for llama-server (pid " + std::to_string(state->pid) + ") to exit");
-    }
-  }
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, ExitStatus)>(
+      [](auto handler, std::shared_ptr<State> state) {
+        std::lock_guard lock(state->exit_mutex);
+        auto waiter = State::ExitQueue::make_handler(std::move(handler));
+        if (state->exit) return state->exit_waiters.complete(std::move(waiter), nullptr, *state->exit);
+        state->exit_waiters.push(std::move(waiter), state->pid);
+      },
+      asio::use_awaitable, std::move(state));
 }
 
-// Runs on the strand.
+asio::awaitable<void> wait_for_readiness_line(std::shared_ptr<State> state, uint64_t seen) {
+  co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr)>(
+      [seen](auto handler, std::shared_ptr<State> state) {
+        std::lock_guard lock(state->exit_mutex);
+        auto waiter = decltype(state->readiness_waiters)::make_handler(std::move(handler));
+        if (state->exit || state->readiness_lines > seen) {
+          return state->readiness_waiters.complete(std::move(waiter), nullptr);
+        }
+        state->readiness_waiters.push(std::move(waiter));
+      },
+      asio::use_awaitable, std::move(state));
+}
+
+// Runs on the strand. The shared state keeps everything alive even if the ServerProcess is
+// moved from or destroyed meanwhile.
 asio::awaitable<ExitStatus> terminate_on_strand(std::shared_ptr<State> state,
                                                 std::chrono::milliseconds grace) {
   if (auto status = state->exit_snapshot()) co_return *status;
@@ -333,46 +354,6 @@ asio::awaitable<ExitStatus> terminate_on_strand(std::shared_ptr<State> state,
   if (first.index() == 0) co_return std::get<0>(std::move(first));
   state->signal_group(SIGKILL);
   co_return co_await wait_for_exit(state);
-}
-
-// The public awaitables hop onto the strand; the shared state keeps everything alive even if the
-// ServerProcess is moved from or destroyed while they wait.
-asio::awaitable<ExitStatus> wait_for_exit_from_anywhere(std::shared_ptr<State> state) {
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, ExitStatus)>(
-      [](auto handler, std::shared_ptr<State> state) {
-        auto waiter = std::make_shared<State::ExitWaiter>();
-        waiter->handler = std::make_unique<State::ExitHandler>(std::move(handler));
-        std::unique_lock lock(state->exit_mutex);
-        if (state->exit) {
-          ExitStatus status = *state->exit;
-          lock.unlock();
-          inference::detail::post_handler(std::move(waiter->handler), std::exception_ptr(), std::move(status));
-          return;
-        }
-        state->exit_waiters.push_back(waiter);
-        auto slot = asio::get_associated_cancellation_slot(*waiter->handler);
-        if (slot.is_connected()) {
-          slot.assign([weak_state = std::weak_ptr<State>(state),
-                       weak_waiter = std::weak_ptr<State::ExitWaiter>(waiter)](asio::cancellation_type) {
-            auto s = weak_state.lock();
-            auto w = weak_waiter.lock();
-            if (!s || !w) return;
-            std::unique_ptr<State::ExitHandler> handler;
-            {
-              std::lock_guard guard(s->exit_mutex);
-              if (!w->handler) return;  // already completed: cancelling after the fact is a no-op
-              handler = std::move(w->handler);
-              s->exit_waiters.remove(w);
-            }
-            inference::detail::post_handler(
-                std::move(handler),
-                std::make_exception_ptr(Error(errc::cancelled, "waiting for llama-server (pid " +
-                                                                   std::to_string(s->pid) + ") to exit")),
-                ExitStatus{});
-          });
-        }
-      },
-      asio::use_awaitable, std::move(state));
 }
 
 asio::awaitable<ExitStatus> terminate_from_anywhere(std::shared_ptr<State> state,
@@ -470,8 +451,15 @@ bool ServerProcess::failed_to_bind() const {
   return false;
 }
 
-asio::awaitable<ExitStatus> ServerProcess::async_wait_exit() {
-  return wait_for_exit_from_anywhere(state_);
+asio::awaitable<ExitStatus> ServerProcess::async_wait_exit() { return wait_for_exit(state_); }
+
+uint64_t ServerProcess::readiness_lines() const {
+  std::lock_guard lock(state_->exit_mutex);
+  return state_->readiness_lines;
+}
+
+asio::awaitable<void> ServerProcess::async_wait_readiness_line(uint64_t seen) {
+  return wait_for_readiness_line(state_, seen);
 }
 
 asio::awaitable<ExitStatus> ServerProcess::terminate(std::chrono::milliseconds grace) {

@@ -65,6 +65,35 @@ TEST(LlamaCppLifetimeTest, CloseEndsInFlightStreamsWithClosedAndLeavesNoChildPro
   EXPECT_TRUE(no_children_left());
 }
 
+// close_mode=drain: close() is woken by the running request's end (SlotPool::wait_idle), so the
+// stream gets all its tokens and its normal end, and only then is the server stopped.
+TEST(LlamaCppLifetimeTest, CloseWithDrainLetsTheRunningStreamFinishThenStopsTheServer) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  int pid = 0;
+  run_test([&]() -> asio::awaitable<void> {
+    LoadOptions options = tiny_options();
+    options.backend_options["ignore_eos"] = "1";
+    options.backend_options["close_mode"] = "drain";
+    auto model = co_await load_tiny(options);
+    pid = model->server_pid();
+    TokenStream stream = model->generate("Draining", greedy(kShortGeneration));
+    std::optional<Token> first = co_await stream.next();
+    EXPECT_TRUE(first.has_value());
+    co_await model->close();
+    EXPECT_FALSE(process_exists(pid)) << "llama-server " << pid << " outlived close()";
+    int32_t tokens = 1;
+    for (;;) {
+      std::optional<Token> token = co_await stream.next();
+      if (!token) break;
+      ++tokens;
+    }
+    EXPECT_EQ(tokens, kShortGeneration);
+    EXPECT_EQ(stream.result().finish_reason, FinishReason::length);
+  });
+  EXPECT_GT(pid, 0);
+  EXPECT_TRUE(no_children_left());
+}
+
 TEST(LlamaCppLifetimeTest, DestroyingTheModelWithoutCloseLeavesNoChildAndNoZombie) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   int pid = 0;

@@ -53,7 +53,8 @@ inline constexpr std::chrono::milliseconds kExitObserveTimeout{2'000};
 // close() with requests that may hold a task on the server: SIGKILL straight after SIGTERM,
 // because llama-server would not act on SIGTERM before the task ends (see close()).
 inline constexpr std::chrono::milliseconds kNoShutdownGrace{0};
-// How often /slots is asked whether a cancelled request's slot is free again.
+// How often /slots is asked whether a cancelled request's slot is free again: llama-server has
+// no event for it, so this is the engine's one poll (see wait_slot_idle()).
 inline constexpr std::chrono::milliseconds kSlotPollInterval{2};
 
 class LlamaServerModel final : public TextModel, public std::enable_shared_from_this<LlamaServerModel> {

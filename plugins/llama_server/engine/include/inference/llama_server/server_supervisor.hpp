@@ -21,7 +21,6 @@
 #pragma once
 
 #include <atomic>
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -42,6 +41,7 @@
 #include "inference/llama_server/engine_options.hpp"
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/server_process.hpp"
+#include "inference/wait_queue.hpp"
 
 namespace inference::llama_server {
 
@@ -108,17 +108,20 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   std::shared_ptr<ServerInstance> current() const;
 
  private:
-  struct Waiter;
+  using InstanceQueue = WaitQueue<void(std::exception_ptr, std::shared_ptr<ServerInstance>)>;
+  using LoopQueue = WaitQueue<void(std::exception_ptr)>;
   boost::asio::awaitable<void> supervise(std::shared_ptr<ServerInstance> first);
   boost::asio::awaitable<std::shared_ptr<ServerInstance>> launch();
   void check_stalls();
   void publish(std::shared_ptr<ServerInstance> instance);
   void fail(std::error_code code, std::string context, std::string detail = {});
   void unregister(Activity* activity) noexcept;
-  std::vector<std::unique_ptr<boost::asio::any_completion_handler<void(std::exception_ptr, std::shared_ptr<ServerInstance>)>>>
-  take_waiters();
   bool serving_locked() const;
   void cancel_loop();
+  void loop_finished();
+  // Completes once the supervision loop has returned (at once when it is not running), or
+  // after `bound`.
+  boost::asio::awaitable<void> wait_loop_finished(std::chrono::milliseconds bound);
 
   // Reset only by detach_from_context() (under mutex_); the loop runs on it.
   std::optional<boost::asio::strand<boost::asio::any_io_executor>> strand_;
@@ -130,10 +133,15 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   mutable std::mutex mutex_;
   std::shared_ptr<ServerInstance> current_;
   std::list<Activity*> activities_;
-  std::list<std::shared_ptr<Waiter>> waiters_;
   std::optional<Error> failure_;
   bool stopping_ = false;
   bool loop_running_ = false;
+  // Requests waiting for a serving instance, and stop() waiting for the loop (mutex_ first).
+  InstanceQueue instance_waiters_{
+      [](std::monostate&) { return std::make_exception_ptr(Error(errc::cancelled, "waiting for llama-server")); }};
+  LoopQueue loop_waiters_{[](std::monostate&) {
+    return std::make_exception_ptr(Error(errc::cancelled, "waiting for the supervision loop to end"));
+  }};
   std::atomic<uint64_t> restarts_{0};
   std::deque<std::chrono::steady_clock::time_point> restart_times_;
   // Last, so it unregisters first: calls detach_from_context() when the executor's context is

@@ -1,11 +1,12 @@
-// Waiting for a freshly spawned llama-server to finish loading its model: poll GET /health until
-// it answers 200 {"status":"ok"}, while also watching the process so that an early exit (bad
-// flag, missing model, port taken) fails at once instead of at the timeout.
+// Waiting for a freshly spawned llama-server to finish loading its model: ask GET /health when
+// the server prints that it loaded the model or listens (ServerProcess::async_wait_readiness_line)
+// until it answers 200 {"status":"ok"}, while also watching the process so that an early exit
+// (bad flag, missing model, port taken) fails at once instead of at the timeout.
 //
 // Ownership: borrows the endpoint and the process for the duration of the await; both must
 // outlive it. Thread-safety: one wait per process at a time is the intended use; the process'
 // awaitables themselves are safe to share. Cancellation: supports per-operation cancellation
-// (the polling connection is closed, the process is left alone) and then throws
+// (the /health connection is closed, the process is left alone) and then throws
 // Error(errc::cancelled). Neither a timeout nor an exit kills the process: the caller owns it
 // (destroy it or terminate() it).
 #pragma once
@@ -20,9 +21,10 @@
 
 namespace inference::llama_server {
 
-// There is no readiness event to wait for, only /health to ask: polling every 10 ms notices
-// readiness within 20 ms (interval plus a sub-millisecond local request) at a negligible cost.
-inline constexpr std::chrono::milliseconds kHealthPollInterval{10};
+// A fallback, not the way readiness is noticed: /health is asked again this long after the last
+// answer when no readiness line came, for a server build that prints none of
+// kReadinessMarkers (or words them differently). Such a build is then noticed up to this late.
+inline constexpr std::chrono::milliseconds kReadinessRecheckInterval{250};
 // One /health request must not stall the loop on a server that accepted but does not answer;
 // it normally takes well under a millisecond, even while the model loads.
 inline constexpr std::chrono::milliseconds kHealthRequestTimeout{2'000};

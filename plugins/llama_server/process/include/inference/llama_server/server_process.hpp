@@ -14,8 +14,9 @@
 // The awaitables may be awaited from any executor and concurrently; the const accessors may be
 // called from any thread. Construction, move and destruction must not race with other calls.
 //
-// Cancellation: async_wait_exit() supports per-operation cancellation (terminal, partial,
-// total) and then throws Error(errc::cancelled); cancelling it never affects the child.
+// Cancellation: async_wait_exit() and async_wait_readiness_line() support per-operation
+// cancellation (terminal, partial, total) and then throw Error(errc::cancelled); cancelling
+// them never affects the child.
 // terminate() forwards cancellation to its internal waits: a cancelled terminate() leaves the
 // child signalled but possibly not yet reaped (the destructor still reaps it).
 #pragma once
@@ -23,13 +24,16 @@
 #include <sys/types.h>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <array>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/output_ring.hpp"
@@ -65,6 +69,11 @@ struct ServerProcessOptions {
 // words. EOF normally precedes the exit notification; this only bounds a pathological case and
 // keeps "exit noticed → streams failed" well inside 100 ms.
 inline constexpr std::chrono::milliseconds kOutputDrainAfterExit{50};
+// Output lines after which asking /health again is worthwhile, for both transports: the server
+// in .deps prints "model loaded" and then "listening on unix://..." or "listening on
+// http://127.0.0.1:..." once it serves; builds that listen before loading print the same two
+// lines in the other order.
+inline constexpr std::array<std::string_view, 2> kReadinessMarkers{"model loaded", "listening on"};
 // Output lines quoted in exit statuses and error messages.
 inline constexpr std::size_t kErrorTailLines = 20;
 // Bytes of entropy in the per-launch API key (hex-encoded: 32 characters).
@@ -121,6 +130,12 @@ class ServerProcess {
   // Completes when the child has exited and been reaped, with how it ended. Returns at once if
   // that already happened. Any number of awaiters may wait concurrently.
   boost::asio::awaitable<ExitStatus> async_wait_exit();
+
+  // How many output lines containing one of kReadinessMarkers the child has printed so far.
+  uint64_t readiness_lines() const;
+  // Completes once the child has printed more than `seen` such lines, or has exited (at once
+  // if either is already so). Any number of awaiters may wait concurrently.
+  boost::asio::awaitable<void> async_wait_readiness_line(uint64_t seen);
 
   // Synchronous: SIGKILL to the process group, the child reaped and the socket directory
   // removed before this returns (as the destructor does); waiters then see an unknown status.
