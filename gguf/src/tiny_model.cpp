@@ -92,6 +92,24 @@ void check(const TinyModelOptions& o) {
   }
 }
 
+// The tokenizer's keys: the vocabulary with its scores and types, and the special tokens.
+void set_vocabulary(GgufBuilder& b, const detail::TinyVocabulary& vocab) {
+  std::vector<Value> tokens(vocab.tokens.begin(), vocab.tokens.end());
+  std::vector<Value> scores(vocab.scores.begin(), vocab.scores.end());
+  std::vector<Value> types;
+  types.reserve(vocab.types.size());
+  for (auto t : vocab.types) types.emplace_back(static_cast<int32_t>(t));
+  b.set("tokenizer.ggml.model", "llama");
+  b.set("tokenizer.ggml.tokens", make_array(ValueType::string, std::move(tokens)));
+  b.set("tokenizer.ggml.scores", make_array(ValueType::float32, std::move(scores)));
+  b.set("tokenizer.ggml.token_type", make_array(ValueType::int32, std::move(types)));
+  b.set("tokenizer.ggml.bos_token_id", vocab.bos_id);
+  b.set("tokenizer.ggml.eos_token_id", vocab.eos_id);
+  b.set("tokenizer.ggml.unknown_token_id", vocab.unknown_id);
+  b.set("tokenizer.ggml.add_bos_token", true);
+  b.set("tokenizer.ggml.add_eos_token", false);
+}
+
 }  // namespace
 
 GgufBuilder make_tiny_model(uint64_t seed, const TinyModelOptions& options) {
@@ -118,20 +136,7 @@ GgufBuilder make_tiny_model(uint64_t seed, const TinyModelOptions& options) {
   b.set("llama.attention.head_count_kv", options.head_count_kv);
   b.set("llama.attention.layer_norm_rms_epsilon", kRmsNormEpsilon);
 
-  std::vector<Value> tokens(vocab.tokens.begin(), vocab.tokens.end());
-  std::vector<Value> scores(vocab.scores.begin(), vocab.scores.end());
-  std::vector<Value> types;
-  types.reserve(vocab.types.size());
-  for (auto t : vocab.types) types.emplace_back(static_cast<int32_t>(t));
-  b.set("tokenizer.ggml.model", "llama");
-  b.set("tokenizer.ggml.tokens", make_array(ValueType::string, std::move(tokens)));
-  b.set("tokenizer.ggml.scores", make_array(ValueType::float32, std::move(scores)));
-  b.set("tokenizer.ggml.token_type", make_array(ValueType::int32, std::move(types)));
-  b.set("tokenizer.ggml.bos_token_id", vocab.bos_id);
-  b.set("tokenizer.ggml.eos_token_id", vocab.eos_id);
-  b.set("tokenizer.ggml.unknown_token_id", vocab.unknown_id);
-  b.set("tokenizer.ggml.add_bos_token", true);
-  b.set("tokenizer.ggml.add_eos_token", false);
+  set_vocabulary(b, vocab);
   if (options.chat_template) {
     b.set("tokenizer.chat_template", kChatMlTemplate);
   }

@@ -175,25 +175,40 @@ void ServerSupervisor::fail(std::error_code code, std::string context, std::stri
   if (!instance_waiters_.empty()) instance_waiters_.fail_all(std::make_exception_ptr(*failure_));
 }
 
-asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance> instance) {
+// Until the server exits, looking for stalled requests every watchdog interval.
+asio::awaitable<ExitStatus> ServerSupervisor::watch(ServerInstance& instance) {
   const auto interval = std::clamp<std::chrono::milliseconds>(options_.stall_timeout / kWatchdogChecksPerStallTimeout,
                                                               kMinWatchdogInterval, kMaxWatchdogInterval);
   asio::steady_timer tick(co_await asio::this_coro::executor);
+  for (;;) {
+    tick.expires_after(interval);
+    auto which = co_await (instance.process->async_wait_exit() || tick.async_wait(asio::use_awaitable));
+    if (which.index() == 0) co_return std::get<0>(std::move(which));
+    check_stalls();
+  }
+}
+
+std::optional<std::chrono::milliseconds> ServerSupervisor::take_restart() {
+  const auto now = Clock::now();
+  while (!restart_times_.empty() && now - restart_times_.front() > options_.restart_window) restart_times_.pop_front();
+  if (!options_.restart || restart_times_.size() >= options_.restart_budget) return std::nullopt;
+  const auto backoff = options_.restart_backoff * (1LL << std::min<std::size_t>(restart_times_.size(), 16));
+  restart_times_.push_back(now);
+  return backoff;
+}
+
+bool ServerSupervisor::is_stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
+asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance> instance) {
   asio::steady_timer backoff_timer(co_await asio::this_coro::executor);
   std::string last_cause;
   std::string last_output;  // the tail the last server printed, for the failure's detail
   for (;;) {
     if (instance) {
-      ExitStatus status;
-      for (;;) {
-        tick.expires_after(interval);
-        auto which = co_await (instance->process->async_wait_exit() || tick.async_wait(asio::use_awaitable));
-        if (which.index() == 0) {
-          status = std::get<0>(std::move(which));
-          break;
-        }
-        check_stalls();
-      }
+      const ExitStatus status = co_await watch(*instance);
       bool stopping = false;
       {
         std::lock_guard lock(mutex_);
@@ -212,23 +227,17 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
     }
 
     // Restart within the budget, or give up.
-    const auto now = Clock::now();
-    while (!restart_times_.empty() && now - restart_times_.front() > options_.restart_window) restart_times_.pop_front();
-    if (!options_.restart || restart_times_.size() >= options_.restart_budget) {
+    const std::optional<std::chrono::milliseconds> backoff = take_restart();
+    if (!backoff) {
       fail(make_error_code(errc::model_failed),
            "llama-server " + last_cause + " (restart budget of " + std::to_string(options_.restart_budget) + " per " +
                std::to_string(options_.restart_window.count()) + " ms exhausted)",
            last_output);
       co_return;
     }
-    const auto backoff = options_.restart_backoff * (1LL << std::min<std::size_t>(restart_times_.size(), 16));
-    restart_times_.push_back(now);
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) co_return;
-    }
+    if (is_stopping()) co_return;
     // stop() cancels the loop (loop_cancel_), which ends this wait at once.
-    backoff_timer.expires_after(backoff);
+    backoff_timer.expires_after(*backoff);
     co_await backoff_timer.async_wait(asio::use_awaitable);
     instance.reset();
     try {
@@ -239,12 +248,7 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
     }
     if (!instance) continue;
     restarts_.fetch_add(1);
-    bool stopping = false;
-    {
-      std::lock_guard lock(mutex_);
-      stopping = stopping_;
-    }
-    if (stopping) {
+    if (is_stopping()) {
       co_await instance->process->terminate(options_.shutdown_grace);
       co_return;
     }

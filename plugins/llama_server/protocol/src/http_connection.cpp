@@ -308,7 +308,11 @@ asio::awaitable<void> HttpConnection::start_stream(HttpMethod method, std::strin
     }
     co_return;
   }
-  // An error answer: read its (small) body and throw it.
+  co_await throw_error_answer(status);
+}
+
+asio::awaitable<void> HttpConnection::throw_error_answer(unsigned status) {
+  Impl& self = *impl_;
   std::string error_body;
   for (;;) {
     const std::string_view bytes = co_await read_stream();

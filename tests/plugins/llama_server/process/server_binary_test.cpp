@@ -1,4 +1,5 @@
 #include "inference/llama_server/server_binary.hpp"
+#include "inference/llama_server/server_version_probe.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

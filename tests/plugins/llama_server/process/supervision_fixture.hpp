@@ -21,6 +21,7 @@
 
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/server_binary.hpp"
+#include "inference/llama_server/server_version_probe.hpp"
 #include "support/test_inputs.hpp"
 
 namespace inference::llama_server::test {

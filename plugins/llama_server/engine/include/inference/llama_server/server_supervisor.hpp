@@ -111,6 +111,12 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   using InstanceQueue = WaitQueue<void(std::exception_ptr, std::shared_ptr<ServerInstance>)>;
   using LoopQueue = WaitQueue<void(std::exception_ptr)>;
   boost::asio::awaitable<void> supervise(std::shared_ptr<ServerInstance> first);
+  // The supervision loop's steps: wait for the server's exit while watching for stalls; take a
+  // restart from the budget (the backoff before it, or nothing when the budget is spent); read
+  // stopping_ under the mutex.
+  boost::asio::awaitable<ExitStatus> watch(ServerInstance& instance);
+  std::optional<std::chrono::milliseconds> take_restart();
+  bool is_stopping();
   boost::asio::awaitable<std::shared_ptr<ServerInstance>> launch();
   void check_stalls();
   void publish(std::shared_ptr<ServerInstance> instance);

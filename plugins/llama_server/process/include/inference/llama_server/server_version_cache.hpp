@@ -14,6 +14,7 @@
 #include <filesystem>
 
 #include "inference/llama_server/server_binary.hpp"
+#include "inference/llama_server/server_version_probe.hpp"
 
 namespace inference::llama_server {
 

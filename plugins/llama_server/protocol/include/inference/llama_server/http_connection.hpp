@@ -91,6 +91,9 @@ class HttpConnection {
   std::uint64_t connect_count() const noexcept;
 
  private:
+  // start_stream()'s error answer: reads its bounded body and throws it as ServerError.
+  boost::asio::awaitable<void> throw_error_answer(unsigned status);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
