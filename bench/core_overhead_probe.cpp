@@ -55,7 +55,8 @@ int queued_streams(uint32_t count) {
   std::vector<TokenStream> streams;
   streams.reserve(count);
   const auto after_reserve = mallinfo2().uordblks;
-  for (uint32_t i = 0; i < count; ++i) streams.push_back(model->generate("queued " + std::to_string(i), GenerateConfig{}));
+  for (uint32_t i = 0; i < count; ++i)
+    streams.push_back(model->generate("queued " + std::to_string(i), GenerateConfig{}));
   io.poll();  // let every producer reach the slot queue
   const auto after = mallinfo2().uordblks;
   const auto stats = model->stats();

@@ -17,8 +17,8 @@ void BM_StreamTokens(benchmark::State& state) {
   const auto tokens_per_stream = static_cast<int32_t>(state.range(0));
   asio::io_context io(1);
   inference::LoadOptions options;
-  auto model = std::make_shared<inference::stub::StubModel>(io.get_executor(), "stub", options,
-                                                            inference::stub::StubOptions{});
+  auto model =
+      std::make_shared<inference::stub::StubModel>(io.get_executor(), "stub", options, inference::stub::StubOptions{});
   uint64_t total = 0;
   for (auto _ : state) {
     asio::co_spawn(
@@ -45,8 +45,8 @@ BENCHMARK(BM_StreamTokens)->Arg(16)->Arg(256)->Arg(4096)->Unit(benchmark::kMicro
 void BM_StreamSetup(benchmark::State& state) {
   asio::io_context io(1);
   inference::LoadOptions options;
-  auto model = std::make_shared<inference::stub::StubModel>(io.get_executor(), "stub", options,
-                                                            inference::stub::StubOptions{});
+  auto model =
+      std::make_shared<inference::stub::StubModel>(io.get_executor(), "stub", options, inference::stub::StubOptions{});
   for (auto _ : state) {
     asio::co_spawn(
         io,

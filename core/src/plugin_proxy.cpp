@@ -7,9 +7,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <exception>
 #include <mutex>
-#include <vector>
 #include <optional>
 #include <type_traits>
+#include <vector>
 
 #include "inference/error.hpp"
 #include "inference/stream_producer.hpp"
@@ -129,8 +129,8 @@ asio::awaitable<std::shared_ptr<TextModel>> load_through(BackendRef ref, std::st
   const auto keep_mapped = std::move(ref.library);
   const auto plugin_backend = std::move(ref.backend);
   const auto executor = co_await asio::this_coro::executor;
-  auto model = co_await await_plugin(
-      *keep_mapped, [&] { return plugin_backend->load_model(std::move(path), std::move(options)); });
+  auto model = co_await await_plugin(*keep_mapped,
+                                     [&] { return plugin_backend->load_model(std::move(path), std::move(options)); });
   if (!model) {
     throw Error(errc::internal_error,
                 keep_mapped->file().string() + ": backend " + plugin_backend->name() + " returned no model");
@@ -231,8 +231,7 @@ asio::awaitable<std::vector<ClassifyResult>> PluginModel::classify(std::vector<s
                                                                    GenerateConfig config) {
   if (auto invalid = validate(config)) throw *invalid;
   const auto self = shared_from_this();
-  co_return co_await await_plugin(*library_,
-                                  [&] { return inner_->classify(std::move(prompts), std::move(config)); });
+  co_return co_await await_plugin(*library_, [&] { return inner_->classify(std::move(prompts), std::move(config)); });
 }
 
 asio::awaitable<std::vector<BatchResult>> PluginModel::batch_generate(std::vector<std::string> prompts,

@@ -57,7 +57,7 @@ std::vector<fs::path> plugin_files(const fs::path& directory, std::error_code& e
 
 struct Registry::Entry {
   std::string name;
-  std::string plugin_file;  // empty for in-process backends
+  std::string plugin_file;           // empty for in-process backends
   std::shared_ptr<Backend> backend;  // a PluginBackend proxy for plugins
 };
 

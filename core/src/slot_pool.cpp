@@ -1,18 +1,18 @@
 #include "inference/slot_pool.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <mutex>
-#include <tuple>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "inference/error.hpp"
@@ -156,8 +156,7 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
   std::string close_context_;
   // Last: their cancellation functions use nothing above, but their destructors complete
   // waiters, which must find the pool's state intact.
-  Queue waiters_{
-      [](SlotWaiter&) { return std::make_exception_ptr(Error(errc::cancelled, "waiting for a slot")); }};
+  Queue waiters_{[](SlotWaiter&) { return std::make_exception_ptr(Error(errc::cancelled, "waiting for a slot")); }};
   IdleQueue idle_{[](std::monostate&) {
     return std::make_exception_ptr(Error(errc::cancelled, "waiting for the slot pool to be idle"));
   }};
@@ -167,7 +166,8 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
 
 namespace asio = boost::asio;
 
-SlotLease::SlotLease(std::shared_ptr<detail::SlotPoolCore> core, uint32_t slot, std::chrono::nanoseconds waited) noexcept
+SlotLease::SlotLease(std::shared_ptr<detail::SlotPoolCore> core, uint32_t slot,
+                     std::chrono::nanoseconds waited) noexcept
     : core_(std::move(core)), slot_(slot), waited_(waited) {}
 
 SlotLease::SlotLease(SlotLease&& other) noexcept
@@ -199,11 +199,12 @@ SlotPool::~SlotPool() { core_->close(make_error_code(errc::closed), "slot pool d
 asio::awaitable<SlotLease> SlotPool::acquire(SlotRequest request) {
   const auto started = std::chrono::steady_clock::now();
   if (auto slot = core_->try_acquire(request)) co_return SlotLease(core_, *slot, std::chrono::nanoseconds(0));
-  const uint32_t slot = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, uint32_t)>(
-      [](auto handler, detail::SlotPoolCore* core, const SlotRequest* request) {
-        core->enqueue(*request, detail::SlotPoolCore::Queue::make_handler(std::move(handler)));
-      },
-      asio::use_awaitable, core_.get(), &request);
+  const uint32_t slot =
+      co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, uint32_t)>(
+          [](auto handler, detail::SlotPoolCore* core, const SlotRequest* request) {
+            core->enqueue(*request, detail::SlotPoolCore::Queue::make_handler(std::move(handler)));
+          },
+          asio::use_awaitable, core_.get(), &request);
   co_return SlotLease(core_, slot, std::chrono::steady_clock::now() - started);
 }
 

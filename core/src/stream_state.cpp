@@ -46,9 +46,8 @@ void StreamState::wait_token(ConsumerHandler handler) {
   std::lock_guard lock(mutex_);
   if (consumer_.pending() > 0) {
     // Not through consumer_: the pending wait is the reader's, this one is refused.
-    return ConsumerQueue::post(std::move(handler),
-                               std::make_exception_ptr(Error(errc::concurrent_next, "TokenStream::next()")),
-                               std::nullopt);
+    return ConsumerQueue::post(
+        std::move(handler), std::make_exception_ptr(Error(errc::concurrent_next, "TokenStream::next()")), std::nullopt);
   }
   std::optional<Token> token;
   std::exception_ptr error;

@@ -82,20 +82,20 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
 
   mutable std::mutex mutex_;
   std::optional<Strand> strand_;
-  boost::asio::cancellation_signal producer_signal_;  // touched only on the strand
+  boost::asio::cancellation_signal producer_signal_;         // touched only on the strand
   std::optional<boost::asio::steady_timer> deadline_timer_;  // touched only on the strand
   const std::size_t capacity_;
   const std::size_t low_water_;
   const Clock::time_point started_;
 
   TokenRing buffer_;
-  bool ended_ = false;           // no more tokens will be added
-  bool consumer_done_ = false;   // the consumer saw the end or the error
+  bool ended_ = false;          // no more tokens will be added
+  bool consumer_done_ = false;  // the consumer saw the end or the error
   bool cancel_requested_ = false;
   bool dropped_by_cancel_ = false;  // cancel() by the reader: next() ends quietly
   bool producer_running_ = true;    // touched only on the strand
   uint64_t pushed_ = 0;
-  bool queued_ = false;    // waiting for a slot (queued() without admitted() yet)
+  bool queued_ = false;  // waiting for a slot (queued() without admitted() yet)
   Clock::time_point first_token_at_{};
   std::string error_context_;
   GenerateResult result_;

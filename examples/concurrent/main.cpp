@@ -116,8 +116,7 @@ asio::awaitable<bool> run(inference::Registry& registry, asio::signal_set& signa
   }
   jobs.push_back({"cancelled", model->generate("The old tower", config), true});
 
-  std::vector<inference::Message> messages{{"system", "You answer in one sentence."},
-                                           {"user", "What is a river?"}};
+  std::vector<inference::Message> messages{{"system", "You answer in one sentence."}, {"user", "What is a river?"}};
   jobs.push_back({"chat", model->chat(messages, config)});
 
   inference::GenerateConfig hurried = config;

@@ -19,7 +19,7 @@ asio::awaitable<void> run(inference::Registry& registry, std::string model_path,
 
   inference::GenerateConfig config;
   config.max_tokens = 32;
-  config.temperature = 0.0f;  // greedy: the same text on every run
+  config.temperature = 0.0f;                      // greedy: the same text on every run
   auto stream = model->generate(prompt, config);  // the request starts now
   while (auto token = co_await stream.next()) std::cout << token->text << std::flush;
 
@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
   auto done = asio::co_spawn(io, run(registry, argv[1], argc > 2 ? argv[2] : "Once upon a time"), asio::use_future);
   io.run();  // until run() has finished
   try {
-    done.get();  // rethrows what run() threw
+    done.get();                        // rethrows what run() threw
   } catch (const std::exception& e) {  // inference::Error names the cause
     std::cerr << "error: " << e.what() << "\n";
     return 1;

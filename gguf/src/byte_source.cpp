@@ -17,9 +17,7 @@ namespace {
 // a header never pulls in a meaningful amount of tensor data.
 constexpr std::size_t kReadBufferSize = std::size_t{64} << 10;
 
-std::string describe(const std::filesystem::path& path, const std::string& what) {
-  return path.string() + ": " + what;
-}
+std::string describe(const std::filesystem::path& path, const std::string& what) { return path.string() + ": " + what; }
 
 }  // namespace
 
@@ -65,8 +63,7 @@ bool FileSource::refill() {
     if (got < 0) {
       if (errno == EINTR) continue;
       throw Error(errc::invalid_model,
-                  describe(path_, "read error at byte " + std::to_string(position_) + ": " +
-                                      std::strerror(errno)));
+                  describe(path_, "read error at byte " + std::to_string(position_) + ": " + std::strerror(errno)));
     }
     buffer_end_ = static_cast<std::size_t>(got);
     bytes_read_ += buffer_end_;

@@ -17,25 +17,31 @@ namespace {
 
 // Smallest encodings, used to reject counts the remaining bytes cannot possibly hold.
 constexpr uint64_t kStringLengthBytes = 8;
-constexpr uint64_t kMinKeyValueBytes = kStringLengthBytes + 4 + 1;   // key, type, 1-byte value
+constexpr uint64_t kMinKeyValueBytes = kStringLengthBytes + 4 + 1;        // key, type, 1-byte value
 constexpr uint64_t kMinTensorInfoBytes = kStringLengthBytes + 4 + 4 + 8;  // name, n_dims, type, offset
-constexpr uint64_t kArrayHeaderBytes = 4 + 8;                          // element type, count
+constexpr uint64_t kArrayHeaderBytes = 4 + 8;                             // element type, count
 
 uint64_t min_encoded_size(ValueType type) {
   switch (type) {
     case ValueType::uint8:
     case ValueType::int8:
-    case ValueType::boolean: return 1;
+    case ValueType::boolean:
+      return 1;
     case ValueType::uint16:
-    case ValueType::int16: return 2;
+    case ValueType::int16:
+      return 2;
     case ValueType::uint32:
     case ValueType::int32:
-    case ValueType::float32: return 4;
+    case ValueType::float32:
+      return 4;
     case ValueType::uint64:
     case ValueType::int64:
-    case ValueType::float64: return 8;
-    case ValueType::string: return kStringLengthBytes;
-    case ValueType::array: return kArrayHeaderBytes;
+    case ValueType::float64:
+      return 8;
+    case ValueType::string:
+      return kStringLengthBytes;
+    case ValueType::array:
+      return kArrayHeaderBytes;
   }
   return 1;
 }
@@ -80,8 +86,8 @@ class Parser {
   void read_exact(std::byte* dst, std::size_t n) {
     const uint64_t start = source_.position();
     if (n > remaining() || !source_.read(dst, n)) {
-      fail(fmt::format("truncated at byte {} (needed {} bytes at byte {}) while reading {}",
-                       source_.size(), n, start, where_));
+      fail(fmt::format("truncated at byte {} (needed {} bytes at byte {}) while reading {}", source_.size(), n, start,
+                       where_));
     }
   }
 
@@ -97,23 +103,21 @@ class Parser {
 
   // A count that must fit the limit and whose elements (each at least min_bytes long) must fit
   // the rest of the file; checked before anything is allocated for them.
-  uint64_t read_count(std::string_view what, uint64_t limit, std::string_view limit_name,
-                      uint64_t min_bytes) {
+  uint64_t read_count(std::string_view what, uint64_t limit, std::string_view limit_name, uint64_t min_bytes) {
     const auto count = read_scalar<uint64_t>();
     if (count > limit) {
-      fail(fmt::format("{} {} exceeds the limit of {} (ReaderLimits::{}) while reading {}", what,
-                       count, limit, limit_name, where_));
+      fail(fmt::format("{} {} exceeds the limit of {} (ReaderLimits::{}) while reading {}", what, count, limit,
+                       limit_name, where_));
     }
     if (min_bytes > 0 && count > remaining() / min_bytes) {
-      fail(fmt::format("{} {} cannot fit in the {} bytes left after byte {} while reading {}",
-                       what, count, remaining(), source_.position(), where_));
+      fail(fmt::format("{} {} cannot fit in the {} bytes left after byte {} while reading {}", what, count, remaining(),
+                       source_.position(), where_));
     }
     return count;
   }
 
   std::string read_string() {
-    const auto length = read_count("string length", limits_.max_string_length,
-                                   "max_string_length", 1);
+    const auto length = read_count("string length", limits_.max_string_length, "max_string_length", 1);
     std::string out(length, '\0');
     read_exact(reinterpret_cast<std::byte*>(out.data()), out.size());
     return out;
@@ -122,31 +126,42 @@ class Parser {
   ValueType read_type(std::string_view what) {
     const auto code = read_scalar<uint32_t>();
     if (code >= kValueTypeCount) {
-      fail(fmt::format("{} code {} out of range (0..{}) while reading {}", what, code,
-                       kValueTypeCount - 1, where_));
+      fail(fmt::format("{} code {} out of range (0..{}) while reading {}", what, code, kValueTypeCount - 1, where_));
     }
     return static_cast<ValueType>(code);
   }
 
   Value read_value(ValueType type, uint32_t depth) {
     switch (type) {
-      case ValueType::uint8: return read_scalar<uint8_t>();
-      case ValueType::int8: return read_scalar<int8_t>();
-      case ValueType::uint16: return read_scalar<uint16_t>();
-      case ValueType::int16: return read_scalar<int16_t>();
-      case ValueType::uint32: return read_scalar<uint32_t>();
-      case ValueType::int32: return read_scalar<int32_t>();
-      case ValueType::float32: return read_scalar<float>();
+      case ValueType::uint8:
+        return read_scalar<uint8_t>();
+      case ValueType::int8:
+        return read_scalar<int8_t>();
+      case ValueType::uint16:
+        return read_scalar<uint16_t>();
+      case ValueType::int16:
+        return read_scalar<int16_t>();
+      case ValueType::uint32:
+        return read_scalar<uint32_t>();
+      case ValueType::int32:
+        return read_scalar<int32_t>();
+      case ValueType::float32:
+        return read_scalar<float>();
       case ValueType::boolean: {
         const auto raw = read_scalar<uint8_t>();
         if (raw > 1) fail_at(fmt::format("bool value {} is neither 0 nor 1", raw));
         return raw == 1;
       }
-      case ValueType::string: return read_string();
-      case ValueType::array: return read_array(depth + 1);
-      case ValueType::uint64: return read_scalar<uint64_t>();
-      case ValueType::int64: return read_scalar<int64_t>();
-      case ValueType::float64: return read_scalar<double>();
+      case ValueType::string:
+        return read_string();
+      case ValueType::array:
+        return read_array(depth + 1);
+      case ValueType::uint64:
+        return read_scalar<uint64_t>();
+      case ValueType::int64:
+        return read_scalar<int64_t>();
+      case ValueType::float64:
+        return read_scalar<double>();
     }
     fail_at("unreachable value type");
   }
@@ -177,20 +192,17 @@ class Parser {
     file.version = read_scalar<uint32_t>();
     if (file.version < kMinVersion || file.version > kMaxVersion) {
       const uint32_t v = file.version;
-      const uint32_t swapped =
-          (v >> 24) | ((v >> 8) & 0xff00U) | ((v << 8) & 0xff0000U) | (v << 24);
+      const uint32_t swapped = (v >> 24) | ((v >> 8) & 0xff00U) | ((v << 8) & 0xff0000U) | (v << 24);
       if (swapped >= kMinVersion && swapped <= kMaxVersion) {
         fail(fmt::format("big-endian GGUF (version {}) is not supported", swapped));
       }
-      fail(fmt::format("unsupported GGUF version {} (supported: {} to {})", file.version,
-                       kMinVersion, kMaxVersion));
+      fail(fmt::format("unsupported GGUF version {} (supported: {} to {})", file.version, kMinVersion, kMaxVersion));
     }
     tensor_count_ = read_count("tensor count", limits_.max_tensor_count, "max_tensor_count", 0);
     key_count_ = read_count("key count", limits_.max_key_count, "max_key_count", kMinKeyValueBytes);
     // Checked only now: the tensor infos follow the metadata.
     if (tensor_count_ > remaining() / kMinTensorInfoBytes) {
-      fail(fmt::format("tensor count {} cannot fit in the {} bytes left after the header",
-                       tensor_count_, remaining()));
+      fail(fmt::format("tensor count {} cannot fit in the {} bytes left after the header", tensor_count_, remaining()));
     }
   }
 
@@ -219,8 +231,7 @@ class Parser {
       fail(fmt::format("{} has type {}, expected uint32", kAlignmentKey, value_type_name(value.type())));
     }
     if (*alignment == 0 || !std::has_single_bit(*alignment) || *alignment > limits_.max_alignment) {
-      fail(fmt::format("{} = {} is not a power of two up to {}", kAlignmentKey, *alignment,
-                       limits_.max_alignment));
+      fail(fmt::format("{} = {} is not a power of two up to {}", kAlignmentKey, *alignment, limits_.max_alignment));
     }
     return *alignment;
   }
@@ -238,8 +249,8 @@ class Parser {
       }
       const auto n_dims = read_scalar<uint32_t>();
       if (n_dims == 0 || n_dims > limits_.max_dimensions) {
-        fail_at(fmt::format("dimension count {} outside 1..{} (ReaderLimits::max_dimensions)",
-                            n_dims, limits_.max_dimensions));
+        fail_at(fmt::format("dimension count {} outside 1..{} (ReaderLimits::max_dimensions)", n_dims,
+                            limits_.max_dimensions));
       }
       info.dims.reserve(n_dims);
       for (uint32_t d = 0; d < n_dims; ++d) {
@@ -251,8 +262,7 @@ class Parser {
       info.size_bytes = tensor_size(info);
       info.offset = read_scalar<uint64_t>();
       if (info.offset % file.alignment != 0) {
-        fail_at(fmt::format("data offset {} is not a multiple of the alignment {}", info.offset,
-                            file.alignment));
+        fail_at(fmt::format("data offset {} is not a multiple of the alignment {}", info.offset, file.alignment));
       }
       file.tensors.push_back(std::move(info));
     }
@@ -269,8 +279,8 @@ class Parser {
       elements *= dim;
     }
     if (info.dims.front() % traits->block_size != 0) {
-      fail_at(fmt::format("first dimension {} is not a multiple of the {} block size {}",
-                          info.dims.front(), traits->name, traits->block_size));
+      fail_at(fmt::format("first dimension {} is not a multiple of the {} block size {}", info.dims.front(),
+                          traits->name, traits->block_size));
     }
     const uint64_t blocks = elements / traits->block_size;
     if (blocks > std::numeric_limits<uint64_t>::max() / traits->type_size) {
@@ -289,11 +299,11 @@ class Parser {
       const auto& tensor = file.tensors[i];
       const uint64_t available = file.file_size - std::min(file.file_size, file.data_offset);
       if (tensor.offset > available || tensor.size_bytes > available - tensor.offset) {
-        fail(fmt::format(
-            "tensor {} of {} ('{}') data at bytes {}+{}..+{} extends beyond the end of the file "
-            "({} bytes)",
-            i + 1, file.tensors.size(), tensor.name, file.data_offset, tensor.offset,
-            tensor.size_bytes, file.file_size));
+        fail(
+            fmt::format("tensor {} of {} ('{}') data at bytes {}+{}..+{} extends beyond the end of the file "
+                        "({} bytes)",
+                        i + 1, file.tensors.size(), tensor.name, file.data_offset, tensor.offset, tensor.size_bytes,
+                        file.file_size));
       }
     }
   }
@@ -313,8 +323,7 @@ GgufFile read_gguf(const std::filesystem::path& path, const ReaderLimits& limits
   return Parser(source, path, limits).parse();
 }
 
-GgufFile parse_gguf(std::span<const std::byte> bytes, const std::filesystem::path& name,
-                    const ReaderLimits& limits) {
+GgufFile parse_gguf(std::span<const std::byte> bytes, const std::filesystem::path& name, const ReaderLimits& limits) {
   detail::MemorySource source(bytes);
   return Parser(source, name, limits).parse();
 }

@@ -7,8 +7,8 @@ namespace inference::gguf {
 namespace {
 
 constexpr std::array<std::string_view, kValueTypeCount> kValueTypeNames{
-    "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
-    "bool",  "string", "array", "uint64", "int64", "float64"};
+    "uint8", "int8",   "uint16", "int16",  "uint32", "int32",  "float32",
+    "bool",  "string", "array",  "uint64", "int64",  "float64"};
 
 }  // namespace
 
@@ -24,19 +24,32 @@ ValueType Value::type() const noexcept {
   return std::visit(
       [](const auto& v) {
         using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, uint8_t>) return ValueType::uint8;
-        else if constexpr (std::is_same_v<T, int8_t>) return ValueType::int8;
-        else if constexpr (std::is_same_v<T, uint16_t>) return ValueType::uint16;
-        else if constexpr (std::is_same_v<T, int16_t>) return ValueType::int16;
-        else if constexpr (std::is_same_v<T, uint32_t>) return ValueType::uint32;
-        else if constexpr (std::is_same_v<T, int32_t>) return ValueType::int32;
-        else if constexpr (std::is_same_v<T, float>) return ValueType::float32;
-        else if constexpr (std::is_same_v<T, bool>) return ValueType::boolean;
-        else if constexpr (std::is_same_v<T, std::string>) return ValueType::string;
-        else if constexpr (std::is_same_v<T, Array>) return ValueType::array;
-        else if constexpr (std::is_same_v<T, uint64_t>) return ValueType::uint64;
-        else if constexpr (std::is_same_v<T, int64_t>) return ValueType::int64;
-        else return ValueType::float64;
+        if constexpr (std::is_same_v<T, uint8_t>)
+          return ValueType::uint8;
+        else if constexpr (std::is_same_v<T, int8_t>)
+          return ValueType::int8;
+        else if constexpr (std::is_same_v<T, uint16_t>)
+          return ValueType::uint16;
+        else if constexpr (std::is_same_v<T, int16_t>)
+          return ValueType::int16;
+        else if constexpr (std::is_same_v<T, uint32_t>)
+          return ValueType::uint32;
+        else if constexpr (std::is_same_v<T, int32_t>)
+          return ValueType::int32;
+        else if constexpr (std::is_same_v<T, float>)
+          return ValueType::float32;
+        else if constexpr (std::is_same_v<T, bool>)
+          return ValueType::boolean;
+        else if constexpr (std::is_same_v<T, std::string>)
+          return ValueType::string;
+        else if constexpr (std::is_same_v<T, Array>)
+          return ValueType::array;
+        else if constexpr (std::is_same_v<T, uint64_t>)
+          return ValueType::uint64;
+        else if constexpr (std::is_same_v<T, int64_t>)
+          return ValueType::int64;
+        else
+          return ValueType::float64;
       },
       storage_);
 }
@@ -72,8 +85,6 @@ std::optional<double> Value::as_double() const noexcept {
       storage_);
 }
 
-Array make_array(ValueType element_type, std::vector<Value> items) {
-  return Array{element_type, std::move(items)};
-}
+Array make_array(ValueType element_type, std::vector<Value> items) { return Array{element_type, std::move(items)}; }
 
 }  // namespace inference::gguf

@@ -59,9 +59,8 @@ class Encoder {
     scalar<uint64_t>(a.items.size());
     for (const auto& item : a.items) {
       if (item.type() != a.element_type) {
-        throw Error(errc::invalid_argument,
-                    "GGUF writer: array of " + value_type_name(a.element_type) +
-                        " holds a " + value_type_name(item.type()));
+        throw Error(errc::invalid_argument, "GGUF writer: array of " + value_type_name(a.element_type) + " holds a " +
+                                                value_type_name(item.type()));
       }
       value(item);
     }
@@ -77,8 +76,7 @@ class Encoder {
 }  // namespace
 
 void GgufBuilder::set(const std::string& key, Value value) {
-  auto it = std::find_if(metadata_.begin(), metadata_.end(),
-                         [&](const auto& kv) { return kv.first == key; });
+  auto it = std::find_if(metadata_.begin(), metadata_.end(), [&](const auto& kv) { return kv.first == key; });
   if (it != metadata_.end()) {
     it->second = std::move(value);
   } else {
@@ -86,8 +84,7 @@ void GgufBuilder::set(const std::string& key, Value value) {
   }
 }
 
-void GgufBuilder::add_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims,
-                             std::vector<std::byte> data) {
+void GgufBuilder::add_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims, std::vector<std::byte> data) {
   const auto traits = tensor_type_traits(type);
   if (!traits || dims.empty() || dims.front() % traits->block_size != 0) {
     throw Error(errc::invalid_argument, "GGUF writer: tensor '" + name + "' has an invalid type or shape");
@@ -96,9 +93,8 @@ void GgufBuilder::add_tensor(std::string name, uint32_t type, std::vector<uint64
   for (auto d : dims) elements *= d;
   const uint64_t expected = elements / traits->block_size * traits->type_size;
   if (data.size() != expected) {
-    throw Error(errc::invalid_argument, "GGUF writer: tensor '" + name + "' needs " +
-                                            std::to_string(expected) + " bytes, got " +
-                                            std::to_string(data.size()));
+    throw Error(errc::invalid_argument, "GGUF writer: tensor '" + name + "' needs " + std::to_string(expected) +
+                                            " bytes, got " + std::to_string(data.size()));
   }
   tensors_.push_back({std::move(name), type, std::move(dims), std::move(data)});
 }
@@ -116,8 +112,7 @@ uint32_t GgufBuilder::alignment() const {
 
 std::vector<std::byte> GgufBuilder::serialize(const WriteOptions& options) const {
   if (options.version < kMinVersion || options.version > kMaxVersion) {
-    throw Error(errc::invalid_argument,
-                "GGUF writer: unsupported version " + std::to_string(options.version));
+    throw Error(errc::invalid_argument, "GGUF writer: unsupported version " + std::to_string(options.version));
   }
   const uint32_t align = alignment();
   Encoder out;

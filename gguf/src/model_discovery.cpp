@@ -60,8 +60,7 @@ void collect(const fs::path& dir, bool recursive, std::vector<fs::path>& files,
 
 }  // namespace
 
-std::vector<DiscoveredModel> discover_models(const fs::path& dir, bool recursive,
-                                             const ReaderLimits& limits) {
+std::vector<DiscoveredModel> discover_models(const fs::path& dir, bool recursive, const ReaderLimits& limits) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     throw Error(errc::model_not_found, dir.string() + ": not a directory");

@@ -20,9 +20,8 @@ class MetadataView {
   explicit MetadataView(const GgufFile& file) : file_(file) {}
 
   [[noreturn]] void wrong_type(std::string_view key, const Value& value, std::string_view expected) const {
-    throw Error(errc::invalid_model,
-                fmt::format("{}: key '{}' has type {}, expected {}", file_.path.string(), key,
-                            value_type_name(value.type()), expected));
+    throw Error(errc::invalid_model, fmt::format("{}: key '{}' has type {}, expected {}", file_.path.string(), key,
+                                                 value_type_name(value.type()), expected));
   }
 
   std::string string(std::string_view key) const {
@@ -109,14 +108,12 @@ inference::ModelInfo read_model_info(const std::filesystem::path& path, const Re
     const auto file = read_gguf(path, limits);
     auto info = model_info_from(file);
     if (info.architecture.empty()) {
-      throw Error(errc::invalid_model,
-                  path.string() + ": no general.architecture key; a GGUF file but not a model");
+      throw Error(errc::invalid_model, path.string() + ": no general.architecture key; a GGUF file but not a model");
     }
     if (const auto count = MetadataView(file).uint(kSplitCountKey); count && *count > 1) {
-      throw Error(errc::invalid_model,
-                  fmt::format("{}: metadata says the model is split into {} files, but the name "
-                              "does not follow <name>-00001-of-{:05}.gguf",
-                              path.string(), *count, *count));
+      throw Error(errc::invalid_model, fmt::format("{}: metadata says the model is split into {} files, but the name "
+                                                   "does not follow <name>-00001-of-{:05}.gguf",
+                                                   path.string(), *count, *count));
     }
     return info;
   }
@@ -125,20 +122,19 @@ inference::ModelInfo read_model_info(const std::filesystem::path& path, const Re
   for (std::size_t i = 0; i < paths.size(); ++i) {
     std::error_code ec;
     if (!std::filesystem::exists(paths[i], ec)) {
-      throw Error(errc::invalid_model, fmt::format("{}: split model is missing shard {} of {} ({})",
-                                                   path.string(), i + 1, paths.size(), paths[i].string()));
+      throw Error(errc::invalid_model, fmt::format("{}: split model is missing shard {} of {} ({})", path.string(),
+                                                   i + 1, paths.size(), paths[i].string()));
     }
   }
   const auto first = read_gguf(paths.front(), limits);
   auto info = model_info_from(first);
   if (info.architecture.empty()) {
-    throw Error(errc::invalid_model, paths.front().string() +
-                                         ": no general.architecture key; a GGUF file but not a model");
+    throw Error(errc::invalid_model,
+                paths.front().string() + ": no general.architecture key; a GGUF file but not a model");
   }
   if (const auto count = MetadataView(first).uint(kSplitCountKey); count && *count != shard->count) {
-    throw Error(errc::invalid_model,
-                fmt::format("{}: metadata says split.count = {}, but the file name says {} shards",
-                            paths.front().string(), *count, shard->count));
+    throw Error(errc::invalid_model, fmt::format("{}: metadata says split.count = {}, but the file name says {} shards",
+                                                 paths.front().string(), *count, shard->count));
   }
   info.shards.clear();
   info.shards.push_back(paths.front().string());

@@ -81,9 +81,9 @@ class TensorFactory {
 };
 
 void check(const TinyModelOptions& o) {
-  const bool valid = o.embedding_length > 0 && o.block_count > 0 && o.head_count > 0 &&
-                     o.head_count_kv > 0 && o.feed_forward_length > 0 && o.context_length > 0 &&
-                     o.embedding_length % o.head_count == 0 && o.head_count % o.head_count_kv == 0 &&
+  const bool valid = o.embedding_length > 0 && o.block_count > 0 && o.head_count > 0 && o.head_count_kv > 0 &&
+                     o.feed_forward_length > 0 && o.context_length > 0 && o.embedding_length % o.head_count == 0 &&
+                     o.head_count % o.head_count_kv == 0 &&
                      (o.embedding_length / o.head_count) % 2 == 0;  // RoPE rotates pairs
   if (!valid) {
     throw Error(errc::invalid_argument,

@@ -16,11 +16,10 @@ constexpr int kByteTokenCount = 256;
 // Frequent English words; every prefix of "▁word" becomes a piece so the SentencePiece merge
 // algorithm can build whole words out of single characters.
 constexpr std::array<std::string_view, 48> kWords{
-    "the",   "of",    "and",  "to",    "a",     "in",   "is",    "it",    "you",   "that",
-    "he",    "was",   "for",  "on",    "are",   "with", "as",    "I",     "his",   "they",
-    "be",    "at",    "one",  "have",  "this",  "from", "or",    "had",   "by",    "word",
-    "but",   "what",  "some", "we",    "can",   "out",  "other", "were",  "all",   "there",
-    "hello", "world", "Hello", "model", "token", "tiny", "story", "once"};
+    "the",   "of",   "and", "to",    "a",     "in",    "is",    "it",    "you",   "that", "he",    "was",
+    "for",   "on",   "are", "with",  "as",    "I",     "his",   "they",  "be",    "at",   "one",   "have",
+    "this",  "from", "or",  "had",   "by",    "word",  "but",   "what",  "some",  "we",   "can",   "out",
+    "other", "were", "all", "there", "hello", "world", "Hello", "model", "token", "tiny", "story", "once"};
 
 constexpr std::array<std::string_view, 8> kSuffixes{"ing", "ed", "er", "ly", "es", "s", "tion", "ment"};
 

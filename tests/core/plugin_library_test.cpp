@@ -17,11 +17,11 @@ namespace inference {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::AllOf;
-using ::testing::HasSubstr;
 using test::is_loaded;
 using test::TempDir;
 using test::test_plugin;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 // The Error `load` throws; fails the test when it throws nothing.
 Error load_error(const std::function<void()>& load) {
@@ -111,8 +111,7 @@ TEST(PluginLibrary, ThrowingRegistrationFailsAndRegistersNothing) {
   Registry registry;
   const Error error = load_error([&] { registry.load_plugin(file); });
   EXPECT_TRUE(error.is(errc::plugin_load_failed));
-  EXPECT_THAT(error.what(),
-              AllOf(HasSubstr(file.string()), HasSubstr("registration threw: no device for testthrows")));
+  EXPECT_THAT(error.what(), AllOf(HasSubstr(file.string()), HasSubstr("registration threw: no device for testthrows")));
   EXPECT_EQ(registry.find("testthrows"), nullptr);
   // The backend it added before throwing is gone, and with it the library.
   EXPECT_FALSE(is_loaded(file));
@@ -124,8 +123,8 @@ TEST(PluginLibrary, DuplicateBackendNameFailsNamingBothFiles) {
   registry.load_plugin(test::good_plugin());
   const Error error = load_error([&] { registry.load_plugin(duplicate); });
   EXPECT_TRUE(error.is(errc::duplicate_backend));
-  EXPECT_THAT(error.what(), AllOf(HasSubstr(duplicate.string()), HasSubstr("'testgood'"),
-                                  HasSubstr(test::good_plugin().string())));
+  EXPECT_THAT(error.what(),
+              AllOf(HasSubstr(duplicate.string()), HasSubstr("'testgood'"), HasSubstr(test::good_plugin().string())));
   EXPECT_EQ(registry.list().at(0).plugin_file, test::good_plugin().string());
   EXPECT_FALSE(is_loaded(duplicate));
 }

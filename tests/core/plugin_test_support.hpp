@@ -18,8 +18,7 @@ namespace inference::test {
 
 // ${CMAKE_BINARY_DIR}/test-plugins/<case>/libbackend_<name>.so, built by tests/core/plugins.
 inline std::filesystem::path test_plugin(std::string_view test_case, std::string_view name) {
-  return std::filesystem::path(INFERENCE_TEST_PLUGINS_DIR) / test_case /
-         ("libbackend_" + std::string(name) + ".so");
+  return std::filesystem::path(INFERENCE_TEST_PLUGINS_DIR) / test_case / ("libbackend_" + std::string(name) + ".so");
 }
 
 inline const std::filesystem::path& good_plugin() {

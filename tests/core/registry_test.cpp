@@ -16,10 +16,10 @@ namespace {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
+using test::TempDir;
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using test::TempDir;
 
 class FakeModel final : public TextModel {
  public:
@@ -169,9 +169,9 @@ TEST(Registry, DefaultFailsWithEveryReasonWhenOnlyABackendUsedOnlyWhenNamedIsAva
   add(registry, "stub", Availability::yes(), kPriorityOnlyWhenNamed);
   const Error error = error_of([&] { registry.default_backend(); });
   EXPECT_TRUE(error.is(errc::backend_unavailable));
-  EXPECT_THAT(error.what(), AllOf(HasSubstr("llama_cpp: llama-server not found; "),
-                                  HasSubstr("rocm: no AMD GPU found; "),
-                                  HasSubstr("stub: used only when named explicitly")));
+  EXPECT_THAT(error.what(),
+              AllOf(HasSubstr("llama_cpp: llama-server not found; "), HasSubstr("rocm: no AMD GPU found; "),
+                    HasSubstr("stub: used only when named explicitly")));
 }
 
 TEST(Registry, DefaultFailsWhenNothingIsRegistered) {
@@ -318,7 +318,7 @@ TEST(RegistryLoadPlugins, EarlierDirectoryWinsAndLaterCopyIsNotOpened) {
 
   Registry registry;
   EXPECT_TRUE(registry.load_plugins(search).empty());
-    EXPECT_EQ(registry.list().at(0).plugin_file, first.string());
+  EXPECT_EQ(registry.list().at(0).plugin_file, first.string());
   EXPECT_FALSE(test::is_loaded(test::good_plugin()));
 }
 

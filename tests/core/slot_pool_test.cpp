@@ -82,7 +82,8 @@ TEST(SlotPool, FullQueueRefusesAtOnceWithOverloaded) {
     auto ex = co_await asio::this_coro::executor;
     auto held = co_await pool.acquire();
     for (int i = 0; i < 2; ++i) {
-      asio::co_spawn(ex, [&]() -> asio::awaitable<void> { auto l = co_await pool.acquire(); }, asio::detached);
+      asio::co_spawn(
+          ex, [&]() -> asio::awaitable<void> { auto l = co_await pool.acquire(); }, asio::detached);
     }
     co_await yield_a_few();
     EXPECT_EQ(pool.stats().queue_depth, 2u);
@@ -131,12 +132,16 @@ TEST(SlotPool, CancelledWaiterLeavesTheQueueAndTheNextOneIsServed) {
     auto ex = co_await asio::this_coro::executor;
     auto held = co_await pool.acquire();
     asio::cancellation_signal signal;
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> { auto l = co_await pool.acquire(); },
-                   asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) { cancelled_error = e; }));
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> {
-      auto l = co_await pool.acquire();
-      second_served = true;
-    }, asio::detached);
+    asio::co_spawn(
+        ex, [&]() -> asio::awaitable<void> { auto l = co_await pool.acquire(); },
+        asio::bind_cancellation_slot(signal.slot(), [&](std::exception_ptr e) { cancelled_error = e; }));
+    asio::co_spawn(
+        ex,
+        [&]() -> asio::awaitable<void> {
+          auto l = co_await pool.acquire();
+          second_served = true;
+        },
+        asio::detached);
     co_await yield_a_few();
     EXPECT_EQ(pool.stats().queue_depth, 2u);
     signal.emit(asio::cancellation_type::terminal);
@@ -183,8 +188,9 @@ TEST(SlotPool, CloseFailsWaitersAndRefusesNewRequests) {
   run_async([&]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     auto held = co_await pool.acquire();
-    asio::co_spawn(ex, [&]() -> asio::awaitable<void> { auto l = co_await pool.acquire(); },
-                   [&](std::exception_ptr e) { waiter_error = e; });
+    asio::co_spawn(
+        ex, [&]() -> asio::awaitable<void> { auto l = co_await pool.acquire(); },
+        [&](std::exception_ptr e) { waiter_error = e; });
     co_await yield_a_few();
     pool.close(make_error_code(errc::closed), "test");
     co_await yield_a_few();
@@ -237,9 +243,7 @@ TEST(SlotPool, WaitIdleGivesFalseWhenTheDeadlinePassesFirst) {
   });
 }
 
-TEST(SlotPool, RejectsZeroSlots) {
-  EXPECT_THROW(SlotPool({.slots = 0, .queue_limit = 1}), Error);
-}
+TEST(SlotPool, RejectsZeroSlots) { EXPECT_THROW(SlotPool({.slots = 0, .queue_limit = 1}), Error); }
 
 }  // namespace
 }  // namespace inference

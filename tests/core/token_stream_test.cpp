@@ -188,8 +188,7 @@ TEST(TokenStream, AsioCancellationOfNextCancelsTheStream) {
 TEST(TokenStream, FullQueueGivesOverloaded) {
   run_async([]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto model = make_stub(ex, slots(1, 1),
-                           {{"hang_after_tokens", "0"}});
+    auto model = make_stub(ex, slots(1, 1), {{"hang_after_tokens", "0"}});
     auto a = model->generate("a", tokens(5));
     co_await yield_a_few();
     auto b = model->generate("b", tokens(5));
@@ -253,8 +252,7 @@ TEST(TokenStream, DeadlineWhileQueuedGivesDeadlineExceededAndLeavesTheQueue) {
 TEST(TokenStream, FailAfterTokensSurfacesTheConfiguredError) {
   run_async([]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto model = make_stub(ex, {},
-                           {{"fail_after_tokens", "3"}, {"fail_code", "child_error"}});
+    auto model = make_stub(ex, {}, {{"fail_after_tokens", "3"}, {"fail_code", "child_error"}});
     auto stream = model->generate("a", tokens(10));
     int received = 0;
     try {
@@ -368,7 +366,11 @@ TEST(TokenStream, StopTokenEndsWithStop) {
 TEST(TokenStream, SlowReaderHoldsTheProducerAtTheBufferLimit) {
   run_async([]() -> asio::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
-    auto model = make_stub(ex, [] { LoadOptions o; o.stream_buffer_tokens = 8; return o; }());
+    auto model = make_stub(ex, [] {
+      LoadOptions o;
+      o.stream_buffer_tokens = 8;
+      return o;
+    }());
     auto stream = model->generate("p", tokens(10000));
     auto got5 = co_await stream.next();
     EXPECT_TRUE(got5.has_value());

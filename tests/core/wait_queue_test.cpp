@@ -147,9 +147,8 @@ TEST(WaitQueue, CompleteCountsAsPendingUntilTheHandlerRuns) {
   asio::io_context context;
   Queue queue = make_queue();
   std::size_t pending_seen_by_handler = 99;
-  auto handler = asio::bind_executor(context, [&](boost::system::error_code, int) {
-    pending_seen_by_handler = queue.pending();
-  });
+  auto handler =
+      asio::bind_executor(context, [&](boost::system::error_code, int) { pending_seen_by_handler = queue.pending(); });
   queue.complete(Queue::make_handler(std::move(handler)), {}, 1);
   EXPECT_EQ(queue.pending(), 1u);
   EXPECT_TRUE(queue.empty());  // completed at once, never queued

@@ -144,8 +144,7 @@ TEST(GgufReader, RejectsTrillionElementArrayInASmallFileBeforeAllocating) {
     (void)parse_gguf(raw.bytes(), "big.gguf", generous);
     FAIL() << "accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("array length 1000000000000 cannot fit"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("array length 1000000000000 cannot fit"), std::string::npos) << e.what();
   }
 }
 
@@ -178,8 +177,7 @@ TEST(GgufReader, RejectsValueTypeOutOfRange) {
 }
 
 TEST(GgufReader, RejectsArrayElementTypeOutOfRange) {
-  const auto msg =
-      read_error(RawGguf().header(3, 0, 1).str("k").u32(kArray).u32(0xFFFFFFFF).u64(0).bytes());
+  const auto msg = read_error(RawGguf().header(3, 0, 1).str("k").u32(kArray).u32(0xFFFFFFFF).u64(0).bytes());
   EXPECT_NE(msg.find("array element type code 4294967295 out of range"), std::string::npos) << msg;
 }
 
@@ -193,8 +191,7 @@ TEST(GgufReader, RejectsArraysNestedBeyondTheDepthLimit) {
 }
 
 TEST(GgufReader, RejectsDuplicateKeys) {
-  const auto msg = read_error(
-      RawGguf().header(3, 0, 2).str("k").u32(kUint8).u8(1).str("k").u32(kUint8).u8(2).bytes());
+  const auto msg = read_error(RawGguf().header(3, 0, 2).str("k").u32(kUint8).u8(1).str("k").u32(kUint8).u8(2).bytes());
   EXPECT_NE(msg.find("duplicate key 'k'"), std::string::npos) << msg;
 }
 
@@ -204,8 +201,7 @@ TEST(GgufReader, RejectsInvalidBoolean) {
 }
 
 TEST(GgufReader, RejectsAlignmentThatIsNotAPowerOfTwo) {
-  const auto msg =
-      read_error(RawGguf().header(3, 0, 1).str("general.alignment").u32(kUint32).u32(48).bytes());
+  const auto msg = read_error(RawGguf().header(3, 0, 1).str("general.alignment").u32(kUint32).u32(48).bytes());
   EXPECT_NE(msg.find("not a power of two"), std::string::npos) << msg;
 }
 
@@ -219,14 +215,12 @@ TEST(GgufReader, RejectsTooManyDimensions) {
 }
 
 TEST(GgufReader, RejectsNegativeDimension) {
-  const auto msg =
-      read_error(RawGguf().header(3, 1, 0).str("t").u32(1).i64(-4).u32(kF32).u64(0).zeros(64).bytes());
+  const auto msg = read_error(RawGguf().header(3, 1, 0).str("t").u32(1).i64(-4).u32(kF32).u64(0).zeros(64).bytes());
   EXPECT_NE(msg.find("negative dimension"), std::string::npos) << msg;
 }
 
 TEST(GgufReader, RejectsUnknownTensorType) {
-  const auto msg =
-      read_error(RawGguf().header(3, 1, 0).str("t").u32(1).i64(4).u32(4).u64(0).zeros(64).bytes());
+  const auto msg = read_error(RawGguf().header(3, 1, 0).str("t").u32(1).i64(4).u32(4).u64(0).zeros(64).bytes());
   EXPECT_NE(msg.find("unknown tensor type 4"), std::string::npos) << msg;
 }
 
@@ -246,8 +240,8 @@ TEST(GgufReader, RejectsDimensionsWhoseSizeOverflows) {
 }
 
 TEST(GgufReader, RejectsTensorOffsetBeyondTheFile) {
-  const auto msg = read_error(
-      RawGguf().header(3, 1, 0).str("t").u32(1).i64(4).u32(kF32).u64(1 << 20).zeros(64).bytes());
+  const auto msg =
+      read_error(RawGguf().header(3, 1, 0).str("t").u32(1).i64(4).u32(kF32).u64(1 << 20).zeros(64).bytes());
   EXPECT_NE(msg.find("extends beyond the end of the file"), std::string::npos) << msg;
 }
 
@@ -259,8 +253,7 @@ TEST(GgufReader, RejectsTensorDataRunningPastTheEnd) {
 }
 
 TEST(GgufReader, RejectsMisalignedTensorOffset) {
-  const auto msg =
-      read_error(RawGguf().header(3, 1, 0).str("t").u32(1).i64(4).u32(kF32).u64(4).zeros(128).bytes());
+  const auto msg = read_error(RawGguf().header(3, 1, 0).str("t").u32(1).i64(4).u32(kF32).u64(4).zeros(128).bytes());
   EXPECT_NE(msg.find("not a multiple of the alignment"), std::string::npos) << msg;
 }
 

@@ -27,9 +27,8 @@ GgufBuilder every_value_type() {
   b.set("t.array.string", make_array(ValueType::string, {"a", "", "ccc"}));
   b.set("t.array.float32", make_array(ValueType::float32, {1.0F, -0.5F}));
   b.set("t.array.empty", make_array(ValueType::int64, {}));
-  b.set("t.array.nested",
-        make_array(ValueType::array, {make_array(ValueType::uint8, {uint8_t{1}, uint8_t{2}}),
-                                      make_array(ValueType::uint8, {})}));
+  b.set("t.array.nested", make_array(ValueType::array, {make_array(ValueType::uint8, {uint8_t{1}, uint8_t{2}}),
+                                                        make_array(ValueType::uint8, {})}));
   return b;
 }
 

@@ -23,9 +23,7 @@ TEST(ModelInfoJson, RendersEveryField) {
   EXPECT_EQ(json.size(), 20U);
 }
 
-TEST(ModelInfoJson, AbsentFileTypeIsNull) {
-  EXPECT_TRUE(to_json(inference::ModelInfo{}).at("file_type_id").is_null());
-}
+TEST(ModelInfoJson, AbsentFileTypeIsNull) { EXPECT_TRUE(to_json(inference::ModelInfo{}).at("file_type_id").is_null()); }
 
 TEST(ModelInfoJson, FailedDiscoveryCarriesTheErrorName) {
   DiscoveredModel failed;

@@ -94,8 +94,7 @@ TEST(ModelInfoReader, PerLayerHeadCountsReportTheLargest) {
   test::TempDir dir;
   GgufBuilder b;
   b.set("general.architecture", "openelm");
-  b.set("openelm.attention.head_count",
-        make_array(ValueType::int32, {int32_t{12}, int32_t{16}, int32_t{20}}));
+  b.set("openelm.attention.head_count", make_array(ValueType::int32, {int32_t{12}, int32_t{16}, int32_t{20}}));
   b.write(dir / "m.gguf");
   EXPECT_EQ(read_model_info(dir / "m.gguf").head_count, 20U);
 }
@@ -124,8 +123,7 @@ TEST(ModelInfoReader, RejectsAKnownKeyOfTheWrongType) {
     (void)read_model_info(dir / "m.gguf");
     FAIL() << "accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'llama.context_length' has type string"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("'llama.context_length' has type string"), std::string::npos) << e.what();
   }
 }
 

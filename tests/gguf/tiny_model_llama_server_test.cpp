@@ -11,8 +11,8 @@
 #include <sstream>
 #include <thread>
 
-#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
 
 #include "inference/gguf/tiny_model.hpp"
 #include "test_environment.hpp"
@@ -51,7 +51,8 @@ std::pair<int, std::string> http(uint16_t port, const std::string& method, const
   }
   std::ostringstream request;
   request << method << ' ' << target << " HTTP/1.0\r\nHost: 127.0.0.1\r\n"
-          << "Content-Type: application/json\r\nContent-Length: " << body.size() << "\r\n\r\n" << body;
+          << "Content-Type: application/json\r\nContent-Length: " << body.size() << "\r\n\r\n"
+          << body;
   const auto text = request.str();
   (void)::send(fd, text.data(), text.size(), MSG_NOSIGNAL);
   std::string response;
@@ -91,8 +92,8 @@ TEST(TinyModelLlamaServer, LoadsAndGeneratesTokens) {
     (void)out;
     ::dup2(STDOUT_FILENO, STDERR_FILENO);
     const std::string port_text = std::to_string(port);
-    ::execl(server->c_str(), "llama-server", "-m", model.c_str(), "--host", "127.0.0.1", "--port",
-            port_text.c_str(), "-c", "512", "-np", "1", "-t", "2", static_cast<char*>(nullptr));
+    ::execl(server->c_str(), "llama-server", "-m", model.c_str(), "--host", "127.0.0.1", "--port", port_text.c_str(),
+            "-c", "512", "-np", "1", "-t", "2", static_cast<char*>(nullptr));
     ::_exit(127);
   }
   struct Reaper {
@@ -113,17 +114,16 @@ TEST(TinyModelLlamaServer, LoadsAndGeneratesTokens) {
   }
   ASSERT_TRUE(ready) << "llama-server not ready:\n" << tail_of(log);
 
-  const auto [status, body] = http(port, "POST", "/completion",
-                                   R"({"prompt":"Once upon a time","n_predict":)" +
-                                       std::to_string(kPredictTokens) + R"(,"seed":1})");
+  const auto [status, body] =
+      http(port, "POST", "/completion",
+           R"({"prompt":"Once upon a time","n_predict":)" + std::to_string(kPredictTokens) + R"(,"seed":1})");
   ASSERT_EQ(status, 200) << body << "\n" << tail_of(log);
   const auto json = boost::json::parse(body).as_object();
   EXPECT_EQ(json.at("tokens_predicted").to_number<int>(), kPredictTokens) << body;
   std::cout << "llama-server generated: " << json.at("content").as_string() << "\n";
 
   const auto [chat_status, chat_body] =
-      http(port, "POST", "/v1/chat/completions",
-           R"({"messages":[{"role":"user","content":"hello"}],"max_tokens":8})");
+      http(port, "POST", "/v1/chat/completions", R"({"messages":[{"role":"user","content":"hello"}],"max_tokens":8})");
   EXPECT_EQ(chat_status, 200) << chat_body << "\n" << tail_of(log);
 }
 

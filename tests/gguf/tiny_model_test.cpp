@@ -19,9 +19,7 @@ TEST(TinyModel, DifferentSeedsGiveDifferentWeights) {
   EXPECT_NE(make_tiny_model(1).serialize(), make_tiny_model(2).serialize());
 }
 
-TEST(TinyModel, StaysSmall) {
-  EXPECT_LT(make_tiny_model(1).serialize().size(), kMaxTinyModelBytes);
-}
+TEST(TinyModel, StaysSmall) { EXPECT_LT(make_tiny_model(1).serialize().size(), kMaxTinyModelBytes); }
 
 TEST(TinyModel, HasTheTensorsLlamaCppExpects) {
   const auto image = make_tiny_model(3).serialize();
@@ -39,8 +37,7 @@ TEST(TinyModel, HasTheTensorsLlamaCppExpects) {
   EXPECT_EQ(tensor("output.weight").dims, (std::vector<uint64_t>{o.embedding_length, vocab}));
   EXPECT_EQ(tensor("output_norm.weight").dims, (std::vector<uint64_t>{o.embedding_length}));
   EXPECT_EQ(tensor("blk.1.attn_k.weight").dims, (std::vector<uint64_t>{o.embedding_length, kv}));
-  EXPECT_EQ(tensor("blk.1.ffn_down.weight").dims,
-            (std::vector<uint64_t>{o.feed_forward_length, o.embedding_length}));
+  EXPECT_EQ(tensor("blk.1.ffn_down.weight").dims, (std::vector<uint64_t>{o.feed_forward_length, o.embedding_length}));
   for (const auto& t : file.tensors) {
     EXPECT_EQ((file.data_offset + t.offset) % kDefaultAlignment, 0U) << t.name;
   }

@@ -6,20 +6,34 @@ namespace inference::soak {
 
 std::string_view to_string(Outcome outcome) noexcept {
   switch (outcome) {
-    case Outcome::completed: return "completed";
-    case Outcome::cancelled_queued: return "cancelled_queued";
-    case Outcome::cancelled_streaming: return "cancelled_streaming";
-    case Outcome::dropped_queued: return "dropped_queued";
-    case Outcome::dropped_streaming: return "dropped_streaming";
-    case Outcome::deadline_before_first_token: return "deadline_before_first_token";
-    case Outcome::deadline_while_streaming: return "deadline_while_streaming";
-    case Outcome::deadline_not_reached: return "deadline_not_reached";
-    case Outcome::finished_before_cancel: return "finished_before_cancel";
-    case Outcome::failed_at_kill: return "failed_at_kill";
-    case Outcome::unexpected_error: return "unexpected_error";
-    case Outcome::untyped_exception: return "untyped_exception";
-    case Outcome::hung: return "hung";
-    case Outcome::wrong_result: return "wrong_result";
+    case Outcome::completed:
+      return "completed";
+    case Outcome::cancelled_queued:
+      return "cancelled_queued";
+    case Outcome::cancelled_streaming:
+      return "cancelled_streaming";
+    case Outcome::dropped_queued:
+      return "dropped_queued";
+    case Outcome::dropped_streaming:
+      return "dropped_streaming";
+    case Outcome::deadline_before_first_token:
+      return "deadline_before_first_token";
+    case Outcome::deadline_while_streaming:
+      return "deadline_while_streaming";
+    case Outcome::deadline_not_reached:
+      return "deadline_not_reached";
+    case Outcome::finished_before_cancel:
+      return "finished_before_cancel";
+    case Outcome::failed_at_kill:
+      return "failed_at_kill";
+    case Outcome::unexpected_error:
+      return "unexpected_error";
+    case Outcome::untyped_exception:
+      return "untyped_exception";
+    case Outcome::hung:
+      return "hung";
+    case Outcome::wrong_result:
+      return "wrong_result";
   }
   return "?";
 }

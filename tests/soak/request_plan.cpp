@@ -22,13 +22,20 @@ class Draw {
 
 std::string_view to_string(Fate fate) noexcept {
   switch (fate) {
-    case Fate::normal: return "normal";
-    case Fate::cancel_queued: return "cancel_queued";
-    case Fate::drop_queued: return "drop_queued";
-    case Fate::cancel_streaming: return "cancel_streaming";
-    case Fate::drop_streaming: return "drop_streaming";
-    case Fate::deadline_queued: return "deadline_queued";
-    case Fate::deadline_running: return "deadline_running";
+    case Fate::normal:
+      return "normal";
+    case Fate::cancel_queued:
+      return "cancel_queued";
+    case Fate::drop_queued:
+      return "drop_queued";
+    case Fate::cancel_streaming:
+      return "cancel_streaming";
+    case Fate::drop_streaming:
+      return "drop_streaming";
+    case Fate::deadline_queued:
+      return "deadline_queued";
+    case Fate::deadline_running:
+      return "deadline_running";
   }
   return "?";
 }

@@ -59,7 +59,8 @@ asio::awaitable<std::string> get_slots_body(Socket socket, std::string host, std
   http::response<http::string_body> response;
   co_await http::async_read(socket, buffer, response, asio::use_awaitable);
   if (response.result() != http::status::ok) {
-    throw Error(errc::child_error, "GET /slots: HTTP " + std::to_string(response.result_int()) + ": " + response.body());
+    throw Error(errc::child_error,
+                "GET /slots: HTTP " + std::to_string(response.result_int()) + ": " + response.body());
   }
   co_return std::move(response.body());
 }

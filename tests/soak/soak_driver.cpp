@@ -124,14 +124,17 @@ asio::awaitable<void> SoakDriver::run_request(uint32_t index) {
         tally_.record(index, fate, Outcome::hung, {},
                       fmt::format("no end within {} s after {} tokens", options_.watchdog.count(), tokens));
         return;
-      case Read::Kind::untyped: tally_.record(index, fate, Outcome::untyped_exception, {}, read.message); return;
+      case Read::Kind::untyped:
+        tally_.record(index, fate, Outcome::untyped_exception, {}, read.message);
+        return;
       case Read::Kind::token:
       case Read::Kind::end:
         tally_.record(
             index, fate, Outcome::wrong_result, {},
             fmt::format("{} after {} tokens", read.kind == Read::Kind::token ? "a token" : "the end", tokens));
         return;
-      case Read::Kind::error: break;
+      case Read::Kind::error:
+        break;
     }
     const std::string label = error_label(read.code);
     const GenerateResult result = stream.result();

@@ -170,9 +170,9 @@ int run(soak::SoakOptions options) {
         tally.count(soak::Outcome::dropped_queued) + tally.count(soak::Outcome::dropped_streaming),
         tally.count(soak::Outcome::deadline_before_first_token) + tally.count(soak::Outcome::deadline_while_streaming),
         tally.count(soak::Outcome::deadline_not_reached), tally.count(soak::Outcome::finished_before_cancel),
-        tally.count(soak::Outcome::failed_at_kill), tally.failures(),
-        tally.count(soak::Outcome::hung), driver->killer().kills(),
-        static_cast<double>(driver->baseline_rss()) / soak::kMiB, static_cast<double>(end_rss) / soak::kMiB, seconds);
+        tally.count(soak::Outcome::failed_at_kill), tally.failures(), tally.count(soak::Outcome::hung),
+        driver->killer().kills(), static_cast<double>(driver->baseline_rss()) / soak::kMiB,
+        static_cast<double>(end_rss) / soak::kMiB, seconds);
     std::printf("rss: baseline (after %u requests) %.1f MiB, end %.1f MiB, peak %.1f MiB\n",
                 options.effective_baseline_after(), static_cast<double>(driver->baseline_rss()) / soak::kMiB,
                 static_cast<double>(end_rss) / soak::kMiB,

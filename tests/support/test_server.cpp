@@ -192,8 +192,8 @@ boost::asio::awaitable<void> TestServer::wait_ready() {
       // Not listening yet, or 503 while the model loads: poll again.
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("llama-server was not ready after " + std::to_string(kReadyTimeout.count()) +
-                               " s:\n" + output());
+      throw std::runtime_error("llama-server was not ready after " + std::to_string(kReadyTimeout.count()) + " s:\n" +
+                               output());
     }
     timer.expires_after(kReadyPollInterval);
     co_await timer.async_wait(boost::asio::use_awaitable);

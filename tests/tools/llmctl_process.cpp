@@ -37,7 +37,8 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 std::filesystem::path make_temp_file(const char* tag) {
-  std::string pattern = (std::filesystem::temp_directory_path() / (std::string("llmctl_test_") + tag + "_XXXXXX")).string();
+  std::string pattern =
+      (std::filesystem::temp_directory_path() / (std::string("llmctl_test_") + tag + "_XXXXXX")).string();
   const int fd = ::mkstemp(pattern.data());
   if (fd < 0) throw std::runtime_error("mkstemp: " + std::string(std::strerror(errno)));
   ::close(fd);
@@ -72,7 +73,8 @@ LlmctlProcess::LlmctlProcess(const std::vector<std::string>& args)
 
   std::vector<char*> envp;
   for (char** entry = environ; *entry != nullptr; ++entry) {
-    if (std::strncmp(*entry, "INFERENCE_PLUGIN_PATH=", std::strlen("INFERENCE_PLUGIN_PATH=")) != 0) envp.push_back(*entry);
+    if (std::strncmp(*entry, "INFERENCE_PLUGIN_PATH=", std::strlen("INFERENCE_PLUGIN_PATH=")) != 0)
+      envp.push_back(*entry);
   }
   envp.push_back(nullptr);
 

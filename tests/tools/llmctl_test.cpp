@@ -51,9 +51,8 @@ std::string describe(const RunResult& r) {
 class TempDir {
  public:
   TempDir() {
-    path_ = std::filesystem::temp_directory_path() /
-            ("llmctl_test_" + std::to_string(::getpid()) + "_" +
-             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    path_ = std::filesystem::temp_directory_path() / ("llmctl_test_" + std::to_string(::getpid()) + "_" +
+                                                      ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
@@ -90,8 +89,8 @@ TEST(LlmctlBackends, FindsPluginsNextToTheExecutableWithoutFlags) {
 }
 
 TEST(LlmctlGenerate, JsonPrintsOneLinePerTokenThenTheResult) {
-  const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "5", "--seed", "1",
-                                          "hello"}));
+  const auto r = run_llmctl(
+      with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "5", "--seed", "1", "hello"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const auto lines = r.out_lines();
   ASSERT_EQ(lines.size(), 6U) << describe(r);
@@ -103,8 +102,8 @@ TEST(LlmctlGenerate, JsonPrintsOneLinePerTokenThenTheResult) {
   const auto result = parse_object(lines.back()).at("result").as_object();
   EXPECT_EQ(result.at("finish_reason").as_string(), "length");
   EXPECT_EQ(result.at("generated_tokens").to_number<uint64_t>(), 5U);
-  for (const char* field : {"prompt_tokens", "cached_prompt_tokens", "queue_ms", "ttft_ms", "total_ms",
-                            "prefill_tok_s", "decode_tok_s"}) {
+  for (const char* field :
+       {"prompt_tokens", "cached_prompt_tokens", "queue_ms", "ttft_ms", "total_ms", "prefill_tok_s", "decode_tok_s"}) {
     EXPECT_TRUE(result.contains(field)) << field;
   }
   EXPECT_TRUE(r.err.empty()) << describe(r);
@@ -123,7 +122,8 @@ TEST(LlmctlGenerate, SameSeedGivesTheSameTokens) {
 }
 
 TEST(LlmctlGenerate, TextModePrintsTheTokensTextThenANewline) {
-  const auto json = run_llmctl(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "7", "hi there"}));
+  const auto json =
+      run_llmctl(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "7", "hi there"}));
   const auto text = run_llmctl(with_plugins({"generate", "--backend", "stub", "--max-tokens", "7", "hi", "there"}));
   ASSERT_EQ(json.exit_code, 0) << describe(json);
   ASSERT_EQ(text.exit_code, 0) << describe(text);
@@ -135,8 +135,8 @@ TEST(LlmctlGenerate, TextModePrintsTheTokensTextThenANewline) {
 }
 
 TEST(LlmctlChat, StreamsTheReplyToASystemAndUserMessage) {
-  const auto r = run_llmctl(with_plugins({"chat", "--backend", "stub", "--system", "be brief", "--json", "--max-tokens",
-                                          "3", "hello"}));
+  const auto r = run_llmctl(
+      with_plugins({"chat", "--backend", "stub", "--system", "be brief", "--json", "--max-tokens", "3", "hello"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const auto lines = r.out_lines();
   ASSERT_EQ(lines.size(), 4U) << describe(r);
@@ -146,8 +146,8 @@ TEST(LlmctlChat, StreamsTheReplyToASystemAndUserMessage) {
 }
 
 TEST(LlmctlBench, JsonCountsEveryRequestAndTokenWithinTheSlots) {
-  const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "32", "--concurrency", "8",
-                                          "--slots", "4", "--max-tokens", "16"}));
+  const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "32", "--concurrency",
+                                          "8", "--slots", "4", "--max-tokens", "16"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   ASSERT_EQ(r.out_lines().size(), 1U) << describe(r);
   const auto report = parse_object(r.out_lines().front());
@@ -159,8 +159,8 @@ TEST(LlmctlBench, JsonCountsEveryRequestAndTokenWithinTheSlots) {
   EXPECT_EQ(report.at("slots").to_number<uint64_t>(), 4U);
   EXPECT_LE(report.at("max_in_flight").to_number<uint64_t>(), 4U);
   EXPECT_GE(report.at("max_in_flight").to_number<uint64_t>(), 1U);
-  for (const char* field : {"wall_s", "agg_tok_s", "ttft_ms_p50", "ttft_ms_p99", "queue_ms_p50", "load_ms", "host_cpu_s",
-                            "host_cpu_us_per_token"}) {
+  for (const char* field : {"wall_s", "agg_tok_s", "ttft_ms_p50", "ttft_ms_p99", "queue_ms_p50", "load_ms",
+                            "host_cpu_s", "host_cpu_us_per_token"}) {
     EXPECT_TRUE(report.contains(field)) << field;
   }
   // The stub has no server, so no "listening" moment to compare the load with.
@@ -168,8 +168,8 @@ TEST(LlmctlBench, JsonCountsEveryRequestAndTokenWithinTheSlots) {
 }
 
 TEST(LlmctlBench, CountsFailedRequestsByErrorCode) {
-  const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "6", "--max-tokens", "4",
-                                          "--opt", "fail_after_tokens=2", "--opt", "fail_code=child_exited"}));
+  const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "6", "--max-tokens",
+                                          "4", "--opt", "fail_after_tokens=2", "--opt", "fail_code=child_exited"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const auto report = parse_object(r.out_lines().front());
   EXPECT_EQ(report.at("completed").to_number<uint64_t>(), 0U);
@@ -265,8 +265,8 @@ TEST(LlmctlErrors, HelpExitsZero) {
 }
 
 TEST(LlmctlSignals, CtrlCDuringGenerateCancelsAndExits130) {
-  LlmctlProcess process(with_plugins({"generate", "--backend", "stub", "--json", "--max-tokens", "100000", "--opt",
-                                      "token_delay_us=20000", "hello"}));
+  LlmctlProcess process(with_plugins(
+      {"generate", "--backend", "stub", "--json", "--max-tokens", "100000", "--opt", "token_delay_us=20000", "hello"}));
   ASSERT_TRUE(process.wait_for_output(1, kFirstOutputTimeout));
   const auto signalled = std::chrono::steady_clock::now();
   process.send_signal(SIGINT);

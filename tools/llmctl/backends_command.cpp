@@ -1,7 +1,7 @@
 // llmctl backends: every registered backend, whether it can run here, the server binary it would
 // run, and the plugins that failed to load.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -46,7 +46,8 @@ boost::json::object backends_json(const CommandContext& context, const std::vect
     failures.push_back(std::move(item));
   }
   boost::json::array directories;
-  for (const auto& directory : context.plugin_directories()) directories.push_back(boost::json::string(directory.string()));
+  for (const auto& directory : context.plugin_directories())
+    directories.push_back(boost::json::string(directory.string()));
 
   boost::json::object out;
   out["backends"] = std::move(backends);
@@ -89,7 +90,8 @@ void add_backends_command(CLI::App& app, CommandAction& action) {
   auto options = std::make_shared<BackendsOptions>();
   auto* command = app.add_subcommand("backends", "List the registered backends and plugin load failures");
   add_plugin_flags(*command, options->plugins);
-  command->add_flag("--json", options->json, "Print one JSON object (backends with server_path, failures, plugin_dirs)");
+  command->add_flag("--json", options->json,
+                    "Print one JSON object (backends with server_path, failures, plugin_dirs)");
   command->callback([options, &action] { action = [options] { return run_backends(*options); }; });
 }
 

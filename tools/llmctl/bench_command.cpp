@@ -4,10 +4,10 @@
 // `concurrency` worker coroutines pull request indices from a shared counter until all are
 // taken, so at most `concurrency` requests are in the model at once (the model's slots decide
 // how many of those actually run; the rest queue).
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
@@ -126,8 +126,9 @@ asio::awaitable<void> show_progress(const BenchRun& run, Clock::time_point start
 asio::awaitable<void> run_with_progress(BenchRun& run, uint32_t workers, Clock::time_point start) {
   auto executor = co_await asio::this_coro::executor;
   auto [order, workers_failure, progress_failure] =
-      co_await asio::experimental::make_parallel_group(asio::co_spawn(executor, run_workers(run, workers), asio::deferred),
-                                                       asio::co_spawn(executor, show_progress(run, start), asio::deferred))
+      co_await asio::experimental::make_parallel_group(
+          asio::co_spawn(executor, run_workers(run, workers), asio::deferred),
+          asio::co_spawn(executor, show_progress(run, start), asio::deferred))
           .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
   fmt::print(stderr, "\r\x1b[K");  // erase the progress line
   std::fflush(stderr);
@@ -138,7 +139,9 @@ asio::awaitable<void> run_with_progress(BenchRun& run, uint32_t workers, Clock::
 double process_cpu_seconds() {
   rusage usage{};
   ::getrusage(RUSAGE_SELF, &usage);
-  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 

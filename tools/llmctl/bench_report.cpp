@@ -71,8 +71,8 @@ void print_table(const BenchReport& report, std::FILE* out) {
   TextTable table;
   table.add_row({"backend", settings.backend});
   table.add_row({"model", settings.model.empty() ? "(none)" : settings.model});
-  table.add_row({"requests", fmt::format("{} ({} at a time, {} slots)", settings.requests, settings.concurrency,
-                                         settings.slots)});
+  table.add_row({"requests",
+                 fmt::format("{} ({} at a time, {} slots)", settings.requests, settings.concurrency, settings.slots)});
   table.add_row({"prompt / max tokens", fmt::format("{} words / {}", settings.prompt_words, settings.max_tokens)});
   table.add_row({"completed", fmt::format("{}", stats.completed())});
   table.add_row({"errors", errors});
@@ -84,9 +84,10 @@ void print_table(const BenchReport& report, std::FILE* out) {
     table.add_row({"load", fmt::format("{:.1f} ms", report.load_ms)});
   }
   table.add_row({"wall", fmt::format("{:.3f} s", report.wall_s)});
-  table.add_row({"host cpu", fmt::format("{:.3f} s ({:.1f} us per token)", report.host_cpu_s,
-                                         stats.tokens() == 0 ? 0.0
-                                                             : report.host_cpu_s * 1e6 / static_cast<double>(stats.tokens()))});
+  table.add_row(
+      {"host cpu",
+       fmt::format("{:.3f} s ({:.1f} us per token)", report.host_cpu_s,
+                   stats.tokens() == 0 ? 0.0 : report.host_cpu_s * 1e6 / static_cast<double>(stats.tokens()))});
   table.add_row({"throughput", fmt::format("{:.1f} tok/s, {:.2f} req/s", report.aggregate_tokens_per_s(),
                                            per_second(static_cast<double>(stats.completed()), report.wall_s))});
   table.add_row({"ttft p50 / p99", ms_pair(stats.ttft_ms()) + " ms"});

@@ -30,7 +30,7 @@ struct BenchReport {
   // backends with a child server that logs it): load_ms minus this is what readiness detection
   // costs on top of the server's own start.
   std::optional<double> server_listening_ms;
-  double wall_s = 0.0;   // from the first request to the last one's end
+  double wall_s = 0.0;  // from the first request to the last one's end
   // CPU time (user + system) of this process alone over the same span: the runtime's own cost
   // (plus llmctl's bookkeeping), without the server's, which runs in its own process.
   double host_cpu_s = 0.0;

@@ -126,8 +126,9 @@ asio::awaitable<void> demo(inference::Registry& registry, const DemoOptions& opt
   }
   const auto stats = model->stats();
   std::printf("done: %llu tokens served, at most %llu of %u slots busy at once, %llu restarts\n",
-              static_cast<unsigned long long>(stats.tokens_served), static_cast<unsigned long long>(stats.max_in_flight),
-              stats.slots_total, static_cast<unsigned long long>(stats.restarts));
+              static_cast<unsigned long long>(stats.tokens_served),
+              static_cast<unsigned long long>(stats.max_in_flight), stats.slots_total,
+              static_cast<unsigned long long>(stats.restarts));
   co_await model->close();
 }
 

@@ -98,14 +98,18 @@ void add_request_command(CLI::App& app, CommandAction& action, bool chat) {
   add_plugin_flags(*command, options->plugins);
   add_model_flags(*command, options->model);
   auto& config = options->config;
-  command->add_option_function<int32_t>("--max-tokens", [&config](const int32_t& n) { config.max_tokens = n; },
-                                        "Most tokens to generate (default 256)")
+  command
+      ->add_option_function<int32_t>(
+          "--max-tokens", [&config](const int32_t& n) { config.max_tokens = n; },
+          "Most tokens to generate (default 256)")
       ->check(CLI::NonNegativeNumber);
-  command->add_option_function<float>("--temperature", [&config](const float& t) { config.temperature = t; },
-                                      "Sampling temperature, 0 = greedy (default: the backend's)")
+  command
+      ->add_option_function<float>(
+          "--temperature", [&config](const float& t) { config.temperature = t; },
+          "Sampling temperature, 0 = greedy (default: the backend's)")
       ->check(CLI::NonNegativeNumber);
-  command->add_option_function<uint64_t>("--seed", [&config](const uint64_t& s) { config.seed = s; },
-                                         "Sampling seed (default: the backend's)");
+  command->add_option_function<uint64_t>(
+      "--seed", [&config](const uint64_t& s) { config.seed = s; }, "Sampling seed (default: the backend's)");
   if (chat) command->add_option("--system", options->system, "System message sent before the user message");
   command->add_flag("--json", options->json,
                     "One JSON line per token ({\"id\",\"text\"}), then {\"result\":{...metrics...}}");

@@ -1,6 +1,6 @@
 // llmctl info: what a GGUF model file is, read from its metadata (no backend involved).
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <memory>
 #include <string>
@@ -30,7 +30,8 @@ void print_info_table(const inference::ModelInfo& info) {
   table.add_row({"name", or_dash(info.name)});
   table.add_row({"architecture", info.architecture});
   table.add_row({"size label", or_dash(info.size_label)});
-  table.add_row({"file type", fmt::format("{} ({:.2f} bits per weight)", or_dash(info.file_type), info.bits_per_weight)});
+  table.add_row(
+      {"file type", fmt::format("{} ({:.2f} bits per weight)", or_dash(info.file_type), info.bits_per_weight)});
   table.add_row({"context length", fmt::format("{}", info.context_length)});
   table.add_row({"layers", fmt::format("{}", info.block_count)});
   table.add_row({"embedding length", fmt::format("{}", info.embedding_length)});

@@ -1,7 +1,7 @@
 // llmctl make-model --tiny: write a tiny random llama GGUF model that llama-server can load, for
 // demos and tests on machines without a real model.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdint>
 #include <filesystem>

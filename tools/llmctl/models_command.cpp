@@ -1,6 +1,6 @@
 // llmctl models: the GGUF models in a directory, with the reason for every file that is not one.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <CLI/CLI.hpp>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -52,8 +52,12 @@ void print_models_table(const std::vector<inference::gguf::DiscoveredModel>& mod
       continue;
     }
     const auto& info = *model.info;
-    std::vector<std::string> row{model.path.string(), info.architecture, info.name.empty() ? "-" : info.name,
-                                 info.file_type, format_bytes(info.file_size), fmt::format("{}", info.context_length)};
+    std::vector<std::string> row{model.path.string(),
+                                 info.architecture,
+                                 info.name.empty() ? "-" : info.name,
+                                 info.file_type,
+                                 format_bytes(info.file_size),
+                                 fmt::format("{}", info.context_length)};
     if (!backend.empty() && verdicts[i]) {
       row.push_back(verdicts[i]->available ? "yes" : "no");
       refusals.push_back(model.path.string() + ": " + (verdicts[i]->available ? "yes" : "no") +

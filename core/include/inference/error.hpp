@@ -40,9 +40,7 @@ enum class errc {
 
 const std::error_category& error_category() noexcept;
 
-inline std::error_code make_error_code(errc e) noexcept {
-  return {static_cast<int>(e), error_category()};
-}
+inline std::error_code make_error_code(errc e) noexcept { return {static_cast<int>(e), error_category()}; }
 
 // The symbolic name of a code ("child_exited"), stable for scripts and JSON output.
 std::string_view error_name(errc e) noexcept;

@@ -28,17 +28,17 @@ struct GenerateConfig {
   std::optional<float> min_p;           // in [0, 1]
   std::optional<float> repeat_penalty;  // >= 0 (1 = none)
   std::optional<uint64_t> seed;
-  std::vector<std::string> stop;      // stop strings
-  std::vector<int32_t> stop_tokens;   // stop token ids
-  int32_t logprobs = 0;               // top-N probabilities per token, 0 = off; >= 0
-  std::string session;                // affinity key; empty = none
+  std::vector<std::string> stop;     // stop strings
+  std::vector<int32_t> stop_tokens;  // stop token ids
+  int32_t logprobs = 0;              // top-N probabilities per token, 0 = off; >= 0
+  std::string session;               // affinity key; empty = none
   // Bounds on queueing plus generation. When one passes, the stream fails with
   // Error(deadline_exceeded): result().finish_reason is `error`, result().error is
   // deadline_exceeded (tokens produced before are still delivered first). When both are set,
   // the earlier one applies.
   std::optional<std::chrono::steady_clock::time_point> deadline;  // a fixed point in time
   std::optional<std::chrono::steady_clock::duration> timeout;     // from each generate()/chat() call
-  std::optional<int32_t> priority;    // higher is served first; unset = 0
+  std::optional<int32_t> priority;                                // higher is served first; unset = 0
 
   int32_t effective_max_tokens() const { return max_tokens.value_or(kDefaultMaxTokens); }
 

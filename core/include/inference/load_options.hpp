@@ -21,13 +21,13 @@ struct LoadOptions {
   // prvalue aggregates that own memory (see docs/architecture.md).
   LoadOptions() = default;
 
-  uint32_t context_len = 0;     // per slot; 0 = the model's default
-  int32_t gpu_layers = -1;      // -1 = all, 0 = CPU only
+  uint32_t context_len = 0;  // per slot; 0 = the model's default
+  int32_t gpu_layers = -1;   // -1 = all, 0 = CPU only
   uint32_t parallel_slots = kDefaultParallelSlots;
   uint32_t queue_limit = kDefaultQueueLimit;
   std::size_t stream_buffer_tokens = kDefaultStreamBufferTokens;
-  std::string chat_template;    // override; empty = the model's own
-  int32_t device = -1;          // GPU index, -1 = auto
+  std::string chat_template;  // override; empty = the model's own
+  int32_t device = -1;        // GPU index, -1 = auto
   // Backend-specific knobs (which program to run, its extra arguments, timeouts...): each backend
   // documents its keys and refuses keys it does not know with invalid_argument.
   std::map<std::string, std::string> backend_options;

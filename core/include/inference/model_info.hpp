@@ -10,25 +10,25 @@
 namespace inference {
 
 struct ModelInfo {
-  std::string path;              // the file given (first shard for split models)
-  std::string architecture;      // general.architecture, e.g. "llama"
-  std::string name;              // general.name, empty when absent
-  std::string file_type;         // quantisation named from general.file_type: "Q4_K_M", "F16", "type_N"
+  std::string path;          // the file given (first shard for split models)
+  std::string architecture;  // general.architecture, e.g. "llama"
+  std::string name;          // general.name, empty when absent
+  std::string file_type;     // quantisation named from general.file_type: "Q4_K_M", "F16", "type_N"
   std::optional<uint32_t> file_type_id;
-  std::string size_label;        // general.size_label, e.g. "8B"
-  uint64_t context_length = 0;   // <arch>.context_length (0 when absent)
-  uint64_t block_count = 0;      // <arch>.block_count: number of layers
-  uint64_t embedding_length = 0; // <arch>.embedding_length
-  uint64_t head_count = 0;       // <arch>.attention.head_count
-  uint64_t head_count_kv = 0;    // <arch>.attention.head_count_kv (defaults to head_count)
-  uint64_t vocab_size = 0;       // length of tokenizer.ggml.tokens
-  std::string tokenizer_model;   // tokenizer.ggml.model, e.g. "llama", "gpt2"
+  std::string size_label;         // general.size_label, e.g. "8B"
+  uint64_t context_length = 0;    // <arch>.context_length (0 when absent)
+  uint64_t block_count = 0;       // <arch>.block_count: number of layers
+  uint64_t embedding_length = 0;  // <arch>.embedding_length
+  uint64_t head_count = 0;        // <arch>.attention.head_count
+  uint64_t head_count_kv = 0;     // <arch>.attention.head_count_kv (defaults to head_count)
+  uint64_t vocab_size = 0;        // length of tokenizer.ggml.tokens
+  std::string tokenizer_model;    // tokenizer.ggml.model, e.g. "llama", "gpt2"
   bool has_chat_template = false;
   double bits_per_weight = 0.0;  // derived from the file type (0 when unknown)
   uint32_t gguf_version = 0;
   uint64_t tensor_count = 0;
-  uint64_t tensor_bytes = 0;     // sum of all tensor data sizes, over all shards
-  uint64_t file_size = 0;        // bytes on disk, over all shards
+  uint64_t tensor_bytes = 0;        // sum of all tensor data sizes, over all shards
+  uint64_t file_size = 0;           // bytes on disk, over all shards
   std::vector<std::string> shards;  // every file of a split model, in order; one entry otherwise
 };
 

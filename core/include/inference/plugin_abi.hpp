@@ -50,9 +50,9 @@ inline constexpr const char* kPluginSymbol = "inference_plugin_v1";
 
 // Compiler, standard library, Boost and language versions: what must match for C++ types to be
 // shared. Compared as a string by the loader; a plugin with another tag is refused.
-#define INFERENCE_BUILD_TAG                                                                 \
-  INFERENCE_COMPILER_TAG ";" INFERENCE_STDLIB_TAG ";boost-" INFERENCE_STRINGIFY(BOOST_VERSION) \
-      ";cxx-" INFERENCE_STRINGIFY(__cplusplus)
+#define INFERENCE_BUILD_TAG                       \
+  INFERENCE_COMPILER_TAG ";" INFERENCE_STDLIB_TAG \
+                         ";boost-" INFERENCE_STRINGIFY(BOOST_VERSION) ";cxx-" INFERENCE_STRINGIFY(__cplusplus)
 
 // Receives the backends a plugin registers. Valid only during register_backends().
 class PluginRegistrar {
@@ -73,7 +73,7 @@ struct InferencePluginDescriptor {
 
 }  // namespace inference
 
-#define INFERENCE_PLUGIN(register_fn)                                                      \
-  extern "C" __attribute__((visibility("default"), used))                                \
-  const ::inference::InferencePluginDescriptor inference_plugin_v1 = {                   \
-      ::inference::kPluginAbiVersion, INFERENCE_BUILD_TAG, &(register_fn)};
+#define INFERENCE_PLUGIN(register_fn)                                                                 \
+  extern "C" __attribute__((visibility("default"), used))                                             \
+  const ::inference::InferencePluginDescriptor inference_plugin_v1 = {::inference::kPluginAbiVersion, \
+                                                                      INFERENCE_BUILD_TAG, &(register_fn)};

@@ -33,8 +33,8 @@ struct BackendEntry {
 
 struct PluginSearch {
   std::vector<std::filesystem::path> directories;  // searched first, in order
-  bool use_environment = true;  // INFERENCE_PLUGIN_PATH
-  bool use_default = true;      // next to the executable
+  bool use_environment = true;                     // INFERENCE_PLUGIN_PATH
+  bool use_default = true;                         // next to the executable
 };
 
 // A plugin file that could not be loaded while scanning directories.

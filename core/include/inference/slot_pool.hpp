@@ -39,15 +39,15 @@ struct SlotRequest {
   explicit SlotRequest(std::string session_key, int32_t priority_level = 0)
       : session(std::move(session_key)), priority(priority_level) {}
 
-  std::string session;  // empty: no affinity
-  int32_t priority = 0; // higher first
+  std::string session;   // empty: no affinity
+  int32_t priority = 0;  // higher first
 };
 
 struct SlotPoolStats {
   uint32_t slots_total = 0;
   uint32_t slots_busy = 0;
   uint64_t queue_depth = 0;
-  uint64_t max_in_flight = 0;   // high-water mark of busy slots
+  uint64_t max_in_flight = 0;  // high-water mark of busy slots
   uint64_t acquired_total = 0;
   uint64_t rejected_total = 0;  // refused with overloaded
   uint64_t affinity_hits = 0;   // acquisitions that got the session's previous slot

@@ -88,8 +88,7 @@ struct StreamOptions {
   std::optional<std::chrono::steady_clock::duration> timeout;
 };
 
-TokenStream spawn_stream(const boost::asio::any_io_executor& executor, StreamOptions options,
-                         StreamBody body);
+TokenStream spawn_stream(const boost::asio::any_io_executor& executor, StreamOptions options, StreamBody body);
 
 // A stream that has already failed with `error` (e.g. overloaded before anything started): its
 // first next() throws Error(error, message).

@@ -43,9 +43,9 @@ enum class FinishReason {
 std::string_view to_string(FinishReason reason) noexcept;
 
 struct GenerateMetrics {
-  uint64_t prompt_tokens = 0;         // as counted by the backend (the server, for llama-server)
+  uint64_t prompt_tokens = 0;  // as counted by the backend (the server, for llama-server)
   uint64_t generated_tokens = 0;
-  uint64_t cached_prompt_tokens = 0;  // prompt tokens served from the slot's KV cache
+  uint64_t cached_prompt_tokens = 0;                // prompt tokens served from the slot's KV cache
   std::chrono::nanoseconds queue_wait{0};           // waiting for a slot
   std::chrono::nanoseconds time_to_first_token{0};  // from the request to the first token
   std::chrono::nanoseconds total_time{0};           // from the request to the end
@@ -78,12 +78,12 @@ struct ModelStats {
   uint32_t slots_total = 0;
   uint32_t slots_busy = 0;
   uint64_t queue_depth = 0;
-  uint64_t max_in_flight = 0;     // high-water mark of busy slots since load
-  uint64_t requests_total = 0;    // admitted requests
-  uint64_t requests_rejected = 0; // refused with overloaded
+  uint64_t max_in_flight = 0;      // high-water mark of busy slots since load
+  uint64_t requests_total = 0;     // admitted requests
+  uint64_t requests_rejected = 0;  // refused with overloaded
   uint64_t tokens_served = 0;
-  uint64_t restarts = 0;          // backend restarts (server processes relaunched)
-  bool failed = false;            // the model gave up (e.g. restart budget exhausted)
+  uint64_t restarts = 0;  // backend restarts (server processes relaunched)
+  bool failed = false;    // the model gave up (e.g. restart budget exhausted)
 };
 
 }  // namespace inference

@@ -41,8 +41,8 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
-#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/prefer.hpp>
@@ -81,8 +81,8 @@ class WaitQueue<void(Error, Values...), Data> {
   // bound to its associated executor (see above). Every handler given to the queue is made here.
   template <class CompletionHandler>
   static Handler make_handler(CompletionHandler&& handler) {
-    auto executor = boost::asio::prefer(boost::asio::get_associated_executor(handler),
-                                        boost::asio::execution::blocking.never);
+    auto executor =
+        boost::asio::prefer(boost::asio::get_associated_executor(handler), boost::asio::execution::blocking.never);
     return Handler(boost::asio::bind_executor(std::move(executor), std::forward<CompletionHandler>(handler)));
   }
 
@@ -189,8 +189,8 @@ class WaitQueue<void(Error, Values...), Data> {
       // assign another operation's handler to the same slot.
       auto slot = boost::asio::get_associated_cancellation_slot(*waiter->handler);
       if (slot.is_connected()) {
-        slot.assign([weak_core = this->weak_from_this(), weak_waiter = std::weak_ptr<Waiter>(waiter)](
-                        boost::asio::cancellation_type) {
+        slot.assign([weak_core = this->weak_from_this(),
+                     weak_waiter = std::weak_ptr<Waiter>(waiter)](boost::asio::cancellation_type) {
           auto core = weak_core.lock();
           auto w = weak_waiter.lock();
           if (core && w) core->cancel(*w);
@@ -226,9 +226,8 @@ class WaitQueue<void(Error, Values...), Data> {
       std::shared_ptr<Waiter> waiter = waiters.front();
       std::tuple<Values...> values = values_for(waiter->data);
       Handler handler = take_locked(*waiter);
-      std::apply(
-          [&](auto&&... v) { dispatch(this->shared_from_this(), std::move(handler), Error(), std::move(v)...); },
-          std::move(values));
+      std::apply([&](auto&&... v) { dispatch(this->shared_from_this(), std::move(handler), Error(), std::move(v)...); },
+                 std::move(values));
       return true;
     }
 

@@ -19,13 +19,13 @@ inline constexpr std::uint64_t kKvBytesPerElement = 2;
 inline constexpr std::uint64_t kFitHeadroomBytes = 768ull << 20;
 
 struct FitEstimate {
-  std::uint64_t weight_bytes = 0;      // tensor bytes of the offloaded part
-  std::uint64_t kv_bytes = 0;          // KV cache of the offloaded layers
+  std::uint64_t weight_bytes = 0;  // tensor bytes of the offloaded part
+  std::uint64_t kv_bytes = 0;      // KV cache of the offloaded layers
   std::uint64_t headroom_bytes = 0;
-  std::uint64_t required_bytes = 0;    // the sum of the three
+  std::uint64_t required_bytes = 0;  // the sum of the three
   std::uint64_t free_bytes = 0;
-  std::uint64_t total_context = 0;     // tokens, over all slots
-  std::uint64_t layers = 0;            // layers estimated on the GPU
+  std::uint64_t total_context = 0;  // tokens, over all slots
+  std::uint64_t layers = 0;         // layers estimated on the GPU
   bool fits() const noexcept { return required_bytes <= free_bytes; }
 };
 

@@ -7,10 +7,9 @@ constexpr std::uint64_t kMiB = 1024 * 1024;
 }  // namespace
 
 std::string GpuInfo::describe() const {
-  return "GPU " + std::to_string(index) + " (" + (gfx_target.empty() ? std::string("unknown gfx") : gfx_target) +
-         ", " + (integrated ? "integrated" : "discrete") + ", " + std::to_string(to_mib(vram_total)) +
-         " MiB VRAM, " + std::to_string(to_mib(vram_free())) + " MiB free, renderD" + std::to_string(render_minor) +
-         ")";
+  return "GPU " + std::to_string(index) + " (" + (gfx_target.empty() ? std::string("unknown gfx") : gfx_target) + ", " +
+         (integrated ? "integrated" : "discrete") + ", " + std::to_string(to_mib(vram_total)) + " MiB VRAM, " +
+         std::to_string(to_mib(vram_free())) + " MiB free, renderD" + std::to_string(render_minor) + ")";
 }
 
 std::string gfx_target_name(std::uint32_t gfx_target_version) {

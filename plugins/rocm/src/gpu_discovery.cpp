@@ -65,16 +65,15 @@ std::vector<std::uint32_t> topology_nodes(const fs::path& nodes_dir) {
   std::error_code ec;
   fs::directory_iterator it(nodes_dir, ec);
   if (ec) {
-    fail("no KFD topology at " + nodes_dir.string() + " (" + ec.message() +
-         "); is the amdgpu driver loaded?");
+    fail("no KFD topology at " + nodes_dir.string() + " (" + ec.message() + "); is the amdgpu driver loaded?");
   }
   std::vector<std::uint32_t> nodes;
   for (; it != fs::directory_iterator(); it.increment(ec)) {
     if (ec) fail("cannot list " + nodes_dir.string() + ": " + ec.message());
     const auto number = parse_unsigned(it->path().filename().string());
     if (!number || *number > UINT32_MAX) continue;  // not a node directory
-    if (nodes.size() == kMaxTopologyNodes) fail(nodes_dir.string() + ": more than " +
-                                                std::to_string(kMaxTopologyNodes) + " nodes");
+    if (nodes.size() == kMaxTopologyNodes)
+      fail(nodes_dir.string() + ": more than " + std::to_string(kMaxTopologyNodes) + " nodes");
     nodes.push_back(static_cast<std::uint32_t>(*number));
   }
   std::sort(nodes.begin(), nodes.end());
@@ -185,8 +184,8 @@ const GpuInfo& select_gpu(const GpuDiscovery& discovery, int requested) {
                   "device " + std::to_string(requested) + " is not a readable GPU; found: " + found_summary(discovery));
     }
     if (!it->usable()) {
-      throw Error(errc::invalid_argument, "device " + std::to_string(requested) + " is not a usable discrete AMD GPU: " +
-                                              it->describe() +
+      throw Error(errc::invalid_argument, "device " + std::to_string(requested) +
+                                              " is not a usable discrete AMD GPU: " + it->describe() +
                                               " (an integrated GPU's memory is system RAM; llama-server on it fails)");
     }
     return *it;

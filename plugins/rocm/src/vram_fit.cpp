@@ -56,10 +56,10 @@ std::int32_t layers_that_fit(const ModelInfo& model, std::uint64_t total_context
 }
 
 std::string describe_shortfall(const ModelInfo& model, const FitEstimate& estimate, const std::string& gpu) {
-  const std::string layers = estimate.layers == model.block_count
-                                 ? std::string("all ") + std::to_string(model.block_count) + " layers"
-                                 : std::to_string(estimate.layers) + " of " + std::to_string(model.block_count) +
-                                       " layers";
+  const std::string layers =
+      estimate.layers == model.block_count
+          ? std::string("all ") + std::to_string(model.block_count) + " layers"
+          : std::to_string(estimate.layers) + " of " + std::to_string(model.block_count) + " layers";
   return model.path + " needs " + std::to_string(to_mib(estimate.required_bytes)) + " MiB for " + layers +
          " (weights " + std::to_string(to_mib(estimate.weight_bytes)) + " MiB + KV cache " +
          std::to_string(to_mib(estimate.kv_bytes)) + " MiB for " + std::to_string(estimate.total_context) +

@@ -40,9 +40,7 @@ TokenStream StubModel::generate(std::string prompt, GenerateConfig config) {
   StreamOptions stream(options_.stream_buffer_tokens, config);
   return spawn_stream(executor_, stream,
                       [self = shared_from_this(), prompt = std::move(prompt),
-                       config = std::move(config)](StreamWriter& writer) {
-                        return self->run(writer, prompt, config);
-                      });
+                       config = std::move(config)](StreamWriter& writer) { return self->run(writer, prompt, config); });
 }
 
 TokenStream StubModel::chat(std::vector<Message> messages, GenerateConfig config) {
@@ -86,8 +84,8 @@ asio::awaitable<FinishReason> StubModel::run(StreamWriter& writer, std::string p
     }
     if (stub_.token_delay.count() > 0) co_await pause(stub_.token_delay);
     Token token = token_at(seed, i);
-    const bool stop = std::find(config.stop_tokens.begin(), config.stop_tokens.end(), token.id) !=
-                      config.stop_tokens.end();
+    const bool stop =
+        std::find(config.stop_tokens.begin(), config.stop_tokens.end(), token.id) != config.stop_tokens.end();
     if (stop) co_return FinishReason::stop;
     co_await writer.push(std::move(token));
     count_token();

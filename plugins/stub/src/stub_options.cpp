@@ -51,9 +51,10 @@ StubOptions parse_stub_options(const std::map<std::string, std::string>& options
     } else if (key == "fail_detail") {
       out.fail_detail = value;
     } else {
-      throw Error(errc::invalid_argument, "stub backend option " + key + ": unknown (known: token_delay_us, "
-                                          "prefill_delay_us, fail_after_tokens, fail_code, crash_after_tokens, "
-                                          "hang_after_tokens, fail_load, fail_detail)");
+      throw Error(errc::invalid_argument, "stub backend option " + key +
+                                              ": unknown (known: token_delay_us, "
+                                              "prefill_delay_us, fail_after_tokens, fail_code, crash_after_tokens, "
+                                              "hang_after_tokens, fail_load, fail_detail)");
     }
   }
   return out;

@@ -7,13 +7,12 @@ namespace inference::stub {
 namespace {
 
 constexpr std::array<std::string_view, 64> kWords{
-    "the",   "a",     "model", "token",  "stream", "slot",  "queue", "server", "river", "stone",
-    "light", "quiet", "blue",  "green",  "north",  "south", "rain",  "wind",   "fire",  "cloud",
-    "paper", "glass", "iron",  "silver", "gold",   "shadow", "bright", "small", "large", "early",
-    "late",  "open",  "close", "under",  "over",   "after", "before", "again", "still", "always",
-    "never", "often", "city",  "field",  "garden", "house", "road",  "bridge", "tower", "market",
-    "song",  "story", "dream", "voice",  "letter", "number", "circle", "line",  "point", "edge",
-    "and",   "of",    "to",    "in"};
+    "the",    "a",      "model", "token",  "stream", "slot",   "queue",  "server", "river", "stone", "light",
+    "quiet",  "blue",   "green", "north",  "south",  "rain",   "wind",   "fire",   "cloud", "paper", "glass",
+    "iron",   "silver", "gold",  "shadow", "bright", "small",  "large",  "early",  "late",  "open",  "close",
+    "under",  "over",   "after", "before", "again",  "still",  "always", "never",  "often", "city",  "field",
+    "garden", "house",  "road",  "bridge", "tower",  "market", "song",   "story",  "dream", "voice", "letter",
+    "number", "circle", "line",  "point",  "edge",   "and",    "of",     "to",     "in"};
 
 // splitmix64: a tiny, well-distributed mixer; all the stub needs for repeatable sequences.
 constexpr uint64_t mix(uint64_t x) noexcept {

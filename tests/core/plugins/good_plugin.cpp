@@ -42,15 +42,16 @@ class GoodModel final : public TextModel, public std::enable_shared_from_this<Go
 
   TokenStream generate(std::string, GenerateConfig) override {
     // The body owns the model: the stream keeps it alive while it runs.
-    return spawn_stream(executor_, {}, [self = shared_from_this()](StreamWriter& writer) -> asio::awaitable<FinishReason> {
-      int32_t id = 0;
-      for (const char* text : kTokens) {
-        // A named token: g++ 12 miscompiles an aggregate temporary passed to a co_await'ed call.
-        Token token{id++, text, {}};
-        co_await writer.push(std::move(token));
-      }
-      co_return FinishReason::length;
-    });
+    return spawn_stream(executor_, {},
+                        [self = shared_from_this()](StreamWriter& writer) -> asio::awaitable<FinishReason> {
+                          int32_t id = 0;
+                          for (const char* text : kTokens) {
+                            // A named token: g++ 12 miscompiles an aggregate temporary passed to a co_await'ed call.
+                            Token token{id++, text, {}};
+                            co_await writer.push(std::move(token));
+                          }
+                          co_return FinishReason::length;
+                        });
   }
   TokenStream chat(std::vector<Message>, GenerateConfig config) override { return generate({}, std::move(config)); }
   ModelInfo info() const override {

@@ -10,7 +10,8 @@ class UnusedBackend final : public inference::Backend {
  public:
   std::string name() const override { return "testthrows"; }
   inference::Availability available() const override { return inference::Availability::yes(); }
-  boost::asio::awaitable<std::shared_ptr<inference::TextModel>> load_model(std::string, inference::LoadOptions) override {
+  boost::asio::awaitable<std::shared_ptr<inference::TextModel>> load_model(std::string,
+                                                                           inference::LoadOptions) override {
     co_return nullptr;
   }
 };

@@ -11,5 +11,6 @@ void register_backends(inference::PluginRegistrar&) { std::abort(); }
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"), used)) const inference::InferencePluginDescriptor inference_plugin_v1 = {
-    kFutureAbiVersion, INFERENCE_BUILD_TAG, &register_backends};
+extern "C" __attribute__((visibility("default"), used))
+const inference::InferencePluginDescriptor inference_plugin_v1 = {kFutureAbiVersion, INFERENCE_BUILD_TAG,
+                                                                  &register_backends};

@@ -31,8 +31,8 @@
 #include "inference/gguf/tiny_model.hpp"
 #include "inference/registry.hpp"
 #include "support/child_processes.hpp"
-#include "support/test_inputs.hpp"
 #include "support/greedy_config.hpp"
+#include "support/test_inputs.hpp"
 
 namespace inference::test {
 namespace {
@@ -68,8 +68,8 @@ std::optional<std::string> skip_reason() {
   return std::nullopt;
 }
 
-#define SKIP_WITHOUT_REAL_SERVER()                                                           \
-  do {                                                                                       \
+#define SKIP_WITHOUT_REAL_SERVER()                                                               \
+  do {                                                                                           \
     if (const auto reason = skip_reason()) GTEST_SKIP() << "host app test skipped: " << *reason; \
   } while (false)
 
@@ -96,7 +96,10 @@ class ScratchTmpdir {
     ::setenv("TMPDIR", path_.c_str(), 1);
   }
   ~ScratchTmpdir() {
-    if (previous_.empty()) ::unsetenv("TMPDIR"); else ::setenv("TMPDIR", previous_.c_str(), 1);
+    if (previous_.empty())
+      ::unsetenv("TMPDIR");
+    else
+      ::setenv("TMPDIR", previous_.c_str(), 1);
     std::error_code ignored;
     fs::remove_all(path_, ignored);
   }

@@ -20,9 +20,9 @@ std::vector<std::string> entries_named(const std::vector<std::string>& env, std:
 TEST(DeviceEnvironment, ParentSelectionVariablesAreReplacedByExactlyOneHipVisibleDevices) {
   llama_server::LaunchSpec spec;
   pin_device(spec, 0, std::nullopt);
-  const std::vector<std::string> parent = {"PATH=/usr/bin", "HIP_VISIBLE_DEVICES=1,0", "ROCR_VISIBLE_DEVICES=0,1",
-                                           "CUDA_VISIBLE_DEVICES=1", "GPU_DEVICE_ORDINAL=1",
-                                           "HIP_VISIBLE_DEVICES=1"};
+  const std::vector<std::string> parent = {
+      "PATH=/usr/bin",          "HIP_VISIBLE_DEVICES=1,0", "ROCR_VISIBLE_DEVICES=0,1",
+      "CUDA_VISIBLE_DEVICES=1", "GPU_DEVICE_ORDINAL=1",    "HIP_VISIBLE_DEVICES=1"};
   const auto env = llama_server::build_server_environment(spec, parent, "key");
   EXPECT_EQ(entries_named(env, "HIP_VISIBLE_DEVICES"), std::vector<std::string>{"HIP_VISIBLE_DEVICES=0"});
   EXPECT_TRUE(entries_named(env, "ROCR_VISIBLE_DEVICES").empty());
@@ -39,9 +39,8 @@ TEST(DeviceEnvironment, UserHsaOverrideIsInheritedUnlessTheOptionSetsOne) {
             std::vector<std::string>{"HSA_OVERRIDE_GFX_VERSION=11.0.0"});
   llama_server::LaunchSpec overridden;
   pin_device(overridden, 1, std::string("11.0.1"));
-  EXPECT_EQ(
-      entries_named(llama_server::build_server_environment(overridden, parent, "k"), "HSA_OVERRIDE_GFX_VERSION"),
-      std::vector<std::string>{"HSA_OVERRIDE_GFX_VERSION=11.0.1"});
+  EXPECT_EQ(entries_named(llama_server::build_server_environment(overridden, parent, "k"), "HSA_OVERRIDE_GFX_VERSION"),
+            std::vector<std::string>{"HSA_OVERRIDE_GFX_VERSION=11.0.1"});
 }
 
 TEST(DeviceEnvironment, PinningTwiceKeepsOneSettingAndOtherEdits) {

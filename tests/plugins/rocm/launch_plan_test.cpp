@@ -62,8 +62,7 @@ std::string error_of(const std::function<void()>& action) {
 TEST(LaunchPlan, ModelLargerThanFreeVramIsRefusedWithTheNumbers) {
   FakeSysfs sysfs;
   test::make_9950x_with_7800xt(sysfs);
-  const std::string error =
-      error_of([&] { plan_launch(big_model(), options_for(sysfs), fake_env({})); });
+  const std::string error = error_of([&] { plan_launch(big_model(), options_for(sysfs), fake_env({})); });
   EXPECT_NE(error.find("/models/too-big.gguf needs 31792 MiB"), std::string::npos) << error;
   EXPECT_NE(error.find("weights 30000 MiB + KV cache 1024 MiB for 8192 tokens"), std::string::npos) << error;
   EXPECT_NE(error.find("16073 MiB free"), std::string::npos) << error;
@@ -114,8 +113,9 @@ TEST(LaunchPlan, RocmServerPathComesBeforeTheEngineSearch) {
   EXPECT_EQ(find_rocm_server_binary(std::nullopt, env), rocm);
   EXPECT_EQ(find_rocm_server_binary(generic, env), generic);  // an explicit path wins
   EXPECT_EQ(find_rocm_server_binary(std::nullopt, fake_env({{"LLAMA_SERVER_PATH", generic.string()}})), generic);
-  const std::string missing = error_of(
-      [&] { find_rocm_server_binary(std::nullopt, fake_env({{"ROCM_LLAMA_SERVER_PATH", "/nonexistent/ls"}})); });
+  const std::string missing = error_of([&] {
+    find_rocm_server_binary(std::nullopt, fake_env({{"ROCM_LLAMA_SERVER_PATH", "/nonexistent/ls"}}));
+  });
   EXPECT_NE(missing.find("ROCM_LLAMA_SERVER_PATH"), std::string::npos) << missing;
   EXPECT_NE(missing.find("/nonexistent/ls"), std::string::npos) << missing;
 }

@@ -15,12 +15,12 @@
 
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
-#include "support/run_async.hpp"
-#include "support/test_inputs.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/registry.hpp"
 #include "rocm_backend.hpp"
 #include "support/greedy_config.hpp"
+#include "support/run_async.hpp"
+#include "support/test_inputs.hpp"
 
 namespace inference::rocm {
 namespace {
@@ -39,16 +39,14 @@ constexpr std::chrono::seconds kTestBudget{240};
 
 fs::path test_server() { return inference::test::llama_server_for_tests(); }
 
-fs::path test_model() {
-  return inference::test::tiny_model_for_tests();
-}
+fs::path test_model() { return inference::test::tiny_model_for_tests(); }
 
-#define SKIP_WITHOUT_LLAMA_SERVER()                                                           \
-  do {                                                                                        \
-    if (test_server().empty() || ::access(test_server().c_str(), X_OK) != 0) {                \
-      GTEST_SKIP() << "no executable llama-server (INFERENCE_TEST_LLAMA_SERVER)";             \
-    }                                                                                         \
-    if (!fs::is_regular_file(test_model())) GTEST_SKIP() << test_model() << " missing";       \
+#define SKIP_WITHOUT_LLAMA_SERVER()                                                     \
+  do {                                                                                  \
+    if (test_server().empty() || ::access(test_server().c_str(), X_OK) != 0) {          \
+      GTEST_SKIP() << "no executable llama-server (INFERENCE_TEST_LLAMA_SERVER)";       \
+    }                                                                                   \
+    if (!fs::is_regular_file(test_model())) GTEST_SKIP() << test_model() << " missing"; \
   } while (false)
 
 LoadOptions cpu_options(const FakeSysfs& sysfs) {
@@ -56,9 +54,8 @@ LoadOptions cpu_options(const FakeSysfs& sysfs) {
   options.parallel_slots = kSlots;
   options.context_len = kContextPerSlot;
   options.gpu_layers = 0;
-  options.backend_options = {{"sysfs_root", sysfs.sysfs_root().string()},
-                             {"kfd_path", sysfs.kfd_path().string()},
-                             {"ignore_eos", "1"}};
+  options.backend_options = {
+      {"sysfs_root", sysfs.sysfs_root().string()}, {"kfd_path", sysfs.kfd_path().string()}, {"ignore_eos", "1"}};
   options.backend_options["server_path"] = test_server().string();
   options.backend_options["server_args"] = "-t\n1";  // one argument per line
   return options;

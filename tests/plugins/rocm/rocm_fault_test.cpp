@@ -21,12 +21,12 @@
 
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
-#include "support/run_async.hpp"
-#include "support/test_inputs.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
 #include "rocm_backend.hpp"
 #include "support/child_processes.hpp"
 #include "support/greedy_config.hpp"
+#include "support/run_async.hpp"
+#include "support/test_inputs.hpp"
 
 namespace inference::rocm {
 namespace {
@@ -50,9 +50,7 @@ constexpr std::chrono::milliseconds kConditionPollInterval{2};
 
 fs::path test_server() { return inference::test::llama_server_for_tests(); }
 
-fs::path test_model() {
-  return inference::test::tiny_model_for_tests();
-}
+fs::path test_model() { return inference::test::tiny_model_for_tests(); }
 
 void run_test(std::function<asio::awaitable<void>()> make) {
   constexpr int kThreads = 2;
@@ -96,9 +94,8 @@ TEST(RocmFaultTest, KilledServerFailsRunningStreamsWithServerExitedAndTheBackend
     options.parallel_slots = kSlots;
     options.context_len = kContextPerSlot;
     options.gpu_layers = 0;
-    options.backend_options = {{"sysfs_root", sysfs.sysfs_root().string()},
-                               {"kfd_path", sysfs.kfd_path().string()},
-                               {"ignore_eos", "1"}};
+    options.backend_options = {
+        {"sysfs_root", sysfs.sysfs_root().string()}, {"kfd_path", sysfs.kfd_path().string()}, {"ignore_eos", "1"}};
     options.backend_options["server_path"] = test_server().string();
     options.backend_options["server_args"] = "-t\n1";  // one argument per line
     std::shared_ptr<TextModel> model = co_await backend.load_model(std::move(path), std::move(options));

@@ -43,8 +43,9 @@ TEST(VramFit, FullOffloadAddsWeightsKvAndHeadroom) {
 TEST(VramFit, ShortfallMessageNamesTheNumbersInMib) {
   const FitEstimate estimate = estimate_fit(llama_8b(), 8192, -1, 6000 * kMiB);
   const std::string message = describe_shortfall(llama_8b(), estimate, "GPU 0 (gfx1100)");
-  EXPECT_EQ(message, "llama-8b.gguf needs 6484 MiB for all 32 layers (weights 4692 MiB + KV cache 1024 MiB for 8192 "
-                     "tokens + headroom 768 MiB) but GPU 0 (gfx1100) has 6000 MiB free");
+  EXPECT_EQ(message,
+            "llama-8b.gguf needs 6484 MiB for all 32 layers (weights 4692 MiB + KV cache 1024 MiB for 8192 "
+            "tokens + headroom 768 MiB) but GPU 0 (gfx1100) has 6000 MiB free");
 }
 
 TEST(VramFit, LayersThatFitAgreeWithTheEstimate) {

@@ -38,9 +38,9 @@ struct GgufFile {
   uint32_t alignment = kDefaultAlignment;
   std::vector<std::pair<std::string, Value>> metadata;  // file order; keys are unique
   std::vector<TensorInfo> tensors;                      // file order; names are unique
-  uint64_t data_offset = 0;  // absolute offset of the tensor data section
+  uint64_t data_offset = 0;                             // absolute offset of the tensor data section
   uint64_t file_size = 0;
-  uint64_t bytes_read = 0;   // bytes the reader actually read from disk (metadata only)
+  uint64_t bytes_read = 0;  // bytes the reader actually read from disk (metadata only)
 
   // The value of a key, or nullptr.
   const Value* find(std::string_view key) const noexcept;

@@ -48,8 +48,8 @@ struct Array {
 class Value {
  public:
   // Alternative order matches nothing in the file; use type() for the file's code.
-  using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool,
-                               std::string, Array, uint64_t, int64_t, double>;
+  using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool, std::string, Array,
+                               uint64_t, int64_t, double>;
 
   Value() = default;
   Value(uint8_t v) : storage_(v) {}

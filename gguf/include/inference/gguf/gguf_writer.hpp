@@ -26,8 +26,7 @@ class GgufBuilder {
 
   // Appends a tensor. data must hold exactly the size computed from type and dims (checked;
   // throws Error(errc::invalid_argument) otherwise).
-  void add_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims,
-                  std::vector<std::byte> data);
+  void add_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims, std::vector<std::byte> data);
 
   // The complete file image.
   std::vector<std::byte> serialize(const WriteOptions& options = {}) const;

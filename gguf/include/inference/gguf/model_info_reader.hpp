@@ -14,8 +14,7 @@ namespace inference::gguf {
 // Reads path (any shard of a split model) and summarises it. Throws inference::Error:
 // errc::model_not_found when path does not exist, errc::invalid_model for anything else wrong,
 // including a missing or inconsistent shard and a file without general.architecture.
-inference::ModelInfo read_model_info(const std::filesystem::path& path,
-                                     const ReaderLimits& limits = {});
+inference::ModelInfo read_model_info(const std::filesystem::path& path, const ReaderLimits& limits = {});
 
 // Summarises one already parsed file (no shard handling). Architecture-prefixed keys are looked
 // up after the whole file is parsed, so key order does not matter. Throws Error(invalid_model)

@@ -14,9 +14,7 @@ struct TensorTypeTraits {
   uint32_t block_size = 0;
   uint32_t type_size = 0;
 
-  double bits_per_weight() const noexcept {
-    return block_size == 0 ? 0.0 : 8.0 * type_size / block_size;
-  }
+  double bits_per_weight() const noexcept { return block_size == 0 ? 0.0 : 8.0 * type_size / block_size; }
 };
 
 // Commonly used codes (the full table lives in tensor_type.cpp).

@@ -37,7 +37,6 @@ struct TinyModelOptions {
 GgufBuilder make_tiny_model(uint64_t seed, const TinyModelOptions& options = {});
 
 // make_tiny_model(seed, options).write(path). A default model is about 0.5 MB.
-void write_tiny_model(const std::filesystem::path& path, uint64_t seed,
-                      const TinyModelOptions& options = {});
+void write_tiny_model(const std::filesystem::path& path, uint64_t seed, const TinyModelOptions& options = {});
 
 }  // namespace inference::gguf

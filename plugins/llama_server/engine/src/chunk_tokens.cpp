@@ -42,10 +42,14 @@ std::optional<Token> ChunkTokens::next() {
 
 FinishReason finish_reason_of(StopType stop) {
   switch (stop) {
-    case StopType::eos: return FinishReason::eos;
-    case StopType::word: return FinishReason::stop;
-    case StopType::limit: return FinishReason::length;
-    case StopType::none: break;
+    case StopType::eos:
+      return FinishReason::eos;
+    case StopType::word:
+      return FinishReason::stop;
+    case StopType::limit:
+      return FinishReason::length;
+    case StopType::none:
+      break;
   }
   return FinishReason::stop;
 }

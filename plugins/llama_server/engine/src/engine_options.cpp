@@ -69,7 +69,8 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       out.load_timeout = parse_ms(key, value);
     } else if (key == engine_option::kStallTimeoutMs.name) {
       out.stall_timeout = parse_ms(key, value);
-      if (out.stall_timeout.count() == 0) throw Error(errc::invalid_argument, "backend option stall_timeout_ms must be > 0");
+      if (out.stall_timeout.count() == 0)
+        throw Error(errc::invalid_argument, "backend option stall_timeout_ms must be > 0");
     } else if (key == engine_option::kRestartBudget.name) {
       out.restart_budget = static_cast<uint32_t>(parse_number(key, value));
     } else if (key == engine_option::kRestartWindowMs.name) {
@@ -110,8 +111,8 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
   // After the loop, when both keys are known: a fixed port means TCP.
   if (out.port != 0) {
     if (out.transport == TransportChoice::unix_socket) {
-      throw Error(errc::invalid_argument, "backend option port=" + std::to_string(out.port) +
-                                              " needs transport=tcp (or auto), not unix");
+      throw Error(errc::invalid_argument,
+                  "backend option port=" + std::to_string(out.port) + " needs transport=tcp (or auto), not unix");
     }
     out.transport = TransportChoice::tcp;
   }

@@ -63,8 +63,8 @@ void check_load_options(const LoadOptions& options) {
 }  // namespace
 
 struct LlamaServerModel::Request {
-  std::string prompt;                  // generate()
-  std::vector<ChatMessage> messages;   // chat(), rendered with the server's template
+  std::string prompt;                 // generate()
+  std::vector<ChatMessage> messages;  // chat(), rendered with the server's template
   bool is_chat = false;
   GenerateConfig config;
 };
@@ -111,8 +111,8 @@ struct LlamaServerModel::StreamEnd {
 };
 
 asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::string path, LoadOptions options,
-                                                                           LaunchCustomizer customize,
-                                                                           std::vector<std::string> extra_option_keys) {
+                                                                          LaunchCustomizer customize,
+                                                                          std::vector<std::string> extra_option_keys) {
   // Cheap checks first: a missing or corrupt model fails in milliseconds, before any spawn.
   check_load_options(options);
   ModelInfo info = gguf::read_model_info(path);
@@ -121,9 +121,9 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
 }
 
 asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::string path, ModelInfo info,
-                                                                           LoadOptions options,
-                                                                           LaunchCustomizer customize,
-                                                                           std::vector<std::string> extra_option_keys) {
+                                                                          LoadOptions options,
+                                                                          LaunchCustomizer customize,
+                                                                          std::vector<std::string> extra_option_keys) {
   check_load_options(options);
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys);
   const auto binary = find_server_binary(explicit_server_path(options));
@@ -147,13 +147,12 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::s
   process_options.log_sink = options.child_log;
   // Supervised on the engine's own thread: an idle model is no work on the host's io_context,
   // and the server outlives whichever host thread loaded it (see supervision_context.hpp).
-  auto supervisor = std::make_shared<ServerSupervisor>(detail::SupervisionContext::instance().executor(), spec,
-                                                       engine, std::move(process_options));
+  auto supervisor = std::make_shared<ServerSupervisor>(detail::SupervisionContext::instance().executor(), spec, engine,
+                                                       std::move(process_options));
   co_await supervisor->start();
   co_return std::make_shared<LlamaServerModel>(executor, std::move(info), std::move(options), engine,
                                                std::move(supervisor));
 }
-
 
 LlamaServerModel::LlamaServerModel(asio::any_io_executor executor, ModelInfo info, LoadOptions options,
                                    EngineOptions engine, std::shared_ptr<ServerSupervisor> supervisor)
@@ -256,10 +255,9 @@ asio::awaitable<std::string> LlamaServerModel::render_prompt(const Request& requ
 
 // Delivers the generated tokens until the server's final chunk, a stop token, or a failure,
 // which is returned rather than thrown: the server may still hold the task (end_unfinished()).
-asio::awaitable<LlamaServerModel::StreamEnd> LlamaServerModel::stream_tokens(StreamWriter& writer,
-                                                                           Exchange& exchange,
-                                                                           const CompletionParams& params,
-                                                                           const GenerateConfig& config) {
+asio::awaitable<LlamaServerModel::StreamEnd> LlamaServerModel::stream_tokens(StreamWriter& writer, Exchange& exchange,
+                                                                             const CompletionParams& params,
+                                                                             const GenerateConfig& config) {
   StreamEnd end;
   ChunkTokens tokens(config.stop_tokens);
   uint64_t delivered = 0;  // Tokens pushed to the reader
@@ -295,8 +293,8 @@ asio::awaitable<LlamaServerModel::StreamEnd> LlamaServerModel::stream_tokens(Str
 }
 
 // A stop token or a failure ended the request before the server's final chunk.
-asio::awaitable<FinishReason> LlamaServerModel::end_unfinished(StreamWriter& writer, Exchange& exchange,
-                                                               uint32_t slot, StreamEnd end) {
+asio::awaitable<FinishReason> LlamaServerModel::end_unfinished(StreamWriter& writer, Exchange& exchange, uint32_t slot,
+                                                               StreamEnd end) {
   // Close the connection so the server stops the task.
   exchange.connection->close();
   // Cleanup must run to the end even though this coroutine may have been cancelled (and may be
@@ -330,11 +328,10 @@ asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(const Stre
   if (instance.stopping.load()) co_return Error(errc::closed, "llama-server model closed while generating");
   if (instance.hung.load()) {
     co_return Error(errc::child_hung, "llama-server produced no token for " +
-                                           std::to_string(engine_.stall_timeout.count()) +
-                                           " ms; it was killed and is being restarted");
+                                          std::to_string(engine_.stall_timeout.count()) +
+                                          " ms; it was killed and is being restarted");
   }
-  co_return Error(errc::child_exited, "llama-server " + status->describe() + " while generating",
-                  status->output_tail);
+  co_return Error(errc::child_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
 }
 
 asio::awaitable<std::optional<ExitStatus>> LlamaServerModel::confirm_exit(const ServerInstance& instance) {

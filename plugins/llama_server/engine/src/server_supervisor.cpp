@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -46,10 +46,7 @@ int64_t now_ns() {
 
 ServerSupervisor::Activity::Activity(std::shared_ptr<ServerSupervisor> owner, std::shared_ptr<ServerInstance> instance,
                                      std::function<void()> abort)
-    : owner_(std::move(owner)),
-      instance_(std::move(instance)),
-      abort_(std::move(abort)),
-      last_progress_ns_(now_ns()) {}
+    : owner_(std::move(owner)), instance_(std::move(instance)), abort_(std::move(abort)), last_progress_ns_(now_ns()) {}
 
 ServerSupervisor::Activity::~Activity() { owner_->unregister(this); }
 
@@ -67,7 +64,7 @@ void ServerSupervisor::abort_requests() {
 }
 
 std::unique_ptr<ServerSupervisor::Activity> ServerSupervisor::track(std::shared_ptr<ServerInstance> instance,
-                                                                      std::function<void()> abort) {
+                                                                    std::function<void()> abort) {
   std::unique_ptr<Activity> activity(new Activity(shared_from_this(), std::move(instance), std::move(abort)));
   std::lock_guard lock(mutex_);
   activities_.push_front(activity.get());
@@ -219,10 +216,9 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
         fail(make_error_code(errc::closed), "model closed");
         co_return;
       }
-      last_cause = instance->hung.load()
-                       ? "stopped producing tokens for " + std::to_string(options_.stall_timeout.count()) +
-                             " ms and was killed"
-                       : status.describe();
+      last_cause = instance->hung.load() ? "stopped producing tokens for " +
+                                               std::to_string(options_.stall_timeout.count()) + " ms and was killed"
+                                         : status.describe();
       last_output = status.output_tail;
     }
 

@@ -103,8 +103,7 @@ struct ChildSetup {
 };
 
 [[noreturn]] void fail(const SpawnRequest& request, const std::string& reason) {
-  throw Error(errc::child_start_failed,
-              "cannot start " + request.executable.string() + ": " + reason);
+  throw Error(errc::child_start_failed, "cannot start " + request.executable.string() + ": " + reason);
 }
 
 // What fork_and_exec() hands back to the calling thread: plain descriptors, no Asio object
@@ -132,10 +131,8 @@ ForkedChild fork_and_exec(const SpawnRequest& request) {
   bp::posix::default_launcher launcher;
   launcher.env = envp.data();
   bp::error_code ec;
-  auto process = launcher(launch_context.get_executor(), ec, request.executable,
-                          request.arguments,
-                          bp::process_stdio{nullptr, write_end.get(), write_end.get()},
-                          ChildSetup{::getpid()});
+  auto process = launcher(launch_context.get_executor(), ec, request.executable, request.arguments,
+                          bp::process_stdio{nullptr, write_end.get(), write_end.get()}, ChildSetup{::getpid()});
   if (ec) {
     // On an exec failure 1.81 returns an empty process and never waits for the child it forked.
     if (launcher.pid > 0) kill_group_and_reap(launcher.pid);

@@ -54,9 +54,7 @@ struct SpawnedChild {
 //
 // Throws Error(child_start_failed) naming the executable and the reason (fork failure, exec
 // failure such as ENOENT/EACCES/ENOEXEC, pidfd unavailable); nothing is left running then.
-SpawnedChild spawn_child(const boost::asio::any_io_executor& executor,
-                         const SpawnRequest& request);
-
+SpawnedChild spawn_child(const boost::asio::any_io_executor& executor, const SpawnRequest& request);
 
 // SIGKILLs the child's process group and the child, then waits for it (blocking, EINTR-safe).
 // Call it only while the child is not reaped yet: afterwards its pid may belong to another

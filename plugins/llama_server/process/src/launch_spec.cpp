@@ -11,9 +11,9 @@ namespace {
 // Each flag with every spelling llama-server accepts for it.
 const std::vector<std::string>& managed_flag_spellings() {
   static const std::vector<std::string> flags{
-      "-m",        "--model",       "-np",          "--parallel",       "-c",
-      "--ctx-size", "--host",       "--port",       "--api-key",        "--api-key-file",
-      "-ngl",      "--gpu-layers",  "--n-gpu-layers"};
+      "-m",         "--model",      "-np",           "--parallel", "-c",
+      "--ctx-size", "--host",       "--port",        "--api-key",  "--api-key-file",
+      "-ngl",       "--gpu-layers", "--n-gpu-layers"};
   return flags;
 }
 
@@ -21,14 +21,11 @@ bool is_managed(std::string_view arg) {
   const auto& flags = managed_flag_spellings();
   return std::any_of(flags.begin(), flags.end(), [&](const std::string& flag) {
     // "--port=8080" is the same flag as "--port 8080" to some argument parsers.
-    return arg == flag || (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag &&
-                           arg[flag.size()] == '=');
+    return arg == flag || (arg.size() > flag.size() && arg.substr(0, flag.size()) == flag && arg[flag.size()] == '=');
   });
 }
 
-std::string_view variable_name(std::string_view entry) {
-  return entry.substr(0, entry.find('='));
-}
+std::string_view variable_name(std::string_view entry) { return entry.substr(0, entry.find('=')); }
 
 void check_variable_name(std::string_view name) {
   if (name.empty() || name.find('=') != std::string_view::npos) {
@@ -37,13 +34,11 @@ void check_variable_name(std::string_view name) {
   }
 }
 
-void add_listen_arguments(const LaunchSpec& spec, const ServerEndpoint& listen,
-                          std::vector<std::string>& args) {
+void add_listen_arguments(const LaunchSpec& spec, const ServerEndpoint& listen, std::vector<std::string>& args) {
   if (listen.is_unix_socket()) {
     const std::string& socket = listen.socket_path().native();
     if (!spec.features.unix_socket) {
-      throw Error(errc::invalid_argument,
-                  "this llama-server build cannot listen on a UNIX socket (" + socket + ")");
+      throw Error(errc::invalid_argument, "this llama-server build cannot listen on a UNIX socket (" + socket + ")");
     }
     if (socket.find(',') != std::string::npos) {
       throw Error(errc::invalid_argument,
@@ -58,21 +53,17 @@ void add_listen_arguments(const LaunchSpec& spec, const ServerEndpoint& listen,
 
 std::vector<std::string> managed_flags() { return managed_flag_spellings(); }
 
-std::vector<std::string> build_server_arguments(const LaunchSpec& spec,
-                                                const ServerEndpoint& listen) {
+std::vector<std::string> build_server_arguments(const LaunchSpec& spec, const ServerEndpoint& listen) {
   if (spec.model_path.empty()) throw Error(errc::invalid_argument, "empty model path");
   if (spec.slots == 0) throw Error(errc::invalid_argument, "0 server slots");
-  const std::uint64_t total_context =
-      std::uint64_t{spec.context_per_slot} * std::uint64_t{spec.slots};
+  const std::uint64_t total_context = std::uint64_t{spec.context_per_slot} * std::uint64_t{spec.slots};
   if (total_context > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) {
-    throw Error(errc::invalid_argument,
-                "context " + std::to_string(spec.context_per_slot) + " per slot × " +
-                    std::to_string(spec.slots) + " slots does not fit llama-server's -c");
+    throw Error(errc::invalid_argument, "context " + std::to_string(spec.context_per_slot) + " per slot × " +
+                                            std::to_string(spec.slots) + " slots does not fit llama-server's -c");
   }
   for (const auto& arg : spec.extra_args) {
     if (is_managed(arg)) {
-      throw Error(errc::invalid_argument,
-                  "extra argument '" + arg + "' would override a flag the supervisor manages");
+      throw Error(errc::invalid_argument, "extra argument '" + arg + "' would override a flag the supervisor manages");
     }
   }
 
@@ -91,8 +82,7 @@ std::vector<std::string> build_server_arguments(const LaunchSpec& spec,
   return args;
 }
 
-std::vector<std::string> build_server_environment(const LaunchSpec& spec,
-                                                  const std::vector<std::string>& parent,
+std::vector<std::string> build_server_environment(const LaunchSpec& spec, const std::vector<std::string>& parent,
                                                   std::string_view api_key) {
   for (const auto& name : spec.environment_remove) check_variable_name(name);
   for (const auto& [name, value] : spec.environment_set) check_variable_name(name);

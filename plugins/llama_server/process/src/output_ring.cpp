@@ -24,8 +24,7 @@ void OutputRing::append(std::string_view bytes) {
     std::lock_guard lock(mutex_);
     total_ += bytes.size();
     // Only the last capacity_ bytes can survive this call.
-    const std::string_view kept =
-        bytes.size() > capacity_ ? bytes.substr(bytes.size() - capacity_) : bytes;
+    const std::string_view kept = bytes.size() > capacity_ ? bytes.substr(bytes.size() - capacity_) : bytes;
     for (const char c : kept) {
       ring_[(head_ + size_) % capacity_] = c;
       if (size_ < capacity_) {

@@ -93,18 +93,16 @@ std::string first_error_line(std::string_view output) {
 
 }  // namespace
 
-asio::awaitable<void> wait_until_ready(asio::any_io_executor executor,
-                                       const ServerEndpoint& endpoint, ServerProcess& process,
-                                       std::chrono::milliseconds timeout) {
-  const std::string who =
-      "llama-server (pid " + std::to_string(process.pid()) + ", " + endpoint.describe() + ")";
+asio::awaitable<void> wait_until_ready(asio::any_io_executor executor, const ServerEndpoint& endpoint,
+                                       ServerProcess& process, std::chrono::milliseconds timeout) {
+  const std::string who = "llama-server (pid " + std::to_string(process.pid()) + ", " + endpoint.describe() + ")";
   std::string last_outcome = "no answer yet";
   asio::steady_timer deadline(executor, timeout);
 
   std::variant<std::monostate, ExitStatus, std::monostate> outcome;
   try {
-    outcome = co_await (wait_until_healthy(executor, endpoint, process, last_outcome) ||
-                        process.async_wait_exit() || deadline.async_wait(asio::use_awaitable));
+    outcome = co_await (wait_until_healthy(executor, endpoint, process, last_outcome) || process.async_wait_exit() ||
+                        deadline.async_wait(asio::use_awaitable));
   } catch (const boost::system::system_error& error) {
     if (error.code() != asio::error::operation_aborted) throw;
     throw Error(errc::cancelled, "waiting for " + who + " to become ready");

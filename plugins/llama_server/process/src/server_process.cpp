@@ -39,8 +39,7 @@ using namespace boost::asio::experimental::awaitable_operators;
 namespace detail {
 
 struct ServerProcessState {
-  ServerProcessState(asio::strand<asio::any_io_executor> executor, std::size_t capacity,
-                     OutputRing::LineSink sink)
+  ServerProcessState(asio::strand<asio::any_io_executor> executor, std::size_t capacity, OutputRing::LineSink sink)
       : strand(std::move(executor)),
         ring(capacity,
              [this, sink = std::move(sink)](std::string_view line) {
@@ -78,7 +77,7 @@ struct ServerProcessState {
   std::optional<SpawnedChild> child;  // its handle and pipe are bound to `strand`
 
   std::atomic<bool> reaped{false};
-  bool output_closed = false;        // strand only
+  bool output_closed = false;         // strand only
   asio::steady_timer output_drained;  // strand only; cancelled at the output's EOF
 
   mutable std::mutex exit_mutex;
@@ -139,8 +138,7 @@ constexpr std::string_view kFallbackRuntimeDirectory = "/tmp";
 // Where a socket path must fit, including its terminating NUL.
 constexpr std::size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
 // Output that means the child could not bind its listening address.
-constexpr std::array<std::string_view, 2> kBindFailureMarkers{"couldn't bind",
-                                                              "Address already in use"};
+constexpr std::array<std::string_view, 2> kBindFailureMarkers{"couldn't bind", "Address already in use"};
 
 std::string hex(const unsigned char* bytes, std::size_t size) {
   static constexpr std::string_view kDigits = "0123456789abcdef";
@@ -161,8 +159,7 @@ std::string random_api_key() {
     const ssize_t n = ::getrandom(bytes.data() + filled, bytes.size() - filled, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw Error(errc::child_start_failed,
-                  std::string("cannot generate an API key: ") + std::strerror(errno));
+      throw Error(errc::child_start_failed, std::string("cannot generate an API key: ") + std::strerror(errno));
     }
     filled += static_cast<std::size_t>(n);
   }
@@ -171,9 +168,9 @@ std::string random_api_key() {
 
 bool usable_socket_parent(const std::filesystem::path& parent) {
   // mkdtemp's suffix is as long as its template's "XXXXXX".
-  const std::string socket = (parent / (std::string(kSocketDirectoryPrefix) + std::string(kWidestOwnerTag) + "XXXXXX") /
-                              kSocketFileName)
-                                 .string();
+  const std::string socket =
+      (parent / (std::string(kSocketDirectoryPrefix) + std::string(kWidestOwnerTag) + "XXXXXX") / kSocketFileName)
+          .string();
   return !parent.empty() && parent.is_absolute() && socket.size() <= kMaxSocketPath &&
          socket.find(',') == std::string::npos;
 }
@@ -215,16 +212,14 @@ std::filesystem::path make_socket_directory(const std::filesystem::path& request
     parent = tmpdir != nullptr ? std::filesystem::path(tmpdir) : std::filesystem::path();
     if (!usable_socket_parent(parent)) parent = kFallbackRuntimeDirectory;
   } else if (!usable_socket_parent(parent)) {
-    throw Error(errc::child_start_failed,
-                "runtime directory '" + parent.string() +
-                    "' is not absolute, contains ',' or is too long for a UNIX socket path");
+    throw Error(errc::child_start_failed, "runtime directory '" + parent.string() +
+                                              "' is not absolute, contains ',' or is too long for a UNIX socket path");
   }
   remove_stale_socket_directories(parent);
-  std::string name =
-      (parent / (std::string(kSocketDirectoryPrefix) + std::to_string(::getpid()) + "-XXXXXX")).string();
+  std::string name = (parent / (std::string(kSocketDirectoryPrefix) + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (::mkdtemp(name.data()) == nullptr) {
-    throw Error(errc::child_start_failed, "cannot create a socket directory in " +
-                                               parent.string() + ": " + std::strerror(errno));
+    throw Error(errc::child_start_failed,
+                "cannot create a socket directory in " + parent.string() + ": " + std::strerror(errno));
   }
   // mkdtemp already uses 0700; say it explicitly so no umask or ACL default can widen it.
   ::chmod(name.c_str(), S_IRWXU);
@@ -236,17 +231,15 @@ std::filesystem::path make_socket_directory(const std::filesystem::path& request
 std::uint16_t pick_free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    throw Error(errc::child_start_failed,
-                std::string("cannot create a TCP socket: ") + std::strerror(errno));
+    throw Error(errc::child_start_failed, std::string("cannot create a TCP socket: ") + std::strerror(errno));
   }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = 0;
   socklen_t length = sizeof(address);
-  const bool ok =
-      ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  const bool ok = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
   const int error = errno;
   ::close(fd);
   if (!ok) {
@@ -259,8 +252,8 @@ std::uint16_t pick_free_port() {
 bool use_unix_socket(const LaunchSpec& spec) {
   if (spec.port != 0) {
     if (spec.transport == TransportChoice::unix_socket) {
-      throw Error(errc::invalid_argument, "a fixed TCP port (" + std::to_string(spec.port) +
-                                              ") contradicts transport unix_socket");
+      throw Error(errc::invalid_argument,
+                  "a fixed TCP port (" + std::to_string(spec.port) + ") contradicts transport unix_socket");
     }
     return false;
   }
@@ -269,8 +262,7 @@ bool use_unix_socket(const LaunchSpec& spec) {
       return spec.features.unix_socket;
     case TransportChoice::unix_socket:
       if (!spec.features.unix_socket) {
-        throw Error(errc::child_start_failed,
-                    spec.binary.string() + " cannot listen on a UNIX socket (build too old)");
+        throw Error(errc::child_start_failed, spec.binary.string() + " cannot listen on a UNIX socket (build too old)");
       }
       return true;
     case TransportChoice::tcp:
@@ -291,8 +283,8 @@ asio::awaitable<void> read_output(std::shared_ptr<State> state) {
   std::array<char, kOutputReadChunk> buffer{};
   for (;;) {
     boost::system::error_code ec;
-    const std::size_t n = co_await state->child->output.async_read_some(
-        asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n = co_await state->child->output.async_read_some(asio::buffer(buffer),
+                                                                        asio::redirect_error(asio::use_awaitable, ec));
     if (n > 0) state->ring.append(std::string_view(buffer.data(), n));
     if (ec) break;  // EOF: the child and everything it forked closed their output
   }
@@ -302,8 +294,7 @@ asio::awaitable<void> read_output(std::shared_ptr<State> state) {
 
 asio::awaitable<void> watch_exit(std::shared_ptr<State> state) {
   boost::system::error_code ec;
-  const int wait_status = co_await state->child->handle.async_wait(
-      asio::redirect_error(asio::use_awaitable, ec));
+  const int wait_status = co_await state->child->handle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   state->reaped = true;
   // Anything the server forked is ours to clean up too. Safe after the reap: the kernel keeps a
   // process group's id reserved while any member lives, so this cannot hit a stranger.
@@ -345,8 +336,7 @@ asio::awaitable<void> wait_for_readiness_line(std::shared_ptr<State> state, uint
 
 // Runs on the strand. The shared state keeps everything alive even if the ServerProcess is
 // moved from or destroyed meanwhile.
-asio::awaitable<ExitStatus> terminate_on_strand(std::shared_ptr<State> state,
-                                                std::chrono::milliseconds grace) {
+asio::awaitable<ExitStatus> terminate_on_strand(std::shared_ptr<State> state, std::chrono::milliseconds grace) {
   if (auto status = state->exit_snapshot()) co_return *status;
   state->signal_group(SIGTERM);
   asio::steady_timer grace_timer(state->strand, grace);
@@ -356,11 +346,9 @@ asio::awaitable<ExitStatus> terminate_on_strand(std::shared_ptr<State> state,
   co_return co_await wait_for_exit(state);
 }
 
-asio::awaitable<ExitStatus> terminate_from_anywhere(std::shared_ptr<State> state,
-                                                    std::chrono::milliseconds grace) {
+asio::awaitable<ExitStatus> terminate_from_anywhere(std::shared_ptr<State> state, std::chrono::milliseconds grace) {
   const auto strand = state->strand;
-  co_return co_await asio::co_spawn(strand, terminate_on_strand(std::move(state), grace),
-                                    asio::use_awaitable);
+  co_return co_await asio::co_spawn(strand, terminate_on_strand(std::move(state), grace), asio::use_awaitable);
 }
 
 }  // namespace
@@ -375,23 +363,20 @@ std::string ExitStatus::describe() const {
   return "exit status unknown";
 }
 
-ServerProcess::ServerProcess(asio::any_io_executor executor, const LaunchSpec& spec,
-                             ServerProcessOptions options)
-    : state_(std::make_shared<State>(asio::make_strand(std::move(executor)),
-                                     options.output_capacity, std::move(options.log_sink))) {
+ServerProcess::ServerProcess(asio::any_io_executor executor, const LaunchSpec& spec, ServerProcessOptions options)
+    : state_(std::make_shared<State>(asio::make_strand(std::move(executor)), options.output_capacity,
+                                     std::move(options.log_sink))) {
   State& state = *state_;
   // On a throw below, ~State removes the socket directory; nothing else exists yet.
   if (use_unix_socket(spec)) {
     state.socket_directory = make_socket_directory(options.runtime_directory);
-    state.endpoint = ServerEndpoint::unix_socket(*state.socket_directory / kSocketFileName,
-                                                 random_api_key());
+    state.endpoint = ServerEndpoint::unix_socket(*state.socket_directory / kSocketFileName, random_api_key());
   } else {
     state.endpoint = ServerEndpoint::tcp(spec.port != 0 ? spec.port : pick_free_port(), random_api_key());
   }
   state.child.emplace(detail::spawn_child(
-      state.strand,
-      {spec.binary, build_server_arguments(spec, *state.endpoint),
-       build_server_environment(spec, detail::current_environment(), state.endpoint->api_key())}));
+      state.strand, {spec.binary, build_server_arguments(spec, *state.endpoint),
+                     build_server_environment(spec, detail::current_environment(), state.endpoint->api_key())}));
   state.pid = state.child->pid;
   asio::co_spawn(state.strand, read_output(state_), asio::detached);
   asio::co_spawn(state.strand, watch_exit(state_), asio::detached);
@@ -428,9 +413,7 @@ const std::optional<std::filesystem::path>& ServerProcess::socket_directory() co
 
 const OutputRing& ServerProcess::output() const noexcept { return state_->ring; }
 
-std::string ServerProcess::output_tail(std::size_t lines) const {
-  return state_->ring.tail_text(lines);
-}
+std::string ServerProcess::output_tail(std::size_t lines) const { return state_->ring.tail_text(lines); }
 
 std::optional<ExitStatus> ServerProcess::exit_status() const { return state_->exit_snapshot(); }
 

@@ -47,11 +47,10 @@ asio::awaitable<void> read_until_eof(asio::readable_pipe& pipe, std::string& out
 asio::awaitable<ProbeOutcome> run_probe(detail::SpawnedChild& child, std::string& output,
                                         std::chrono::milliseconds timeout) {
   asio::steady_timer deadline(co_await asio::this_coro::executor, timeout);
-  const auto read = co_await (read_until_eof(child.output, output) ||
-                              deadline.async_wait(asio::use_awaitable));
+  const auto read = co_await (read_until_eof(child.output, output) || deadline.async_wait(asio::use_awaitable));
   if (read.index() == 1) co_return ProbeOutcome{};
-  const auto exited = co_await (child.handle.async_wait(asio::use_awaitable) ||
-                                deadline.async_wait(asio::use_awaitable));
+  const auto exited =
+      co_await (child.handle.async_wait(asio::use_awaitable) || deadline.async_wait(asio::use_awaitable));
   if (exited.index() == 1) co_return ProbeOutcome{};
   co_return ProbeOutcome{ProbeOutcome::End::exited, std::get<0>(exited)};
 }

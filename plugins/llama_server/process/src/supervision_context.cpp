@@ -1,7 +1,7 @@
 #include "supervision_context.hpp"
 
-#include <boost/asio/post.hpp>
 #include <unistd.h>
+#include <boost/asio/post.hpp>
 
 #include <future>
 #include <memory>

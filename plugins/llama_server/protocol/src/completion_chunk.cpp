@@ -85,7 +85,8 @@ class ChunkReader {
     if (value.is_int64()) {
       return value.get_int64();
     }
-    if (value.is_uint64() && value.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    if (value.is_uint64() &&
+        value.get_uint64() <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
       return static_cast<std::int64_t>(value.get_uint64());
     }
     fail(key, "is not an integer");

@@ -35,17 +35,14 @@ constexpr std::size_t kReadBufferBytes = 16 * 1024;
 constexpr unsigned kHttpVersion = 11;
 constexpr std::string_view kUserAgent = "inference-llama-server-client";
 
-http::verb to_verb(HttpMethod method) {
-  return method == HttpMethod::get ? http::verb::get : http::verb::post;
-}
+http::verb to_verb(HttpMethod method) { return method == HttpMethod::get ? http::verb::get : http::verb::post; }
 
 bool is_success(unsigned status) { return status >= 200 && status < 300; }
 
 // Errors that mean the peer closed or reset the connection.
 bool is_disconnect(const error_code& ec) {
   return ec == http::error::end_of_stream || ec == http::error::partial_message || ec == asio::error::eof ||
-         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-         ec == asio::error::connection_aborted;
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe || ec == asio::error::connection_aborted;
 }
 
 // Asio records a cancellation that arrives after an operation has already completed (its
@@ -109,16 +106,16 @@ struct HttpConnection::Impl {
       throw Error(errc::closed, context + ": llama-server closed the connection");
     }
     if (ec == http::error::body_limit) {
-      throw Error(errc::protocol_error, context + ": response body exceeds " +
-                                            std::to_string(limits.max_body_bytes) + " bytes");
+      throw Error(errc::protocol_error,
+                  context + ": response body exceeds " + std::to_string(limits.max_body_bytes) + " bytes");
     }
     if (ec == http::error::buffer_overflow) {
       throw Error(errc::protocol_error, context + ": a response line (status, header or chunk size) exceeds " +
                                             std::to_string(max_buffered_bytes(limits)) + " bytes");
     }
     if (ec == http::error::header_limit) {
-      throw Error(errc::protocol_error, context + ": response header exceeds " +
-                                            std::to_string(limits.max_header_bytes) + " bytes");
+      throw Error(errc::protocol_error,
+                  context + ": response header exceeds " + std::to_string(limits.max_header_bytes) + " bytes");
     }
     if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
       throw Error(errc::protocol_error, context + ": malformed HTTP response: " + ec.message());
@@ -133,8 +130,7 @@ struct HttpConnection::Impl {
     socket.close(ignored);
   }
 
-  http::request<http::string_body> make_request(http::verb verb, std::string_view target,
-                                                std::string_view body) const {
+  http::request<http::string_body> make_request(http::verb verb, std::string_view target, std::string_view body) const {
     http::request<http::string_body> request{verb, target, kHttpVersion};
     request.set(http::field::host, endpoint.host_header());
     request.set(http::field::user_agent, kUserAgent);
@@ -201,8 +197,7 @@ asio::awaitable<void> HttpConnection::connect() {
   if (self.endpoint.is_unix_socket()) {
     target = asio::local::stream_protocol::endpoint(self.endpoint.socket_path().native());
   } else {
-    target = asio::ip::tcp::endpoint(asio::ip::make_address_v4(ServerEndpoint::kLoopbackAddress),
-                                     self.endpoint.port());
+    target = asio::ip::tcp::endpoint(asio::ip::make_address_v4(ServerEndpoint::kLoopbackAddress), self.endpoint.port());
   }
   error_code ec;
   co_await self.socket.async_connect(target, asio::redirect_error(asio::use_awaitable, ec));
@@ -262,8 +257,7 @@ asio::awaitable<HttpResponse> HttpConnection::request(HttpMethod method, std::st
   }
 }
 
-asio::awaitable<void> HttpConnection::start_stream(HttpMethod method, std::string_view target,
-                                                   std::string_view body) {
+asio::awaitable<void> HttpConnection::start_stream(HttpMethod method, std::string_view target, std::string_view body) {
   Impl& self = *impl_;
   asio::cancellation_state cancellation_state = co_await asio::this_coro::cancellation_state;
   const LateCancellation late(std::move(cancellation_state), co_await asio::this_coro::throw_if_cancelled());
@@ -286,8 +280,7 @@ asio::awaitable<void> HttpConnection::start_stream(HttpMethod method, std::strin
     co_await http::async_write(self.socket, request, asio::redirect_error(asio::use_awaitable, ec));
     ec = late.after(ec);
     if (!ec) {
-      co_await http::async_read_header(self.socket, self.buffer, parser,
-                                       asio::redirect_error(asio::use_awaitable, ec));
+      co_await http::async_read_header(self.socket, self.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       ec = late.after(ec);
     }
     if (ec) {

@@ -12,7 +12,6 @@ namespace inference::llama_server::detail {
 // error is the value of the "error" key. Fields that are missing or of the wrong type are
 // left empty (a malformed error must still surface as an error, not as a parse failure);
 // fallback_status is used when the object has no numeric "code".
-ServerError server_error_from_json(const boost::json::value& error, unsigned fallback_status,
-                                   std::string_view context);
+ServerError server_error_from_json(const boost::json::value& error, unsigned fallback_status, std::string_view context);
 
 }  // namespace inference::llama_server::detail

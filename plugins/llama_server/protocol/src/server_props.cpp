@@ -50,13 +50,13 @@ ServerProps parse_server_props(std::string_view body) {
 
 void verify_server_props(const ServerProps& props, uint32_t slots, uint32_t context_per_slot) {
   if (props.total_slots != slots) {
-    throw Error(errc::child_start_failed, "llama-server runs " + std::to_string(props.total_slots) +
-                                               " slots, " + std::to_string(slots) + " were asked for");
+    throw Error(errc::child_start_failed, "llama-server runs " + std::to_string(props.total_slots) + " slots, " +
+                                              std::to_string(slots) + " were asked for");
   }
   if (context_per_slot != 0 && props.context_per_slot != context_per_slot) {
     throw Error(errc::child_start_failed, "llama-server gives each slot a context of " +
-                                               std::to_string(props.context_per_slot) + " tokens, " +
-                                               std::to_string(context_per_slot) + " were asked for");
+                                              std::to_string(props.context_per_slot) + " tokens, " +
+                                              std::to_string(context_per_slot) + " were asked for");
   }
 }
 

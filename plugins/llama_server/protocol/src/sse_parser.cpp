@@ -11,8 +11,8 @@ constexpr std::string_view kLineEnds = "\r\n";
 constexpr std::string_view kDoneMarker = "[DONE]";
 
 [[noreturn]] void throw_too_long(std::string_view what, std::size_t limit) {
-  throw Error(errc::protocol_error, "llama-server sent an SSE " + std::string(what) + " longer than " +
-                                        std::to_string(limit) + " bytes");
+  throw Error(errc::protocol_error,
+              "llama-server sent an SSE " + std::string(what) + " longer than " + std::to_string(limit) + " bytes");
 }
 
 }  // namespace
@@ -126,9 +126,7 @@ void SseParser::finish() const {
   }
 }
 
-bool SseParser::has_partial_event() const noexcept {
-  return consumed_ < input_.size() || event_has_field_;
-}
+bool SseParser::has_partial_event() const noexcept { return consumed_ < input_.size() || event_has_field_; }
 
 void SseParser::reset() noexcept {
   input_.clear();

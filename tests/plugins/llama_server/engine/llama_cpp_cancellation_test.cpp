@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <atomic>
 #include <exception>
 #include <fstream>
 #include <memory>
@@ -80,9 +80,9 @@ TEST(LlamaCppCancellationTest, CancellingALoadFailsItWithCancelledAndStopsTheSer
         options.backend_options["server_path"] = wrapper.string();
         options.child_log = [&cancel](std::string_view) { cancel.fire(); };
         try {
-          auto model = co_await asio::co_spawn(
-              co_await asio::this_coro::executor, registry.load_model(test_model_path().string(), options, "llama_cpp"),
-              asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
+          auto model = co_await asio::co_spawn(co_await asio::this_coro::executor,
+                                               registry.load_model(test_model_path().string(), options, "llama_cpp"),
+                                               asio::bind_cancellation_slot(cancel.slot(), asio::use_awaitable));
           loaded = true;
         } catch (const Error& e) {
           error = e;

@@ -48,7 +48,6 @@ double ms_since(Clock::time_point start) {
 
 using ScratchDirectory = inference::test::ScratchDirectory;
 
-
 TEST(LlamaCppFailureTest, KilledServerFailsInFlightStreamsWithServerExitedAndQueuedOnesRunAfterRestart) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   run_test([]() -> asio::awaitable<void> {

@@ -31,8 +31,8 @@
 #include "inference/generate_config.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "stream_helpers.hpp"
-#include "support/scratch_directory.hpp"
 #include "support/child_processes.hpp"
+#include "support/scratch_directory.hpp"
 
 namespace inference::llama_cpp::test {
 namespace {
@@ -115,7 +115,6 @@ class OccupiedPort {
   int fd_;
   uint16_t port_ = 0;
 };
-
 
 // /proc/<pid>/stat's state letter ('T' once a SIGSTOP has taken effect), or '?' when gone.
 char process_state(pid_t pid) {
@@ -241,10 +240,12 @@ TEST(LlamaCppFaultTest, KillWhileIdleIsNoticedTheServerRestartsAndTheNextRequest
     EXPECT_EQ(model->stats().restarts, 0U);
     const auto killed_at = Clock::now();
     EXPECT_EQ(::kill(pid, SIGKILL), 0);
-    const bool restarted = co_await wait_until([&] { return model->stats().restarts == 1 && model->server_pid() != 0; });
+    const bool restarted =
+        co_await wait_until([&] { return model->stats().restarts == 1 && model->server_pid() != 0; });
     EXPECT_TRUE(restarted);
     std::printf("[ MEASURE  ] kill -9 while idle -> new server serving: %.1f ms (includes the %lld ms backoff)\n",
-                ms_since(killed_at), static_cast<long long>(llama_server::engine_option::kDefaultRestartBackoff.count()));
+                ms_since(killed_at),
+                static_cast<long long>(llama_server::engine_option::kDefaultRestartBackoff.count()));
     EXPECT_NE(model->server_pid(), pid);
     EXPECT_FALSE(process_exists(pid)) << "the killed server is still in /proc (a zombie?)";
     const std::size_t after = co_await short_request_tokens(*model);
@@ -269,8 +270,8 @@ TEST(LlamaCppFaultTest, StoppedLongerThanTheStallTimeoutFailsWithServerHungAndSi
     const auto stopped_at = Clock::now();
     EXPECT_EQ(::kill(pid, SIGSTOP), 0);
     std::optional<Error> error = co_await drain_error(stream);
-    std::printf("[ MEASURE  ] SIGSTOP mid-stream -> child_hung: %.1f ms (stall timeout %s ms)\n",
-                ms_since(stopped_at), std::string(kShortStallTimeoutMs).c_str());
+    std::printf("[ MEASURE  ] SIGSTOP mid-stream -> child_hung: %.1f ms (stall timeout %s ms)\n", ms_since(stopped_at),
+                std::string(kShortStallTimeoutMs).c_str());
     EXPECT_TRUE(error && error->is(errc::child_hung)) << (error ? error->what() : "no error");
 
     // The stopped server was killed and reaped: continuing it finds nothing.

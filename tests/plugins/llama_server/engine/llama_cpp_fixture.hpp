@@ -47,11 +47,11 @@ std::filesystem::path test_model_path();
 // Why the real server cannot be used here, or std::nullopt.
 std::optional<std::string> skip_reason();
 
-#define INFERENCE_SKIP_WITHOUT_LLAMA_SERVER()                                          \
-  do {                                                                                 \
-    if (const auto reason = ::inference::llama_cpp::test::skip_reason()) {             \
-      GTEST_SKIP() << "llama-server integration test skipped: " << *reason;           \
-    }                                                                                  \
+#define INFERENCE_SKIP_WITHOUT_LLAMA_SERVER()                               \
+  do {                                                                      \
+    if (const auto reason = ::inference::llama_cpp::test::skip_reason()) {  \
+      GTEST_SKIP() << "llama-server integration test skipped: " << *reason; \
+    }                                                                       \
   } while (false)
 
 // LoadOptions for the tiny model on the test server: one compute thread (ggml spin-waits; see

@@ -191,8 +191,8 @@ TEST(LlamaCppLifetimeTest, UnixSocketIsPrivateToItsOwnerAndRequestsWithoutTheKey
     if (endpoint.is_unix_socket()) {
       struct stat directory {};
       EXPECT_EQ(::stat(endpoint.socket_path().parent_path().c_str(), &directory), 0);
-      EXPECT_EQ(directory.st_mode & (S_IRWXG | S_IRWXO), 0U) << "socket directory mode " << std::oct
-                                                              << (directory.st_mode & 07777);
+      EXPECT_EQ(directory.st_mode & (S_IRWXG | S_IRWXO), 0U)
+          << "socket directory mode " << std::oct << (directory.st_mode & 07777);
       EXPECT_EQ(directory.st_uid, ::getuid());
       if (::getuid() == 0) {
         // Root passes every permission check; a real other user must not get through.

@@ -82,8 +82,7 @@ TEST(LaunchSpecTest, UnixSocketEndpointBecomesHostPath) {
 }
 
 TEST(LaunchSpecTest, TcpEndpointListensOnLoopbackOnly) {
-  const auto args =
-      build_server_arguments(modern_spec(), ServerEndpoint::tcp(41234, std::string(kKey)));
+  const auto args = build_server_arguments(modern_spec(), ServerEndpoint::tcp(41234, std::string(kKey)));
   EXPECT_EQ(value_of(args, "--host"), "127.0.0.1");
   EXPECT_EQ(value_of(args, "--port"), "41234");
 }
@@ -91,8 +90,7 @@ TEST(LaunchSpecTest, TcpEndpointListensOnLoopbackOnly) {
 TEST(LaunchSpecTest, NegativeGpuLayersMeansAllLayers) {
   auto spec = modern_spec();
   spec.gpu_layers = -1;
-  EXPECT_EQ(value_of(build_server_arguments(spec, socket_endpoint()), "-ngl"),
-            std::to_string(kAllGpuLayers));
+  EXPECT_EQ(value_of(build_server_arguments(spec, socket_endpoint()), "-ngl"), std::to_string(kAllGpuLayers));
 }
 
 TEST(LaunchSpecTest, FlagsTheBuildLacksAreLeftOut) {
@@ -123,8 +121,7 @@ TEST(LaunchSpecTest, ChatTemplateAndExtraArgumentsComeLastInOrder) {
   const auto args = build_server_arguments(spec, socket_endpoint());
   EXPECT_EQ(value_of(args, "--chat-template"), "chatml");
   ASSERT_GE(args.size(), 4U);
-  EXPECT_THAT(std::vector<std::string>(args.end() - 4, args.end()),
-              ElementsAre("--temp", "0.5", "--flash-attn", "on"));
+  EXPECT_THAT(std::vector<std::string>(args.end() - 4, args.end()), ElementsAre("--temp", "0.5", "--flash-attn", "on"));
 }
 
 TEST(LaunchSpecTest, ExtraArgumentsMayNotOverrideManagedFlags) {
@@ -140,29 +137,25 @@ TEST(LaunchSpecTest, ExtraArgumentsMayNotOverrideManagedFlags) {
 TEST(LaunchSpecTest, InvalidSpecsAreRejected) {
   auto no_model = modern_spec();
   no_model.model_path.clear();
-  EXPECT_TRUE(captured_error([&] { build_server_arguments(no_model, socket_endpoint()); })
-                  .is(errc::invalid_argument));
+  EXPECT_TRUE(captured_error([&] { build_server_arguments(no_model, socket_endpoint()); }).is(errc::invalid_argument));
   auto no_slots = modern_spec();
   no_slots.slots = 0;
-  EXPECT_TRUE(captured_error([&] { build_server_arguments(no_slots, socket_endpoint()); })
-                  .is(errc::invalid_argument));
+  EXPECT_TRUE(captured_error([&] { build_server_arguments(no_slots, socket_endpoint()); }).is(errc::invalid_argument));
   auto huge = modern_spec();
   huge.slots = 1024;
   huge.context_per_slot = 4'000'000;
-  EXPECT_TRUE(captured_error([&] { build_server_arguments(huge, socket_endpoint()); })
-                  .is(errc::invalid_argument));
+  EXPECT_TRUE(captured_error([&] { build_server_arguments(huge, socket_endpoint()); }).is(errc::invalid_argument));
 }
 
 TEST(LaunchSpecTest, EnvironmentCarriesTheKeyAndDropsInheritedServerSettings) {
   auto spec = modern_spec();
   spec.environment_remove = {"SECRET"};
   spec.environment_set = {{"GGML_NTHREADS", "2"}, {"HOME", "/var/empty"}};
-  const std::vector<std::string> parent{"PATH=/usr/bin",   "HOME=/root",
-                                        "SECRET=hunter2",  "LLAMA_ARG_HOST=0.0.0.0",
-                                        "LLAMA_API_KEY=x", "LANG=C.UTF-8"};
+  const std::vector<std::string> parent{"PATH=/usr/bin",          "HOME=/root",      "SECRET=hunter2",
+                                        "LLAMA_ARG_HOST=0.0.0.0", "LLAMA_API_KEY=x", "LANG=C.UTF-8"};
   const auto env = build_server_environment(spec, parent, kKey);
-  EXPECT_THAT(env, ElementsAre("PATH=/usr/bin", "LANG=C.UTF-8", "GGML_NTHREADS=2",
-                               "HOME=/var/empty", "LLAMA_API_KEY=" + std::string(kKey)));
+  EXPECT_THAT(env, ElementsAre("PATH=/usr/bin", "LANG=C.UTF-8", "GGML_NTHREADS=2", "HOME=/var/empty",
+                               "LLAMA_API_KEY=" + std::string(kKey)));
 }
 
 TEST(LaunchSpecTest, SpecCannotReplaceTheApiKey) {
@@ -175,8 +168,7 @@ TEST(LaunchSpecTest, SpecCannotReplaceTheApiKey) {
 TEST(LaunchSpecTest, MalformedVariableNamesAreRejected) {
   auto spec = modern_spec();
   spec.environment_set = {{"A=B", "c"}};
-  EXPECT_TRUE(captured_error([&] { build_server_environment(spec, {}, kKey); })
-                  .is(errc::invalid_argument));
+  EXPECT_TRUE(captured_error([&] { build_server_environment(spec, {}, kKey); }).is(errc::invalid_argument));
 }
 
 }  // namespace

@@ -14,11 +14,11 @@ namespace inference::llama_server {
 namespace {
 
 namespace asio = boost::asio;
-using ::testing::AllOf;
-using ::testing::HasSubstr;
 using test::kTestLoadTimeout;
 using test::run_until_complete;
 using test::tiny_model_spec;
+using ::testing::AllOf;
+using ::testing::HasSubstr;
 
 // An early exit must be reported long before the load timeout; the failing server exits within
 // a fraction of a second.
@@ -39,8 +39,7 @@ TEST(ReadinessProbeTest, BecomesReadyAndAnswersHealth) {
   INFERENCE_SKIP_WITHOUT_REAL_SERVER();
   asio::io_context io;
   ServerProcess process(io.get_executor(), tiny_model_spec());
-  run_until_complete(io, wait_until_ready(io.get_executor(), process.endpoint(), process,
-                                          kTestLoadTimeout));
+  run_until_complete(io, wait_until_ready(io.get_executor(), process.endpoint(), process, kTestLoadTimeout));
   HttpConnection connection(io.get_executor(), process.endpoint());
   const auto health = run_until_complete(io, connection.request(HttpMethod::get, "/health"));
   EXPECT_EQ(health.status, 200U);
@@ -57,8 +56,7 @@ TEST(ReadinessProbeTest, UnknownFlagFailsAtOnceWithTheServersLastWords) {
   const auto error = ready_failure(io, process);
   EXPECT_LT(std::chrono::steady_clock::now() - started, kEarlyExitBudget);
   EXPECT_TRUE(error.is(errc::child_start_failed)) << error.what();
-  EXPECT_THAT(error.what(), AllOf(HasSubstr("exited with status"),
-                                  HasSubstr("before it was ready"),
+  EXPECT_THAT(error.what(), AllOf(HasSubstr("exited with status"), HasSubstr("before it was ready"),
                                   HasSubstr("--definitely-not-a-flag")));
 }
 
@@ -72,8 +70,7 @@ TEST(ReadinessProbeTest, MissingModelFileFailsAtOnceWithTheLoadError) {
   const auto error = ready_failure(io, process);
   EXPECT_LT(std::chrono::steady_clock::now() - started, kEarlyExitBudget);
   EXPECT_TRUE(error.is(errc::child_start_failed)) << error.what();
-  EXPECT_THAT(error.what(), AllOf(HasSubstr("exited with status 1"),
-                                  HasSubstr("/nonexistent/dir/no model.gguf")));
+  EXPECT_THAT(error.what(), AllOf(HasSubstr("exited with status 1"), HasSubstr("/nonexistent/dir/no model.gguf")));
 }
 
 TEST(ReadinessProbeTest, TimeoutReportsLoadTimeoutWithTheOutputSoFar) {

@@ -88,8 +88,7 @@ TEST_F(ServerBinaryTest, ExplicitPathWinsOverEnvironmentAndPath) {
   const auto env_binary = executable("env/llama-server");
   executable("bin/llama-server");
   const auto found = find_server_binary(
-      explicit_binary,
-      env_of({{"LLAMA_SERVER_PATH", env_binary.string()}, {"PATH", (root_ / "bin").string()}}));
+      explicit_binary, env_of({{"LLAMA_SERVER_PATH", env_binary.string()}, {"PATH", (root_ / "bin").string()}}));
   EXPECT_EQ(found, explicit_binary);
 }
 
@@ -97,8 +96,7 @@ TEST_F(ServerBinaryTest, EnvironmentVariableIsUsedWithoutExplicitPath) {
   const auto env_binary = executable("env/custom-name");
   executable("bin/llama-server");
   const auto found = find_server_binary(
-      std::nullopt,
-      env_of({{"LLAMA_SERVER_PATH", env_binary.string()}, {"PATH", (root_ / "bin").string()}}));
+      std::nullopt, env_of({{"LLAMA_SERVER_PATH", env_binary.string()}, {"PATH", (root_ / "bin").string()}}));
   EXPECT_EQ(found, env_binary);
 }
 
@@ -107,24 +105,22 @@ TEST_F(ServerBinaryTest, PathSearchSkipsUnusableEntriesAndFindsTheFirstExecutabl
   fs::create_directories(root_ / "dir/llama-server");
   const auto good = executable("good/llama-server");
   executable("later/llama-server");
-  const std::string path = "relative/bin::" + (root_ / "missing").string() + ":" +
-                           (root_ / "noexec").string() + ":" + (root_ / "dir").string() + ":" +
-                           (root_ / "good").string() + ":" + (root_ / "later").string();
+  const std::string path = "relative/bin::" + (root_ / "missing").string() + ":" + (root_ / "noexec").string() + ":" +
+                           (root_ / "dir").string() + ":" + (root_ / "good").string() + ":" +
+                           (root_ / "later").string();
   EXPECT_EQ(find_server_binary(std::nullopt, env_of({{"PATH", path}}), std::nullopt), good);
 }
 
 TEST_F(ServerBinaryTest, NothingFoundNamesEveryPlaceTriedAndWhy) {
   write_file("noexec/llama-server", "#!/bin/sh\n", fs::perms::owner_read);
   fs::create_directories(root_ / "dir/llama-server");
-  const std::string path = (root_ / "missing").string() + ":" + (root_ / "noexec").string() +
-                           ":" + (root_ / "dir").string();
-  const auto message =
-      start_failure([&] { find_server_binary(std::nullopt, env_of({{"PATH", path}}), std::nullopt); });
-  EXPECT_THAT(message,
-              AllOf(HasSubstr("server_path not set"), HasSubstr("LLAMA_SERVER_PATH not set"),
-                    HasSubstr("not in PATH directories " + (root_ / "missing").string()),
-                    HasSubstr((root_ / "noexec/llama-server").string() + " is not executable"),
-                    HasSubstr((root_ / "dir/llama-server").string() + " is a directory")));
+  const std::string path =
+      (root_ / "missing").string() + ":" + (root_ / "noexec").string() + ":" + (root_ / "dir").string();
+  const auto message = start_failure([&] { find_server_binary(std::nullopt, env_of({{"PATH", path}}), std::nullopt); });
+  EXPECT_THAT(message, AllOf(HasSubstr("server_path not set"), HasSubstr("LLAMA_SERVER_PATH not set"),
+                             HasSubstr("not in PATH directories " + (root_ / "missing").string()),
+                             HasSubstr((root_ / "noexec/llama-server").string() + " is not executable"),
+                             HasSubstr((root_ / "dir/llama-server").string() + " is a directory")));
 }
 
 // The search order, each place shadowing the ones after it: server_path, LLAMA_SERVER_PATH, the
@@ -151,8 +147,9 @@ TEST_F(ServerBinaryTest, MissingConfiguredDefaultFallsBackToPathAndIsNamedWhenNo
   const auto on_path = executable("bin/llama-server");
   EXPECT_EQ(find_server_binary(std::nullopt, env_of({{"PATH", (root_ / "bin").string()}}), configured), on_path);
 
-  const auto message = start_failure(
-      [&] { find_server_binary(std::nullopt, env_of({{"PATH", (root_ / "empty").string()}}), configured); });
+  const auto message = start_failure([&] {
+    find_server_binary(std::nullopt, env_of({{"PATH", (root_ / "empty").string()}}), configured);
+  });
   EXPECT_THAT(message, AllOf(HasSubstr("LLAMA_SERVER_PATH not set"),
                              HasSubstr("configured default " + configured.string() + " does not exist"),
                              HasSubstr("not in PATH directories " + (root_ / "empty").string())));
@@ -161,8 +158,9 @@ TEST_F(ServerBinaryTest, MissingConfiguredDefaultFallsBackToPathAndIsNamedWhenNo
 TEST_F(ServerBinaryTest, UnusableEnvironmentPathFailsEvenWhenTheConfiguredDefaultIsUsable) {
   const auto configured = executable("deps/bin/llama-server");
   const auto missing = root_ / "nowhere/llama-server";
-  const auto message = start_failure(
-      [&] { find_server_binary(std::nullopt, env_of({{"LLAMA_SERVER_PATH", missing.string()}}), configured); });
+  const auto message = start_failure([&] {
+    find_server_binary(std::nullopt, env_of({{"LLAMA_SERVER_PATH", missing.string()}}), configured);
+  });
   EXPECT_THAT(message, HasSubstr("LLAMA_SERVER_PATH " + missing.string() + " does not exist"));
 }
 
@@ -177,8 +175,7 @@ TEST_F(ServerBinaryTest, MissingExplicitPathFailsEvenWhenPathHasOne) {
 
 TEST_F(ServerBinaryTest, ExplicitDirectoryIsRejected) {
   fs::create_directories(root_ / "a-directory");
-  const auto message =
-      start_failure([&] { find_server_binary(root_ / "a-directory", env_of({})); });
+  const auto message = start_failure([&] { find_server_binary(root_ / "a-directory", env_of({})); });
   EXPECT_THAT(message, HasSubstr((root_ / "a-directory").string() + " is a directory"));
 }
 
@@ -208,8 +205,8 @@ TEST(ServerVersionTest, ParsesUpstreamVersionLineAfterBackendNoise) {
 }
 
 TEST(ServerVersionTest, ParsesDebianVersionLine) {
-  const auto version = parse_server_version(
-      "version: 0.7.0 (build 11669, commit Debian)\nbuilt with GNU 16.2.0 for Linux x86_64\n");
+  const auto version =
+      parse_server_version("version: 0.7.0 (build 11669, commit Debian)\nbuilt with GNU 16.2.0 for Linux x86_64\n");
   ASSERT_TRUE(version);
   EXPECT_EQ(version->build, 11669);
   EXPECT_EQ(version->commit, "Debian");
@@ -270,16 +267,13 @@ TEST_F(ServerBinaryTest, ProbeFailureQuotesTheStatusAndLastOutput) {
 
 TEST_F(ServerBinaryTest, ProbeWithoutVersionLineFails) {
   const auto fake = executable("quiet", "#!/bin/sh\necho hello\n");
-  EXPECT_THAT(start_failure([&] { probe(fake); }),
-              HasSubstr("printed no version line"));
+  EXPECT_THAT(start_failure([&] { probe(fake); }), HasSubstr("printed no version line"));
 }
 
 TEST_F(ServerBinaryTest, HangingProbeIsKilledAndReapedAtTheTimeout) {
   const auto pid_file = root_ / "pid";
-  const auto fake =
-      executable("hanging", "#!/bin/sh\necho $$ > '" + pid_file.string() + "'\nexec sleep 60\n");
-  const auto message =
-      start_failure([&] { probe(fake, std::chrono::milliseconds(300)); });
+  const auto fake = executable("hanging", "#!/bin/sh\necho $$ > '" + pid_file.string() + "'\nexec sleep 60\n");
+  const auto message = start_failure([&] { probe(fake, std::chrono::milliseconds(300)); });
   EXPECT_THAT(message, HasSubstr("did not finish within 300 ms"));
   std::string pid;
   std::ifstream(pid_file) >> pid;
@@ -289,7 +283,10 @@ TEST_F(ServerBinaryTest, HangingProbeIsKilledAndReapedAtTheTimeout) {
 }
 
 TEST_F(ServerBinaryTest, UnexecutableFormatFailsToStartWithoutLeavingAZombie) {
-  const auto garbage = write_file("garbage", "\x7f" "ELF-not-really", fs::perms::owner_all);
+  const auto garbage = write_file("garbage",
+                                  "\x7f"
+                                  "ELF-not-really",
+                                  fs::perms::owner_all);
   const auto message = start_failure([&] { probe(garbage); });
   EXPECT_THAT(message, HasSubstr("cannot start " + garbage.string()));
   EXPECT_TRUE(no_children_left());

@@ -17,8 +17,8 @@ namespace {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
 using test::run_until_complete;
+using ::testing::HasSubstr;
 
 // A stand-in for llama-server that loses the port race for the first `clashes` launches (it
 // prints the real server's bind error and exits 1) and then execs the real server. Every
@@ -79,8 +79,8 @@ exec "$TEST_REAL_SERVER" "$@"
 
 TEST_F(PortClashTest, TcpPortClashIsRetriedWithANewPort) {
   asio::io_context io;
-  auto process = run_until_complete(
-      io, start_ready_server(io.get_executor(), spec_with_clashes(2, TransportChoice::tcp)));
+  auto process =
+      run_until_complete(io, start_ready_server(io.get_executor(), spec_with_clashes(2, TransportChoice::tcp)));
   ASSERT_TRUE(process);
   EXPECT_EQ(attempts(), 3);
   EXPECT_FALSE(process->exit_status());

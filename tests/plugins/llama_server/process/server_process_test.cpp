@@ -36,11 +36,11 @@ namespace {
 
 namespace asio = boost::asio;
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using test::kTestLoadTimeout;
 using test::run_until_complete;
 using test::tiny_model_spec;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 // The budget from the child's death to every waiter knowing about it.
 constexpr std::chrono::milliseconds kExitNoticeBudget{100};
@@ -118,8 +118,7 @@ class FakeServerTest : public ::testing::Test {
 };
 
 void start_and_wait_ready(asio::io_context& io, ServerProcess& process) {
-  run_until_complete(io, wait_until_ready(io.get_executor(), process.endpoint(), process,
-                                          kTestLoadTimeout));
+  run_until_complete(io, wait_until_ready(io.get_executor(), process.endpoint(), process, kTestLoadTimeout));
 }
 
 TEST(ServerProcessTest, RealServerVersionIsParsed) {
@@ -144,8 +143,7 @@ TEST(ServerProcessTest, ListensOnASocketOnlyItsOwnerCanReach) {
   struct stat socket {};
   ASSERT_EQ(::stat(process.endpoint().socket_path().c_str(), &socket), 0);
   EXPECT_TRUE(S_ISSOCK(socket.st_mode));
-  EXPECT_EQ(socket.st_mode & 0077, 0U) << "group/other bits on the socket: " << std::oct
-                                       << (socket.st_mode & 0777);
+  EXPECT_EQ(socket.st_mode & 0077, 0U) << "group/other bits on the socket: " << std::oct << (socket.st_mode & 0777);
 }
 
 TEST(ServerProcessTest, RequestsWithoutTheKeyAreRefused) {
@@ -157,8 +155,7 @@ TEST(ServerProcessTest, RequestsWithoutTheKeyAreRefused) {
   HttpConnection with_key(io.get_executor(), process.endpoint());
   EXPECT_EQ(run_until_complete(io, with_key.request(HttpMethod::get, "/props")).status, 200U);
 
-  HttpConnection without_key(io.get_executor(),
-                             ServerEndpoint::unix_socket(process.endpoint().socket_path(), ""));
+  HttpConnection without_key(io.get_executor(), ServerEndpoint::unix_socket(process.endpoint().socket_path(), ""));
   try {
     run_until_complete(io, without_key.request(HttpMethod::get, "/props"));
     ADD_FAILURE() << "/props answered without the API key";
@@ -189,8 +186,8 @@ TEST(ServerProcessTest, EveryLaunchGetsItsOwnKey) {
   // A key from another launch opens nothing.
   start_and_wait_ready(io, first);
   start_and_wait_ready(io, second);
-  HttpConnection wrong_key(io.get_executor(), ServerEndpoint::unix_socket(first.endpoint().socket_path(),
-                                                                          second.endpoint().api_key()));
+  HttpConnection wrong_key(io.get_executor(),
+                           ServerEndpoint::unix_socket(first.endpoint().socket_path(), second.endpoint().api_key()));
   try {
     run_until_complete(io, wrong_key.request(HttpMethod::get, "/props"));
     ADD_FAILURE() << "/props answered with another launch's key";
@@ -267,8 +264,7 @@ TEST(ServerProcessTest, TerminateStopsGracefullyAndReaps) {
   const ExitStatus status = run_until_complete(io, process.terminate(std::chrono::seconds(5)));
   // llama-server installs its SIGTERM handler shortly *after* /health turns 200 (and after it
   // logs "listening"), so a SIGTERM right after readiness may still meet the default action.
-  EXPECT_TRUE(status.exit_code == 0 || status.signal == SIGTERM)
-      << status.describe() << "\n" << status.output_tail;
+  EXPECT_TRUE(status.exit_code == 0 || status.signal == SIGTERM) << status.describe() << "\n" << status.output_tail;
   EXPECT_FALSE(process_exists(pid)) << "pid " << pid << " still in /proc (zombie?)";
   EXPECT_TRUE(no_children_left());
 }
@@ -298,8 +294,7 @@ TEST_F(FakeServerTest, TerminateEscalatesToSigkillAfterTheGrace) {
                         std::move(options));
   run_until_complete(io, deaf.wait());
   const auto started = std::chrono::steady_clock::now();
-  const ExitStatus status =
-      run_until_complete(io, process.terminate(std::chrono::milliseconds(200)));
+  const ExitStatus status = run_until_complete(io, process.terminate(std::chrono::milliseconds(200)));
   EXPECT_EQ(status.signal, SIGKILL) << status.describe();
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
   EXPECT_TRUE(no_children_left());
@@ -310,8 +305,7 @@ TEST_F(FakeServerTest, ExitCodeAndLastWordsReachWaitersAndTheSink) {
   std::vector<std::string> lines;
   ServerProcessOptions options;
   options.log_sink = [&](std::string_view line) { lines.emplace_back(line); };
-  ServerProcess process(io.get_executor(),
-                        fake_spec("echo one\necho two >&2\nprintf 'last words'\nexit 3\n"),
+  ServerProcess process(io.get_executor(), fake_spec("echo one\necho two >&2\nprintf 'last words'\nexit 3\n"),
                         std::move(options));
   const ExitStatus status = run_until_complete(io, process.async_wait_exit());
   EXPECT_EQ(status.exit_code, 3);
@@ -327,8 +321,7 @@ TEST_F(FakeServerTest, DestructorKillsWhatTheChildStartedToo) {
   options.log_sink = started.sink();
   pid_t grandchild = -1;
   {
-    ServerProcess process(io.get_executor(),
-                          fake_spec("sleep 60 &\necho grandchild $!\nwait\n"), std::move(options));
+    ServerProcess process(io.get_executor(), fake_spec("sleep 60 &\necho grandchild $!\nwait\n"), std::move(options));
     run_until_complete(io, started.wait());
     const std::string tail = process.output_tail(1);
     grandchild = std::stoi(tail.substr(tail.find(' ') + 1));
@@ -433,8 +426,7 @@ TEST(ServerProcessTest, KilledHostLeavesNoServerBehind) {
   int server_status = 0;
   pid_t reaped = 0;
   const auto deadline = std::chrono::steady_clock::now() + kOrphanDeathDeadline;
-  while ((reaped = ::waitpid(server, &server_status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
+  while ((reaped = ::waitpid(server, &server_status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(kProcPollInterval);
   }
   if (reaped == 0) ::kill(server, SIGKILL);  // do not leak it into other tests

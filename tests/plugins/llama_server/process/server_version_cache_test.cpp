@@ -185,8 +185,9 @@ TEST_F(ServerVersionCacheTest, ACancelledProbeKillsAndReapsItsChild) {
   asio::io_context io(1);
   asio::cancellation_signal cancel;
   std::exception_ptr failure;
-  asio::co_spawn(io, probe_server_version_cached(binary),
-                 asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, ServerVersion) { failure = e; }));
+  asio::co_spawn(
+      io, probe_server_version_cached(binary),
+      asio::bind_cancellation_slot(cancel.slot(), [&](std::exception_ptr e, ServerVersion) { failure = e; }));
   std::string pid;
   asio::co_spawn(
       io,

@@ -37,11 +37,11 @@ inline std::filesystem::path test_server_binary() { return inference::test::llam
 inline std::filesystem::path test_model_path() { return inference::test::tiny_model_for_tests(); }
 inline std::optional<std::string> real_server_skip_reason() { return inference::test::llama_server_skip_reason(); }
 
-#define INFERENCE_SKIP_WITHOUT_REAL_SERVER()                                         \
-  do {                                                                               \
+#define INFERENCE_SKIP_WITHOUT_REAL_SERVER()                                                   \
+  do {                                                                                         \
     if (const auto skip_reason = ::inference::llama_server::test::real_server_skip_reason()) { \
-      GTEST_SKIP() << *skip_reason;                                                  \
-    }                                                                                \
+      GTEST_SKIP() << *skip_reason;                                                            \
+    }                                                                                          \
   } while (false)
 
 // The real server's features are probed once per test program.

@@ -105,7 +105,9 @@ class HttpConnectionTest : public ::testing::Test {
     return future.get();
   }
 
-  HttpConnection connect_new(HttpLimits limits = {}) { return HttpConnection(io_.get_executor(), server_->endpoint(), limits); }
+  HttpConnection connect_new(HttpLimits limits = {}) {
+    return HttpConnection(io_.get_executor(), server_->endpoint(), limits);
+  }
 
   // Polls /slots on a fresh connection until no slot is processing.
   asio::awaitable<bool> wait_until_all_slots_idle() {

@@ -23,8 +23,7 @@ TEST(ServerEndpoint, DescribesALoopbackTcpEndpoint) {
   EXPECT_EQ(endpoint.port(), 18080);
   EXPECT_EQ(endpoint.host_header(), "127.0.0.1:18080");
   EXPECT_EQ(endpoint.describe(), "http://127.0.0.1:18080");
-  EXPECT_EQ(endpoint.listen_arguments(),
-            (std::vector<std::string>{"--host", "127.0.0.1", "--port", "18080"}));
+  EXPECT_EQ(endpoint.listen_arguments(), (std::vector<std::string>{"--host", "127.0.0.1", "--port", "18080"}));
 }
 
 TEST(ServerEndpoint, RejectsSocketPathsLlamaServerWouldNotTreatAsSockets) {

@@ -14,7 +14,8 @@ TEST(ServerError, CarriesStatusTypeAndMessageOfACapturedErrorBody) {
   EXPECT_EQ(error.status(), 401U);
   EXPECT_EQ(error.type(), "authentication_error");
   EXPECT_EQ(error.server_message(), "Invalid API Key");
-  EXPECT_EQ(error.context(), "unix:/x.sock GET /props: llama-server answered 401 authentication_error: Invalid API Key");
+  EXPECT_EQ(error.context(),
+            "unix:/x.sock GET /props: llama-server answered 401 authentication_error: Invalid API Key");
 }
 
 TEST(ServerError, QuotesTheServersMessageForABadField) {

@@ -114,9 +114,20 @@ inline std::string server_args_value(std::initializer_list<std::string_view> arg
 }
 
 // Every key, in the order docs/architecture.md lists them.
-inline constexpr std::array kKeys = {
-    kLoadTimeoutMs, kStallTimeoutMs, kRestartBudget, kRestartWindowMs, kRestartBackoffMs, kShutdownGraceMs,
-    kCloseMode, kDrainTimeoutMs, kSlotReleaseTimeoutMs, kTransport, kPort, kIgnoreEos, kRestart, kServerPath,
-    kServerArgs};
+inline constexpr std::array kKeys = {kLoadTimeoutMs,
+                                     kStallTimeoutMs,
+                                     kRestartBudget,
+                                     kRestartWindowMs,
+                                     kRestartBackoffMs,
+                                     kShutdownGraceMs,
+                                     kCloseMode,
+                                     kDrainTimeoutMs,
+                                     kSlotReleaseTimeoutMs,
+                                     kTransport,
+                                     kPort,
+                                     kIgnoreEos,
+                                     kRestart,
+                                     kServerPath,
+                                     kServerArgs};
 
 }  // namespace inference::llama_server::engine_option

@@ -72,8 +72,8 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
       std::string path, ModelInfo info, LoadOptions options, LaunchCustomizer customize = {},
       std::vector<std::string> extra_option_keys = {});
 
-  LlamaServerModel(boost::asio::any_io_executor executor, ModelInfo info, LoadOptions options,
-                   EngineOptions engine, std::shared_ptr<ServerSupervisor> supervisor);
+  LlamaServerModel(boost::asio::any_io_executor executor, ModelInfo info, LoadOptions options, EngineOptions engine,
+                   std::shared_ptr<ServerSupervisor> supervisor);
   ~LlamaServerModel() override;
 
   TokenStream generate(std::string prompt, GenerateConfig config) override;

@@ -48,8 +48,8 @@ namespace inference::llama_server {
 // One started server, shared by the requests that use it.
 struct ServerInstance {
   std::unique_ptr<ServerProcess> process;
-  std::atomic<bool> hung{false};     // the watchdog killed it
-  std::atomic<bool> stopping{false}; // close() is terminating it
+  std::atomic<bool> hung{false};      // the watchdog killed it
+  std::atomic<bool> stopping{false};  // close() is terminating it
 };
 
 class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {

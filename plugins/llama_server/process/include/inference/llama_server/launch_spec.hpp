@@ -35,9 +35,9 @@ struct LaunchSpec {
   // carries context_per_slot × slots. 0 passes -c 0: the model's training context, split
   // across slots (resolve the per-slot value from the GGUF beforehand to avoid that).
   std::uint32_t context_per_slot = 0;
-  std::int32_t gpu_layers = -1;               // -ngl; negative = all layers
-  std::optional<std::string> chat_template;   // --chat-template (a built-in name or Jinja text)
-  std::vector<std::string> extra_args;        // appended last, verbatim
+  std::int32_t gpu_layers = -1;              // -ngl; negative = all layers
+  std::optional<std::string> chat_template;  // --chat-template (a built-in name or Jinja text)
+  std::vector<std::string> extra_args;       // appended last, verbatim
   // Environment edits on top of the parent's: removals first, then additions (which replace).
   std::vector<std::string> environment_remove;
   std::vector<std::pair<std::string, std::string>> environment_set;
@@ -67,16 +67,14 @@ std::vector<std::string> managed_flags();
 // Throws Error(invalid_argument) when the model path is empty, slots is 0, the total context
 // overflows, `listen` does not fit the build (a UNIX socket without support, a socket path
 // containing ',', which llama-server splits --host at), or extra_args contain a managed flag.
-std::vector<std::string> build_server_arguments(const LaunchSpec& spec,
-                                                const ServerEndpoint& listen);
+std::vector<std::string> build_server_arguments(const LaunchSpec& spec, const ServerEndpoint& listen);
 
 // The child's environment as "NAME=value" strings: `parent` (usually the host's environ)
 // without inherited LLAMA_ARG_* variables and LLAMA_API_KEY (the host's own configuration must
 // not silently reconfigure a server we manage), then spec.environment_remove applied, then
 // spec.environment_set, then LLAMA_API_KEY=<api_key> last so nothing can override it.
 // Throws Error(invalid_argument) for a variable name that is empty or contains '='.
-std::vector<std::string> build_server_environment(const LaunchSpec& spec,
-                                                  const std::vector<std::string>& parent,
+std::vector<std::string> build_server_environment(const LaunchSpec& spec, const std::vector<std::string>& parent,
                                                   std::string_view api_key);
 
 }  // namespace inference::llama_server

@@ -62,8 +62,8 @@ class OutputRing {
   const LineSink sink_;
 
   mutable std::mutex mutex_;
-  std::vector<char> ring_;    // capacity_ bytes once full
-  std::size_t head_ = 0;      // index of the oldest byte when full
+  std::vector<char> ring_;  // capacity_ bytes once full
+  std::size_t head_ = 0;    // index of the oldest byte when full
   std::size_t size_ = 0;
   std::size_t total_ = 0;
   std::string pending_line_;  // sink only: bytes after the last '\n'

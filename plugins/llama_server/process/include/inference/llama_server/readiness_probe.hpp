@@ -37,10 +37,8 @@ inline constexpr std::chrono::milliseconds kHealthRequestTimeout{2'000};
 //     output lines;
 //   Error(load_timeout) when `timeout` passes first, with the last /health outcome (context)
 //     and the last output lines (detail).
-boost::asio::awaitable<void> wait_until_ready(boost::asio::any_io_executor executor,
-                                              const ServerEndpoint& endpoint,
+boost::asio::awaitable<void> wait_until_ready(boost::asio::any_io_executor executor, const ServerEndpoint& endpoint,
                                               ServerProcess& process,
-                                              std::chrono::milliseconds timeout =
-                                                  engine_option::kDefaultLoadTimeout);
+                                              std::chrono::milliseconds timeout = engine_option::kDefaultLoadTimeout);
 
 }  // namespace inference::llama_server

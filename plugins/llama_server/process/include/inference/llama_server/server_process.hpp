@@ -23,8 +23,8 @@
 
 #include <sys/types.h>
 
-#include <boost/asio/any_io_executor.hpp>
 #include <array>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
@@ -95,8 +95,7 @@ class ServerProcess {
   // exits at once with "couldn't bind" (failed_to_bind() is true) and the launch must be retried
   // with a new ServerProcess. llama-server cannot adopt an inherited listening socket, so this
   // window cannot be closed from here; UNIX sockets do not have it.
-  ServerProcess(boost::asio::any_io_executor executor, const LaunchSpec& spec,
-                ServerProcessOptions options = {});
+  ServerProcess(boost::asio::any_io_executor executor, const LaunchSpec& spec, ServerProcessOptions options = {});
 
   ServerProcess(ServerProcess&&) noexcept;
   ServerProcess& operator=(ServerProcess&&) noexcept;

@@ -44,7 +44,7 @@ struct TokenProbabilities {
 };
 
 struct Timings {
-  std::int64_t cache_n = 0;  // prompt tokens reused from the slot's KV cache
+  std::int64_t cache_n = 0;   // prompt tokens reused from the slot's KV cache
   std::int64_t prompt_n = 0;  // prompt tokens evaluated
   double prompt_ms = 0.0;
   double prompt_per_second = 0.0;
@@ -54,17 +54,17 @@ struct Timings {
 };
 
 struct CompletionChunk {
-  std::string content;         // UTF-8 text of this chunk; may be empty (EOS, a stop word)
+  std::string content;          // UTF-8 text of this chunk; may be empty (EOS, a stop word)
   std::vector<TokenId> tokens;  // ids of this chunk's tokens (needs return_tokens)
-  bool stop = false;           // true only on the final chunk
+  bool stop = false;            // true only on the final chunk
   StopType stop_type = StopType::none;
-  std::string stopping_word;   // the stop string that matched (stop_type == word)
-  bool truncated = false;      // the context filled up
-  std::int32_t id_slot = -1;   // the slot that ran the task; -1 on token chunks
+  std::string stopping_word;  // the stop string that matched (stop_type == word)
+  bool truncated = false;     // the context filled up
+  std::int32_t id_slot = -1;  // the slot that ran the task; -1 on token chunks
   std::int64_t tokens_predicted = 0;
   std::int64_t tokens_evaluated = 0;
-  std::optional<std::int64_t> tokens_cached;  // final chunk: tokens in the slot's KV cache
-  std::optional<Timings> timings;             // final chunk, or every chunk with timings_per_token
+  std::optional<std::int64_t> tokens_cached;      // final chunk: tokens in the slot's KV cache
+  std::optional<Timings> timings;                 // final chunk, or every chunk with timings_per_token
   std::vector<TokenProbabilities> probabilities;  // one per token when n_probs > 0
 };
 

@@ -26,8 +26,8 @@ struct CompletionParams {
   std::optional<double> top_p;
   std::optional<double> min_p;
   std::optional<double> repeat_penalty;
-  std::optional<std::uint32_t> seed;  // 4294967295 asks the server for a random seed
-  std::vector<std::string> stop;      // stop strings; empty = none sent
+  std::optional<std::uint32_t> seed;    // 4294967295 asks the server for a random seed
+  std::vector<std::string> stop;        // stop strings; empty = none sent
   std::optional<std::int32_t> n_probs;  // top-N probabilities per token
   std::optional<std::int32_t> id_slot;  // pin to a slot; the server waits while it is busy
   std::optional<bool> cache_prompt;     // reuse the slot's KV cache for a common prefix

@@ -68,8 +68,7 @@ class HttpConnection {
   // Sends one request and reads the whole response. A connection the server closed while idle
   // (keep-alive timeout) is reopened and the request sent once more, which is safe because the
   // server never saw it. An unfinished stream on this connection is abandoned (closed) first.
-  boost::asio::awaitable<HttpResponse> request(HttpMethod method, std::string_view target,
-                                               std::string_view body = {});
+  boost::asio::awaitable<HttpResponse> request(HttpMethod method, std::string_view target, std::string_view body = {});
 
   // Sends a request and reads the response header. On 2xx, the body follows through
   // read_stream(); otherwise the error body is read and thrown as ServerError.
