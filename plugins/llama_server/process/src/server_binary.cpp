@@ -18,8 +18,6 @@
 namespace inference::llama_server {
 namespace {
 
-namespace asio = boost::asio;
-
 // Why `candidate` cannot be run, or std::nullopt when it can.
 std::optional<std::string> unusable_reason(const std::filesystem::path& candidate) {
   struct stat info {};
