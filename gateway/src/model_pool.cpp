@@ -1,0 +1,1 @@
+// Implemented by the models helper: see include/inference/gateway/model_pool.hpp

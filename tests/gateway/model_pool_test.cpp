@@ -1,0 +1,1 @@
+// Tests for include/inference/gateway/model_pool.hpp
