@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -122,6 +123,11 @@ bool LlmctlProcess::wait_for_output(std::size_t bytes, std::chrono::milliseconds
     std::this_thread::sleep_for(kPollInterval);
   }
   return false;
+}
+
+std::string LlmctlProcess::output_so_far() const {
+  std::ifstream file(out_file_);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
 }
 
 bool LlmctlProcess::wait_for_signal_handler(int signal, std::chrono::milliseconds timeout) const {

@@ -33,9 +33,12 @@ class LlmctlProcess {
   LlmctlProcess& operator=(const LlmctlProcess&) = delete;
   ~LlmctlProcess();  // kills the child if it is still running
 
+  pid_t pid() const noexcept { return pid_; }
   void send_signal(int signal) const;
   // Waits until stdout holds at least `bytes` bytes; false on timeout.
   bool wait_for_output(std::size_t bytes, std::chrono::milliseconds timeout) const;
+  // What the child wrote on stdout so far.
+  std::string output_so_far() const;
   // Waits until the child catches `signal` (its handler is installed); false on timeout.
   bool wait_for_signal_handler(int signal, std::chrono::milliseconds timeout) const;
   RunResult wait();

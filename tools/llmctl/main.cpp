@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_models_command(app, action);
   add_make_model_command(app, action);
   add_demo_command(app, action);
+  add_serve_command(app, action);
 
   try {
     app.parse(argc, argv);

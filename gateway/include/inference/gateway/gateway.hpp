@@ -39,11 +39,13 @@ struct GatewayOptions {
   std::string backend;  // empty: the registry's default for `load`
   LoadOptions load;     // slots, context, queue limit, backend options
   PoolPolicy pool;
-  std::string api_key;  // empty: no authentication
-  std::string cors_origin;  // empty: no CORS headers; "*" or one origin otherwise
-  std::chrono::seconds drain{10};  // shutdown: how long running requests may finish
-  std::chrono::seconds retry_after{1};  // Retry-After on 429 and 503
-  bool log_requests = false;  // log each request's body (prompts!); off by default
+  std::string api_key;                    // empty: no authentication
+  std::string cors_origin;                // empty: no CORS headers; "*" or one origin otherwise
+  std::chrono::seconds drain{10};         // shutdown: how long running requests may finish
+  std::chrono::seconds idle_timeout{60};  // a connection idle (or sending a request) longer is closed
+  uint32_t max_connections = 4096;        // more are answered 503 and closed at once
+  std::chrono::seconds retry_after{1};    // Retry-After on 429 and 503
+  bool log_requests = false;              // log each request's body (prompts!); off by default
   RequestLimits limits;
   // Receives the gateway's log lines (one event each, no newline). Empty: stderr.
   std::function<void(std::string_view line)> log;
@@ -69,8 +71,9 @@ class Gateway {
   // Idempotent; returns when every connection is closed and every model closed.
   boost::asio::awaitable<void> shutdown();
 
+  struct State;  // opaque; shared with the gateway's running coroutines
+
  private:
-  struct State;
   std::shared_ptr<State> state_;
 };
 

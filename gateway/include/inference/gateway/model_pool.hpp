@@ -42,10 +42,10 @@ struct ModelStatus {
   std::string name;
   std::string path;
   ModelState state = ModelState::unloaded;
-  std::string error;                  // the last load failure, one line; empty unless failed
-  std::optional<ModelStats> stats;    // while loaded
-  uint64_t restarts_total = 0;        // server restarts over every load of this model
-  uint32_t in_flight = 0;             // requests holding a lease
+  std::string error;                // the last load failure, one line; empty unless failed
+  std::optional<ModelStats> stats;  // while loaded
+  uint64_t restarts_total = 0;      // server restarts over every load of this model
+  uint32_t in_flight = 0;           // requests holding a lease
 };
 
 class ModelPool;

@@ -31,13 +31,13 @@ enum class Endpoint {
 struct CompletionRequest {
   Endpoint endpoint = Endpoint::completions;
   std::string model;
-  std::string prompt;              // completions
-  std::vector<Message> messages;   // chat_completions
-  GenerateConfig config;           // max_tokens, temperature, top_p, seed, stop, logprobs, session
+  std::string prompt;             // completions
+  std::vector<Message> messages;  // chat_completions
+  GenerateConfig config;          // max_tokens, temperature, top_p, seed, stop, logprobs, session
   bool stream = false;
-  bool include_usage = false;      // stream_options.include_usage
-  bool logprobs = false;           // report log-probabilities per token
-  int32_t top_logprobs = 0;        // alternatives per token in the report
+  bool include_usage = false;  // stream_options.include_usage
+  bool logprobs = false;       // report log-probabilities per token
+  int32_t top_logprobs = 0;    // alternatives per token in the report
 };
 
 // Parses and validates `body`. Throws ApiError (400, code "invalid_argument" or
