@@ -28,6 +28,8 @@ describe('aborting a stream with AbortController', () => {
     if (serve) await stopAndCheck(serve);
   });
 
+  let cancelledTokens;  // inference_completion_tokens_total once the aborted request is counted
+
   test('frees the slot, counts the request as cancelled, and the next request completes', async () => {
     const controller = new AbortController();
     const stream = await client.chat.completions.create(
@@ -43,16 +45,22 @@ describe('aborting a stream with AbortController', () => {
         controller.abort();  // the SDK ends the iteration without throwing
       }
     }
-    assert.equal(tokenChunks >= 1, true, 'the stream sent no token');
+    assert.ok(tokenChunks >= 1, 'the stream sent no token');
 
     await waitForSample(serve.baseUrl, 'inference_slots_busy', kModel, 0, kSlotReturnBoundMs);
-    const after = await waitForSample(serve.baseUrl, 'inference_requests_total',
+    // Cancelled, not finished: the request did not run to its max_tokens.
+    const counted = await waitForSample(serve.baseUrl, 'inference_requests_total',
       { ...kModel, outcome: 'cancelled' }, 1, kSlotReturnBoundMs);
-    const generated = sampleValue(after, 'inference_completion_tokens_total', kModel);
-    assert.ok(generated < kLongMaxTokens, `${generated} tokens counted: the generation was not cut short`);
+    cancelledTokens = sampleValue(counted, 'inference_completion_tokens_total', kModel);
 
     const next = await client.chat.completions.create({ model: kTinyModelName, messages: kMessages, max_tokens: 4 });
     assert.equal(next.choices[0].finish_reason, 'length');
     assert.equal(next.usage.completion_tokens, 4);
+  });
+
+  test('the tokens an aborted stream sent are counted', {
+    todo: 'the gateway counts a cancelled request with 0 tokens (reported with the node tests\' branch)',
+  }, () => {
+    assert.ok(cancelledTokens > 0 && cancelledTokens < kLongMaxTokens, `${cancelledTokens} tokens counted`);
   });
 });
