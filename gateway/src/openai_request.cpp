@@ -518,12 +518,12 @@ CompletionRequest parse_completion_request(Endpoint endpoint, std::string_view b
   request.endpoint = endpoint;
   refuse_wrong_endpoint(endpoint, fields);
   request.model = read_model(fields);
+  refuse_unsupported(fields);  // before the messages: a body with tools hears about tools first
   if (endpoint == Endpoint::chat_completions) {
     request.messages = read_messages(fields, limits);
   } else {
     request.prompt = read_prompt(fields);
   }
-  refuse_unsupported(fields);
   read_sampling(fields, limits, request.config);
   read_streaming(fields, request);
   read_logprobs(endpoint, fields, limits, request);

@@ -309,6 +309,12 @@ TEST(OpenAIRequest, FieldsTheRuntimeCannotHonourAreRefusedNamingTheField) {
   }
 }
 
+TEST(OpenAIRequest, ABodyWithToolsHearsAboutToolsBeforeItsToolMessages) {
+  expect_refused({kChat,
+                  R"({"model":"m","messages":[{"role":"tool","content":"sunny"}],"tools":[{"type":"function"}]})",
+                  "tools", "tool calls are not supported yet"});
+}
+
 TEST(OpenAIRequest, ABodyForTheOtherEndpointSaysSo) {
   expect_refused({kChat, R"({"model":"m","prompt":"hello"})", "messages", "/v1/completions"});
   expect_refused(
