@@ -1,3 +1,13 @@
+// The pool's lifecycle rules, beyond the header:
+// - One executor, no locks: every member, lease release and spawned coroutine runs on it.
+// - A load runs in a coroutine of its own (co_spawn), so a waiter that leaves never abandons it;
+//   every acquire() of a model being loaded waits for that one load (a WaitQueue per model).
+// - A model is resident while loading or loaded. Under max_loaded, making room closes the
+//   loaded model with no lease that was least recently loaded or released, and that close ends
+//   before the new load starts (its memory is what the new model needs).
+// - A model whose stats() report it gave up is closed and loaded again by the next acquire().
+// - Closing a model is counted from the moment it is decided, so close_all() returns only when
+//   every close (idle, eviction, shutdown) is over.
 #include "inference/gateway/model_pool.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
