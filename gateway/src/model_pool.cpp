@@ -296,7 +296,9 @@ struct ModelPool::State final : LeaseOwner, std::enable_shared_from_this<ModelPo
     for (;;) {
       if (closed) throw Error(errc::closed, "model '" + name + "': the gateway is closing");
       Entry& entry = *record->entry;
-      if (entry.state == ModelState::loaded && !entry.gave_up()) co_return lease(*record);
+      // A model that gave up is replaced once per acquire, never in a loop: a replacement that
+      // gave up at once is leased as it is, and the request fails with the model's own error.
+      if (entry.state == ModelState::loaded && (!entry.gave_up() || started)) co_return lease(*record);
       // A load may end inside begin_load() (co_spawn runs it inline until it first suspends).
       if (entry.state == ModelState::failed && started) std::rethrow_exception(entry.failure);
       if (entry.state != ModelState::loading) {
