@@ -1,3 +1,13 @@
+// The pool's lifecycle rules, beyond the header:
+// - One executor, no locks: every member, lease release and spawned coroutine runs on it.
+// - A load runs in a coroutine of its own (co_spawn), so a waiter that leaves never abandons it;
+//   every acquire() of a model being loaded waits for that one load (a WaitQueue per model).
+// - A model is resident while loading or loaded. Under max_loaded, making room closes the
+//   loaded model with no lease that was least recently loaded or released, and that close ends
+//   before the new load starts (its memory is what the new model needs).
+// - A model whose stats() report it gave up is closed and loaded again by the next acquire().
+// - Closing a model is counted from the moment it is decided, so close_all() returns only when
+//   every close (idle, eviction, shutdown) is over.
 #include "inference/gateway/model_pool.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -286,7 +296,9 @@ struct ModelPool::State final : LeaseOwner, std::enable_shared_from_this<ModelPo
     for (;;) {
       if (closed) throw Error(errc::closed, "model '" + name + "': the gateway is closing");
       Entry& entry = *record->entry;
-      if (entry.state == ModelState::loaded && !entry.gave_up()) co_return lease(*record);
+      // A model that gave up is replaced once per acquire, never in a loop: a replacement that
+      // gave up at once is leased as it is, and the request fails with the model's own error.
+      if (entry.state == ModelState::loaded && (!entry.gave_up() || started)) co_return lease(*record);
       // A load may end inside begin_load() (co_spawn runs it inline until it first suspends).
       if (entry.state == ModelState::failed && started) std::rethrow_exception(entry.failure);
       if (entry.state != ModelState::loading) {

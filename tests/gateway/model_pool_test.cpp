@@ -54,6 +54,7 @@ struct Control {
   std::map<std::string, int> closes;                       // by path
   std::set<std::string> failing;                           // paths whose load fails
   std::map<std::string, std::shared_ptr<Report>> reports;  // of the latest model loaded from a path
+  bool models_give_up = false;                             // every model loaded from now on reports it gave up
   bool gate_open = true;
   std::optional<asio::steady_timer> gate;  // loads wait on it while !gate_open
 
@@ -77,6 +78,7 @@ class CountedModel final : public TextModel {
  public:
   CountedModel(std::shared_ptr<TextModel> inner, std::shared_ptr<Control> control, std::string path)
       : inner_(std::move(inner)), control_(std::move(control)), path_(std::move(path)) {
+    report_->gave_up = control_->models_give_up;
     control_->reports[path_] = report_;
   }
   TokenStream generate(std::string prompt, GenerateConfig config) override {
@@ -380,6 +382,19 @@ TEST_F(ModelPoolTest, AModelThatGaveUpIsReportedFailedAndReloadedByTheNextAcquir
   EXPECT_EQ(reloaded.restarts_total, 4u);
   EXPECT_TRUE(pool.healthy());
   run(pool.close_all());
+}
+
+TEST_F(ModelPoolTest, AReplacementThatGivesUpAtOnceIsLeasedInsteadOfReloadedAgain) {
+  ModelPool& pool = make_pool({"a"});
+  control_->models_give_up = true;
+  run(pool.start());
+  EXPECT_EQ(state_of("a"), ModelState::failed);
+  run([&]() -> asio::awaitable<void> {
+    ModelLease lease = co_await pool.acquire("a");
+    EXPECT_EQ(lease.name(), "a");
+    co_await pool.close_all();
+  }());
+  EXPECT_EQ(control_->loads["a"], 2) << "one replacement per acquire";
 }
 
 TEST_F(ModelPoolTest, CloseAllClosesEveryModelAndLaterAcquiresFailClosed) {
