@@ -110,7 +110,7 @@ TEST_F(GatewayLlamaServerTest, StreamsHaveOneChunkPerTokenAndUsageMatchingThem) 
 
 TEST_F(GatewayLlamaServerTest, AFullQueueIsRefusedWith429WhileTheSlotIsBusy) {
   RunningGateway server(options(1, 0));
-  SseClient holder(server.port(), "/v1/completions", completion(100000, true));
+  SseClient holder(server.port(), "/v1/completions", completion(30000, true));
   ASSERT_EQ(holder.status(), 200u) << holder.error_body();
   ASSERT_TRUE(holder.next_event());
   const auto refused = post_json(server.port(), "/v1/completions", completion(1, false));
@@ -130,7 +130,7 @@ TEST_F(GatewayLlamaServerTest, AClientThatHangsUpFreesTheServersSlot) {
         [&]() -> boost::asio::awaitable<uint32_t> { co_return (co_await soak::query_slots(*address)).processing; });
   };
 
-  SseClient stream(server.port(), "/v1/completions", completion(100000, true));
+  SseClient stream(server.port(), "/v1/completions", completion(30000, true));
   ASSERT_EQ(stream.status(), 200u) << stream.error_body();
   ASSERT_TRUE(stream.next_event());
   ASSERT_EQ(processing(), 1u) << "the generation is not running on the server";
