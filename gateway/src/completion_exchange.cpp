@@ -54,8 +54,9 @@ struct Exchange {
   bool headers_sent = false;
   bool connection_usable = true;
   unsigned status = 0;
-  std::string outcome;  // "stop", "eos", "length", "cancelled" or an error name
-  GenerateMetrics metrics;
+  std::string outcome;           // "stop", "eos", "length", "cancelled" or an error name
+  GenerateMetrics metrics;       // the runtime's, once the stream finished
+  uint64_t tokens_received = 0;  // counted here too: a cancelled stream reports no metrics
 };
 
 // X-Request-Timeout: seconds (decimal) for queueing plus generation. X-Priority: an integer,
@@ -177,6 +178,7 @@ asio::awaitable<void> relay_stream(Exchange& exchange, TokenStream& stream) {
   exchange.status = 200;
   exchange.headers_sent = true;
   while (token) {
+    ++exchange.tokens_received;
     append_event(exchange, text, token_chunk(exchange.request, exchange.identity, *token));
     co_await write_text(exchange, text);
     text.clear();
@@ -199,7 +201,10 @@ asio::awaitable<void> relay_whole(Exchange& exchange, TokenStream& stream) {
   std::vector<Token> tokens;
   std::optional<Error> failure;
   try {
-    while (auto token = co_await stream.next()) tokens.push_back(std::move(*token));
+    while (auto token = co_await stream.next()) {
+      tokens.push_back(std::move(*token));
+      ++exchange.tokens_received;
+    }
   } catch (const Error& e) {
     if (e.is(errc::cancelled)) throw;
     failure = e;
@@ -272,6 +277,7 @@ asio::awaitable<void> watch_for_disconnect(Connection& connection, beast::flat_b
 
 void record(Exchange& exchange) {
   auto& context = exchange.context;
+  if (exchange.metrics.generated_tokens == 0) exchange.metrics.generated_tokens = exchange.tokens_received;
   const auto model = context.pool.serves(exchange.request.model) ? exchange.request.model : std::string();
   context.metrics.record_request(model, exchange.request.endpoint, exchange.outcome, exchange.metrics);
   const auto& m = exchange.metrics;

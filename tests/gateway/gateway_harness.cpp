@@ -2,7 +2,6 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
@@ -83,25 +82,26 @@ RunningGateway::RunningGateway(gateway::GatewayOptions options) : log_(std::make
   } catch (...) {
     shutdown();
     thread_.join();
+    gateway_.reset();
     throw;
   }
   port_ = gateway_->port();
 }
 
 RunningGateway::~RunningGateway() {
-  if (!shutdown_started_) shutdown();
+  shutdown();
   if (thread_.joinable()) thread_.join();
   gateway_.reset();
 }
 
 void RunningGateway::begin_shutdown() {
-  shutdown_started_ = true;
-  asio::co_spawn(io_, gateway_->shutdown(), asio::detached);
+  // Once only: after it the io_context runs out of work and its thread ends.
+  if (!shutdown_done_.valid()) shutdown_done_ = asio::co_spawn(io_, gateway_->shutdown(), asio::use_future).share();
 }
 
 void RunningGateway::shutdown() {
-  shutdown_started_ = true;
-  asio::co_spawn(io_, gateway_->shutdown(), asio::use_future).get();
+  begin_shutdown();
+  shutdown_done_.get();
 }
 
 std::vector<std::string> RunningGateway::log_lines() const {
@@ -216,6 +216,17 @@ void SseClient::hang_up() {
   socket_.shutdown(tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   ended_ = true;
+}
+
+UnreadRequest::UnreadRequest(uint16_t port, const std::string& target, const json::value& body) : socket_(io_) {
+  socket_ = connect_to(io_, port);
+  http::write(socket_, make_request(port, "POST", target, json::serialize(body), {}));
+}
+
+void UnreadRequest::hang_up() {
+  boost::system::error_code ignored;
+  socket_.shutdown(tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
 }
 
 std::optional<double> metric_value(uint16_t port, const std::string& sample_prefix) {

@@ -15,6 +15,7 @@
 #include <boost/json/value.hpp>
 #include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -37,9 +38,9 @@ class RunningGateway {
   ~RunningGateway();
 
   uint16_t port() const noexcept { return port_; }
-  // Starts Gateway::shutdown() on the gateway's thread and waits for it.
+  // Starts Gateway::shutdown() on the gateway's thread (once) and waits for it.
   void shutdown();
-  // Starts Gateway::shutdown() and returns at once; the destructor waits for it.
+  // Starts Gateway::shutdown() (once) and returns at once; shutdown() or the destructor waits.
   void begin_shutdown();
   // The gateway's log lines so far.
   std::vector<std::string> log_lines() const;
@@ -50,7 +51,7 @@ class RunningGateway {
   std::unique_ptr<gateway::Gateway> gateway_;
   std::thread thread_;
   uint16_t port_ = 0;
-  bool shutdown_started_ = false;
+  std::shared_future<void> shutdown_done_;
   std::shared_ptr<struct LogLines> log_;
 };
 
@@ -98,6 +99,17 @@ class SseClient {
   unsigned status_ = 0;
   std::string error_body_;
   bool ended_ = false;
+};
+
+// A request sent without reading its answer: for hanging up while a non-streaming request runs.
+class UnreadRequest {
+ public:
+  UnreadRequest(uint16_t port, const std::string& target, const boost::json::value& body);
+  void hang_up();
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
 };
 
 // The value of one sample line of /metrics ("name{labels} value"), or nullopt.

@@ -1,6 +1,7 @@
 // The gateway in front of the real llama-server (llama_cpp backend, the shared tiny model): both
 // endpoints streamed and whole with the server's own token counts, admission under a full
-// queue, and a client that hangs up freeing the server's slot (asked of llama-server's /slots).
+// queue, a client that hangs up freeing the server's slot (asked of llama-server's /slots), the
+// request deadline, refusals that leave the server serving, and idle unload stopping the server.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -110,7 +111,7 @@ TEST_F(GatewayLlamaServerTest, StreamsHaveOneChunkPerTokenAndUsageMatchingThem) 
 
 TEST_F(GatewayLlamaServerTest, AFullQueueIsRefusedWith429WhileTheSlotIsBusy) {
   RunningGateway server(options(1, 0));
-  SseClient holder(server.port(), "/v1/completions", completion(100000, true));
+  SseClient holder(server.port(), "/v1/completions", completion(30000, true));
   ASSERT_EQ(holder.status(), 200u) << holder.error_body();
   ASSERT_TRUE(holder.next_event());
   const auto refused = post_json(server.port(), "/v1/completions", completion(1, false));
@@ -130,7 +131,7 @@ TEST_F(GatewayLlamaServerTest, AClientThatHangsUpFreesTheServersSlot) {
         [&]() -> boost::asio::awaitable<uint32_t> { co_return (co_await soak::query_slots(*address)).processing; });
   };
 
-  SseClient stream(server.port(), "/v1/completions", completion(100000, true));
+  SseClient stream(server.port(), "/v1/completions", completion(30000, true));
   ASSERT_EQ(stream.status(), 200u) << stream.error_body();
   ASSERT_TRUE(stream.next_event());
   ASSERT_EQ(processing(), 1u) << "the generation is not running on the server";
@@ -144,6 +145,51 @@ TEST_F(GatewayLlamaServerTest, AClientThatHangsUpFreesTheServersSlot) {
   std::printf("slot free on llama-server %.1f ms after the client hung up (observed by polling /slots)\n",
               freed.count());
   RecordProperty("slot_freed_ms", std::to_string(freed.count()));
+}
+
+TEST_F(GatewayLlamaServerTest, RequestTimeoutEndsALongGenerationWith504) {
+  auto settings = options();
+  settings.load.context_len = 2048;
+  RunningGateway server(settings);
+  const auto answer =
+      post_json(server.port(), "/v1/completions", completion(2000, false), {{"X-Request-Timeout", "0.05"}});
+  EXPECT_EQ(answer.status, 504u) << answer.body;
+  EXPECT_EQ(answer.json().at("error").at("code").as_string(), "deadline_exceeded");
+  EXPECT_EQ(post_json(server.port(), "/v1/completions", completion(2, false)).status, 200u);
+}
+
+TEST_F(GatewayLlamaServerTest, RefusesBadKeysBadBodiesAndUnknownModelsAndKeepsServing) {
+  auto settings = options();
+  settings.api_key = "k3y";
+  settings.limits.max_body_bytes = 2048;
+  RunningGateway server(settings);
+  const std::map<std::string, std::string> key{{"Authorization", "Bearer k3y"}};
+  EXPECT_EQ(post_json(server.port(), "/v1/completions", completion(2, false)).status, 401u);
+  EXPECT_EQ(post_json(server.port(), "/v1/completions", completion(2, false), {{"Authorization", "Bearer k3"}}).status,
+            401u);
+  EXPECT_EQ(http_request(server.port(), "POST", "/v1/completions", std::string(4096, '{'), key).status, 413u);
+  EXPECT_EQ(
+      http_request(server.port(), "POST", "/v1/completions", R"({"model": "llama-2-tiny-random", "prompt": )", key)
+          .status,
+      400u);
+  auto unknown = completion(2, false);
+  unknown["model"] = "llama-3-405b";
+  EXPECT_EQ(post_json(server.port(), "/v1/completions", unknown, key).status, 404u);
+  const auto answer = post_json(server.port(), "/v1/completions", completion(2, false), key);
+  EXPECT_EQ(answer.status, 200u) << answer.body;
+}
+
+TEST_F(GatewayLlamaServerTest, AnIdleModelsServerStopsAndStartsAgainOnTheNextRequest) {
+  auto settings = options();
+  settings.pool.idle_unload = std::chrono::seconds(1);
+  RunningGateway server(settings);
+  EXPECT_TRUE(llama_server_children().empty()) << "loaded before its first request";
+  EXPECT_EQ(post_json(server.port(), "/v1/completions", completion(2, false)).status, 200u);
+  EXPECT_EQ(llama_server_children().size(), 1u);
+  EXPECT_TRUE(eventually([] { return llama_server_children().empty(); }, std::chrono::seconds(20)))
+      << "the idle model's llama-server is still running";
+  EXPECT_EQ(post_json(server.port(), "/v1/completions", completion(2, false)).status, 200u);
+  EXPECT_EQ(llama_server_children().size(), 1u);
 }
 
 }  // namespace
