@@ -3,7 +3,9 @@
 #include <fmt/core.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -71,7 +73,9 @@ void apply_request_headers(const HttpRequest& http_request, GenerateConfig& conf
                                         kLongestTimeoutSeconds, std::string_view(value)),
                             "X-Request-Timeout");
     }
-    config.timeout =
+    // A fixed deadline from the request's arrival, so that it also covers loading the model.
+    config.deadline =
+        std::chrono::steady_clock::now() +
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
   }
   if (const auto value = http_request["X-Priority"]; !value.empty()) {
@@ -217,8 +221,28 @@ asio::awaitable<void> relay_whole(Exchange& exchange, TokenStream& stream) {
                                         full_response(exchange.request, exchange.identity, tokens, stream.result())));
 }
 
+// The model, within the request's deadline when it has one (a load on first use counts).
+asio::awaitable<ModelLease> acquire_model(Exchange& exchange) {
+  auto& pool = exchange.context.pool;
+  const auto& deadline = exchange.request.config.deadline;
+  if (!deadline) co_return co_await pool.acquire(exchange.request.model);
+  asio::steady_timer timer(exchange.context.executor, *deadline);
+  auto [order, failure, lease, timer_error] =
+      co_await asio::experimental::make_parallel_group(
+          asio::co_spawn(exchange.context.executor, pool.acquire(exchange.request.model), asio::deferred),
+          timer.async_wait(asio::deferred))
+          .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+  if (order[0] == 1) {
+    throw Error(errc::deadline_exceeded,
+                "X-Request-Timeout passed while model '" + exchange.request.model + "' was being loaded");
+  }
+  if (failure) std::rethrow_exception(failure);
+  (void)timer_error;
+  co_return std::move(lease);
+}
+
 asio::awaitable<void> answer_with_model(Exchange& exchange) {
-  auto lease = co_await exchange.context.pool.acquire(exchange.request.model);
+  auto lease = co_await acquire_model(exchange);
   auto stream = start_stream(lease.model(), exchange.request);
   if (exchange.request.stream) {
     co_await relay_stream(exchange, stream);

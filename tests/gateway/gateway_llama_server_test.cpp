@@ -158,6 +158,18 @@ TEST_F(GatewayLlamaServerTest, RequestTimeoutEndsALongGenerationWith504) {
   EXPECT_EQ(post_json(server.port(), "/v1/completions", completion(2, false)).status, 200u);
 }
 
+TEST_F(GatewayLlamaServerTest, RequestTimeoutCoversLoadingTheModel) {
+  auto settings = options();
+  settings.pool.idle_unload = std::chrono::seconds(60);  // loaded by the first request
+  RunningGateway server(settings);
+  // Starting llama-server and loading the model takes far longer than a millisecond.
+  const auto answer =
+      post_json(server.port(), "/v1/completions", completion(2, false), {{"X-Request-Timeout", "0.001"}});
+  EXPECT_EQ(answer.status, 504u) << answer.body;
+  EXPECT_NE(answer.body.find("being loaded"), std::string::npos) << answer.body;
+  EXPECT_EQ(post_json(server.port(), "/v1/completions", completion(2, false)).status, 200u);
+}
+
 TEST_F(GatewayLlamaServerTest, RefusesBadKeysBadBodiesAndUnknownModelsAndKeepsServing) {
   auto settings = options();
   settings.api_key = "k3y";
