@@ -35,7 +35,6 @@ struct Gateway::State {
   GatewayContext context;
   tcp::acceptor acceptor;
   bool started = false;
-  bool shut_down = false;
   std::optional<Signal> accept_loop_done;
 };
 
@@ -154,7 +153,6 @@ asio::awaitable<void> Gateway::shutdown() {
   timer.expires_after(kUnwindGrace);
   co_await (context.all_closed.wait() || timer.async_wait(asio::as_tuple(asio::use_awaitable)));
   co_await context.pool.close_all();
-  state->shut_down = true;
 }
 
 }  // namespace inference::gateway

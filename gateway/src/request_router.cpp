@@ -108,7 +108,7 @@ bool is_known_path(std::string_view path) {
   return is_completion_path(path) || path == "/health" || path == "/metrics" || path.starts_with(kModelsPath);
 }
 
-ApiError route_error(const GatewayContext& context, const HttpRequest& request, std::string_view path) {
+ApiError route_error(const HttpRequest& request, std::string_view path) {
   if (path.starts_with(kModelsPath) && request.method() == http::verb::get) {
     const auto name = std::string(path.substr(std::min(path.size(), kModelsPath.size() + 1)));
     return api_error_from(Error(errc::model_not_found, "model '" + name + "' is not served here"));
@@ -117,7 +117,6 @@ ApiError route_error(const GatewayContext& context, const HttpRequest& request, 
     return ApiError(405, "invalid_request_error", "method_not_allowed",
                     "method " + std::string(request.method_string()) + " is not allowed on " + std::string(path));
   }
-  (void)context;
   return ApiError(404, "invalid_request_error", "not_found", "no endpoint " + std::string(path));
 }
 
@@ -142,7 +141,7 @@ asio::awaitable<bool> route_request(GatewayContext& context, Connection& connect
     co_return co_await answer_completion(context, connection, buffer, request, endpoint);
   }
   auto response = simple_answer(context, request, path);
-  if (!response) response = error_response(request, context.options, route_error(context, request, path));
+  if (!response) response = error_response(request, context.options, route_error(request, path));
   context.metrics.record_http_response(response->result_int());
   co_await write_response(connection.socket, std::move(*response));
   co_return request.keep_alive();
