@@ -12,7 +12,7 @@ struct CodeText {
 };
 
 // Indexed by errc value; index 0 is unused.
-constexpr std::array<CodeText, 22> kCodes{{
+constexpr std::array<CodeText, 24> kCodes{{
     {"ok", "success"},
     {"backend_unavailable", "backend not available"},
     {"plugin_load_failed", "plugin could not be loaded"},
@@ -35,6 +35,8 @@ constexpr std::array<CodeText, 22> kCodes{{
     {"model_failed", "model failed and is no longer serving"},
     {"internal_error", "internal error"},
     {"concurrent_next", "another next() is already pending on this stream (one reader at a time)"},
+    {"unsupported", "operation not supported by this backend"},
+    {"device_lost", "the device is gone"},
 }};
 
 class Category final : public std::error_category {

@@ -242,6 +242,11 @@ asio::awaitable<std::vector<BatchResult>> PluginModel::batch_generate(std::vecto
                                   [&] { return inner_->batch_generate(std::move(prompts), std::move(config)); });
 }
 
+asio::awaitable<void> PluginModel::reload(std::string path, LoadOptions options) {
+  const auto self = shared_from_this();
+  co_await await_plugin(*library_, [&] { return inner_->reload(std::move(path), std::move(options)); });
+}
+
 asio::awaitable<void> PluginModel::close() {
   const auto self = shared_from_this();
   close_requested_ = true;

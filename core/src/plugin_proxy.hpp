@@ -72,6 +72,7 @@ class PluginModel final : public TextModel, public std::enable_shared_from_this<
   ModelInfo info() const override { return inner_->info(); }
   std::string model_type() const override { return inner_->model_type(); }
   ModelStats stats() const override { return inner_->stats(); }
+  boost::asio::awaitable<void> reload(std::string path, LoadOptions options) override;
   boost::asio::awaitable<void> close() override;
 
  private:

@@ -99,6 +99,8 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
         .acquired_total = acquired_total_,
         .rejected_total = rejected_total_,
         .affinity_hits = affinity_hits_,
+        .prefix_hits = 0,
+        .replicas = {},
     };
   }
 
@@ -166,17 +168,18 @@ class SlotPoolCore : public std::enable_shared_from_this<SlotPoolCore> {
 
 namespace asio = boost::asio;
 
-SlotLease::SlotLease(std::shared_ptr<detail::SlotPoolCore> core, uint32_t slot,
+SlotLease::SlotLease(std::shared_ptr<detail::SlotPoolCore> core, uint32_t replica, uint32_t slot,
                      std::chrono::nanoseconds waited) noexcept
-    : core_(std::move(core)), slot_(slot), waited_(waited) {}
+    : core_(std::move(core)), replica_(replica), slot_(slot), waited_(waited) {}
 
 SlotLease::SlotLease(SlotLease&& other) noexcept
-    : core_(std::move(other.core_)), slot_(other.slot_), waited_(other.waited_) {}
+    : core_(std::move(other.core_)), replica_(other.replica_), slot_(other.slot_), waited_(other.waited_) {}
 
 SlotLease& SlotLease::operator=(SlotLease&& other) noexcept {
   if (this != &other) {
     release();
     core_ = std::move(other.core_);
+    replica_ = other.replica_;
     slot_ = other.slot_;
     waited_ = other.waited_;
   }
@@ -198,14 +201,14 @@ SlotPool::~SlotPool() { core_->close(make_error_code(errc::closed), "slot pool d
 
 asio::awaitable<SlotLease> SlotPool::acquire(SlotRequest request) {
   const auto started = std::chrono::steady_clock::now();
-  if (auto slot = core_->try_acquire(request)) co_return SlotLease(core_, *slot, std::chrono::nanoseconds(0));
+  if (auto slot = core_->try_acquire(request)) co_return SlotLease(core_, 0, *slot, std::chrono::nanoseconds(0));
   const uint32_t slot =
       co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::exception_ptr, uint32_t)>(
           [](auto handler, detail::SlotPoolCore* core, const SlotRequest* request) {
             core->enqueue(*request, detail::SlotPoolCore::Queue::make_handler(std::move(handler)));
           },
           asio::use_awaitable, core_.get(), &request);
-  co_return SlotLease(core_, slot, std::chrono::steady_clock::now() - started);
+  co_return SlotLease(core_, 0, slot, std::chrono::steady_clock::now() - started);
 }
 
 asio::awaitable<bool> SlotPool::wait_idle(std::chrono::steady_clock::time_point deadline) {
@@ -228,5 +231,15 @@ void SlotPool::close(std::error_code reason, std::string context) { core_->close
 SlotPoolStats SlotPool::stats() const { return core_->stats(); }
 
 uint32_t SlotPool::size() const noexcept { return core_->size(); }
+
+// Placeholders until replicas are implemented (one replica only).
+uint32_t SlotPool::replicas() const noexcept { return 1; }
+
+void SlotPool::set_replica_available(uint32_t /*replica*/, bool /*available*/) {}
+
+asio::awaitable<bool> SlotPool::wait_replica_idle(uint32_t /*replica*/,
+                                                  std::chrono::steady_clock::time_point deadline) {
+  co_return co_await wait_idle(deadline);
+}
 
 }  // namespace inference

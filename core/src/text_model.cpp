@@ -71,4 +71,9 @@ asio::awaitable<std::vector<ClassifyResult>> TextModel::classify(std::vector<std
   co_return results;
 }
 
+asio::awaitable<void> TextModel::reload(std::string /*path*/, LoadOptions /*options*/) {
+  throw Error(errc::unsupported, "reload() on a " + model_type() + " model of this backend");
+  co_return;
+}
+
 }  // namespace inference

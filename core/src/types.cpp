@@ -18,4 +18,20 @@ std::string_view to_string(FinishReason reason) noexcept {
   return "error";
 }
 
+std::string_view to_string(ReplicaState state) noexcept {
+  switch (state) {
+    case ReplicaState::serving:
+      return "serving";
+    case ReplicaState::restarting:
+      return "restarting";
+    case ReplicaState::replacing:
+      return "replacing";
+    case ReplicaState::failed:
+      return "failed";
+    case ReplicaState::stopped:
+      return "stopped";
+  }
+  return "failed";
+}
+
 }  // namespace inference

@@ -39,6 +39,7 @@ struct StatusAndType {
 StatusAndType status_of(errc code) noexcept {
   switch (code) {
     case errc::invalid_argument:
+    case errc::unsupported:  // the request asks for something this model does not offer
       return {kBadRequest, kInvalidRequestType};
     case errc::model_not_found:  // OpenAI answers an unknown model with 404 invalid_request_error
       return {kNotFound, kInvalidRequestType};
@@ -55,6 +56,7 @@ StatusAndType status_of(errc code) noexcept {
     case errc::child_exited:
     case errc::child_hung:
     case errc::child_start_failed:
+    case errc::device_lost:
       return {kServiceUnavailable, kServerErrorType};
     case errc::child_error:
     case errc::protocol_error:

@@ -37,5 +37,11 @@ TEST(Error, ConcurrentNextHasAStableName) {
   EXPECT_NE(make_error_code(errc::concurrent_next).message().find("one reader at a time"), std::string::npos);
 }
 
+TEST(Error, UnsupportedAndDeviceLostHaveStableNames) {
+  EXPECT_EQ(error_name(errc::unsupported), "unsupported");
+  EXPECT_EQ(error_name(errc::device_lost), "device_lost");
+  EXPECT_NE(make_error_code(errc::device_lost).message().find("device"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace inference

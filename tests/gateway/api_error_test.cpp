@@ -56,6 +56,8 @@ constexpr Expected kTable[] = {
     {errc::duplicate_backend, 500, "server_error"},
     {errc::internal_error, 500, "server_error"},
     {errc::concurrent_next, 500, "server_error"},
+    {errc::unsupported, 400, "invalid_request_error"},
+    {errc::device_lost, 503, "server_error"},
 };
 
 TEST(ApiError, EveryRuntimeCodeMapsToItsStatusTypeAndName) {
@@ -70,7 +72,7 @@ TEST(ApiError, EveryRuntimeCodeMapsToItsStatusTypeAndName) {
 }
 
 TEST(ApiError, TheTableCoversEveryRuntimeCode) {
-  EXPECT_EQ(std::size(kTable), static_cast<std::size_t>(errc::concurrent_next));
+  EXPECT_EQ(std::size(kTable), static_cast<std::size_t>(errc::device_lost));
 }
 
 TEST(ApiError, TheMessageIsTheErrorsWhat) {

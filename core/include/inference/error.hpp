@@ -36,6 +36,8 @@ enum class errc {
   model_failed,
   internal_error,
   concurrent_next,  // TokenStream::next() while another next() on the stream is pending
+  unsupported,      // the backend or model does not offer this operation (e.g. reload())
+  device_lost,      // the device a model (or one of its replicas) ran on is gone
 };
 
 const std::error_category& error_category() noexcept;

@@ -18,6 +18,8 @@ inline ModelStats model_stats_from_pool(const SlotPoolStats& pool) {
   stats.max_in_flight = pool.max_in_flight;
   stats.requests_total = pool.acquired_total;
   stats.requests_rejected = pool.rejected_total;
+  stats.affinity_hits = pool.affinity_hits;
+  stats.prefix_hits = pool.prefix_hits;
   return stats;
 }
 

@@ -26,7 +26,10 @@ class Backend;
 // 3: Backend gained priority() (a new virtual: the vtable changed); LoadOptions lost server_path
 // and extra_args (now backend_options keys of the llama-server engine) and server_log became
 // child_log; Availability::server_path became executable (same layout). errc values unchanged.
-inline constexpr uint32_t kPluginAbiVersion = 3;
+// 4: TextModel gained reload() (a new virtual); GenerateMetrics gained replica and slot,
+// ModelStats affinity_hits, prefix_hits and replicas (layout); errc gained unsupported and
+// device_lost (appended: earlier values unchanged).
+inline constexpr uint32_t kPluginAbiVersion = 4;
 inline constexpr const char* kPluginSymbol = "inference_plugin_v1";
 
 #define INFERENCE_STRINGIFY_IMPL(x) #x

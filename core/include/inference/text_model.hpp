@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "inference/generate_config.hpp"
+#include "inference/load_options.hpp"
 #include "inference/model_info.hpp"
 #include "inference/token_stream.hpp"
 #include "inference/types.hpp"
@@ -66,6 +67,21 @@ class TextModel {
   virtual ModelInfo info() const = 0;
   virtual std::string model_type() const = 0;  // the architecture, e.g. "llama"
   virtual ModelStats stats() const = 0;
+
+  // Replaces what serves the model (a new model file, or new load options) while it keeps
+  // serving: a backend with several replicas replaces them one at a time, each drained of its
+  // requests before it stops, so a steady stream of requests sees no error and at most one
+  // replica's capacity is missing at any moment (with one replica, requests wait in the queue
+  // while it is replaced). Checks first what can be checked without stopping anything (the
+  // file, the options, whether it fits); a failure then leaves the model as it was. What a
+  // reload may not change (e.g. the number of slots or replicas) is refused with
+  // Error(invalid_argument) naming it. When a replacement fails to start, the previous server
+  // is started again where possible and the error is thrown. The default throws
+  // Error(unsupported). Cancellation: per-operation cancellation stops after the replica being
+  // replaced (the model keeps serving, perhaps with replicas of both generations) and throws
+  // Error(cancelled). Thread-safety: one reload at a time; a second one while the first runs
+  // fails with Error(invalid_argument).
+  virtual boost::asio::awaitable<void> reload(std::string path, LoadOptions options);
 
   // Stops admitting requests, ends the in-flight ones and releases the backend's resources (see
   // Lifetime above). Cancellation: Asio per-operation cancellation of the awaiting operation ends

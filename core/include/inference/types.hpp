@@ -51,6 +51,10 @@ struct GenerateMetrics {
   std::chrono::nanoseconds total_time{0};           // from the request to the end
   double prefill_tokens_per_s = 0.0;
   double decode_tokens_per_s = 0.0;
+  // Where the request ran: the replica (server process) and its slot; -1 until it had a slot, or
+  // when the backend has no such notion.
+  int32_t replica = -1;
+  int32_t slot = -1;
 };
 
 struct GenerateResult {
@@ -74,6 +78,30 @@ struct BatchResult {
   GenerateResult result;
 };
 
+// One replica of a model (one server process, e.g. one per GPU), in ModelStats::replicas.
+enum class ReplicaState {
+  serving,     // takes requests
+  restarting,  // crashed or hung; its restart is under way
+  replacing,   // reload(): draining, or its successor is starting
+  failed,      // restart budget spent, or its device is gone: it takes no requests any more
+  stopped,     // the model was closed
+};
+
+std::string_view to_string(ReplicaState state) noexcept;
+
+struct ReplicaStats {
+  ReplicaState state = ReplicaState::serving;
+  std::string device;  // what it runs on, e.g. "GPU 1 (gfx1100)"; empty when the backend says nothing
+  std::string reason;  // why it is failed (one line); empty otherwise
+  int process_id = 0;  // its server's pid; 0 while none runs
+  uint32_t slots_total = 0;
+  uint32_t slots_busy = 0;
+  uint64_t requests_total = 0;  // admitted on it
+  uint64_t max_in_flight = 0;
+  uint64_t tokens_served = 0;
+  uint64_t restarts = 0;
+};
+
 struct ModelStats {
   uint32_t slots_total = 0;
   uint32_t slots_busy = 0;
@@ -82,8 +110,12 @@ struct ModelStats {
   uint64_t requests_total = 0;     // admitted requests
   uint64_t requests_rejected = 0;  // refused with overloaded
   uint64_t tokens_served = 0;
-  uint64_t restarts = 0;  // backend restarts (server processes relaunched)
-  bool failed = false;    // the model gave up (e.g. restart budget exhausted)
+  uint64_t restarts = 0;       // backend restarts (server processes relaunched), over every replica
+  bool failed = false;         // the model gave up (e.g. restart budget exhausted on every replica)
+  uint64_t affinity_hits = 0;  // requests placed on their session's previous slot
+  uint64_t prefix_hits = 0;    // requests placed on a slot that had processed their prompt's prefix
+  // Per replica, in replica order; empty for a backend without replicas (the stub).
+  std::vector<ReplicaStats> replicas;
 };
 
 }  // namespace inference

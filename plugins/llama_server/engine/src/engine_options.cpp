@@ -104,6 +104,13 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       // Read by explicit_server_path(), which the availability checks use without a load.
     } else if (key == engine_option::kServerArgs.name) {
       out.server_args = split_server_args(value);
+    } else if (key == engine_option::kReplicas.name) {
+      const uint64_t replicas = parse_number(key, value);
+      if (replicas < 1 || replicas > engine_option::kMaxReplicas) {
+        throw Error(errc::invalid_argument, "backend option replicas=" + value + ": expected 1 to " +
+                                                std::to_string(engine_option::kMaxReplicas));
+      }
+      out.replicas = static_cast<uint32_t>(replicas);
     } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {
       throw Error(errc::invalid_argument, "backend option " + key + ": unknown (known: " + known_keys() + ")");
     }
@@ -115,6 +122,11 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
                   "backend option port=" + std::to_string(out.port) + " needs transport=tcp (or auto), not unix");
     }
     out.transport = TransportChoice::tcp;
+    if (out.replicas > 1) {
+      throw Error(errc::invalid_argument, "backend option port=" + std::to_string(out.port) + " cannot serve " +
+                                              std::to_string(out.replicas) +
+                                              " replicas (each needs its own port): leave port unset");
+    }
   }
   return out;
 }

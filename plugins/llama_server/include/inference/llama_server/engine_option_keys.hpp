@@ -101,6 +101,17 @@ inline constexpr Key kServerArgs{
     "extra llama-server arguments, one per line (server_args_value() joins them), appended to the command "
     "line; flags the engine manages (--model, --host, --port, --parallel, ...) are refused"};
 
+// One server process unless asked: a second copy of the weights is the user's decision.
+inline constexpr uint32_t kDefaultReplicas = 1;
+// Far beyond any machine's GPU count; bounds what a typo can spawn.
+inline constexpr uint32_t kMaxReplicas = 64;
+inline constexpr Key kReplicas{
+    "replicas", "1",
+    "how many llama-server processes serve the model (1-64), each with parallel_slots slots, pooled behind one "
+    "model: requests go to the least-loaded replica, a replica that crashes fails only its own requests. On the "
+    "CPU the threads are split between them (unless server_args sets --threads); the rocm backend puts one on each "
+    "GPU of its devices option"};
+
 // The server_args value for `args` (an empty value is no arguments):
 //   options.backend_options[std::string(engine_option::kServerArgs.name)] =
 //       engine_option::server_args_value({"-t", "1"});
@@ -128,6 +139,7 @@ inline constexpr std::array kKeys = {kLoadTimeoutMs,
                                      kIgnoreEos,
                                      kRestart,
                                      kServerPath,
-                                     kServerArgs};
+                                     kServerArgs,
+                                     kReplicas};
 
 }  // namespace inference::llama_server::engine_option

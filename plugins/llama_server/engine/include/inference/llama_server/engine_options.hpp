@@ -33,6 +33,7 @@ struct EngineOptions {
   bool ignore_eos = false;
   bool restart = true;
   std::vector<std::string> server_args;  // appended to the server's command line
+  uint32_t replicas = engine_option::kDefaultReplicas;
 
   bool operator==(const EngineOptions&) const = default;
 };

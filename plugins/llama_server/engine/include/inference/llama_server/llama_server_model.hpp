@@ -1,13 +1,19 @@
-// LlamaServerModel: a TextModel served by a supervised llama-server. Requests are multiplexed
-// over the server's slots by the core SlotPool (one request per slot, pinned with id_slot so
-// that session affinity reuses the slot's KV cache), streamed from /completion with real token
-// ids, and ended by closing their connection when cancelled (llama-server then stops the task).
-// A slot is handed to the next request only once the server reports it idle.
+// LlamaServerModel: a TextModel served by one or more supervised llama-server processes
+// (replicas, e.g. one per GPU). Requests are multiplexed over all their slots by the core
+// SlotPool (one request per slot, pinned with id_slot so that session affinity and the prompt
+// prefix placement reuse the slot's KV cache), streamed from /completion with real token ids,
+// and ended by closing their connection when cancelled (llama-server then stops the task). A
+// slot is handed to the next request only once the server reports it idle.
 //
 // Crashes: a request whose server exits fails with child_exited (exit status and the server's
-// last output); queued requests wait for the restarted server. A stalled request marks the
-// server hung: it is killed, its requests fail with child_hung, and it is restarted (see
-// ServerSupervisor for the budget).
+// last output); that replica takes no new requests until it is restarted, and queued requests
+// go to the other replicas (or wait for the restart when there is none). A stalled request marks
+// the server hung: it is killed, its requests fail with child_hung, and it is restarted (see
+// ServerSupervisor for the budget, which is per replica). The model fails (model_failed) only
+// when every replica has failed. A replica whose device is gone (ReplicaLaunch::device_gone) is
+// failed with device_lost instead of restarted.
+//
+// reload(): replaces the replicas one at a time (see TextModel::reload).
 //
 // Ownership: shared; streams keep the model alive. close() terminates the server and waits for
 // the supervision to end; destroying the model without close() kills and reaps the server at
@@ -31,6 +37,7 @@
 #include "inference/llama_server/engine_options.hpp"
 #include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/launch_spec.hpp"
+#include "inference/llama_server/model_launch.hpp"
 #include "inference/llama_server/server_supervisor.hpp"
 #include "inference/load_options.hpp"
 #include "inference/slot_pool.hpp"
@@ -38,9 +45,6 @@
 #include "inference/text_model.hpp"
 
 namespace inference::llama_server {
-
-// Lets a backend built on the engine (e.g. ROCm) adjust the launch: environment, extra args.
-using LaunchCustomizer = std::function<void(LaunchSpec&)>;
 
 // How long a failed request waits for its server's exit to be observed before deciding that
 // the failure was not a crash: the exit is normally seen within a millisecond of the socket
@@ -61,19 +65,29 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
  public:
   // Validates the model file with the GGUF reader (model_not_found / invalid_model in
   // milliseconds, before anything is spawned), finds and probes the server binary, starts the
-  // server and waits until it serves with the asked slots and context. `extra_option_keys` are
-  // backend_options the caller handles itself (not engine options).
+  // servers (the `replicas` engine option: plain_model_launch()) and waits until every one
+  // serves with the asked slots and context. `extra_option_keys` are backend_options the caller
+  // handles itself (not engine options).
   static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load(
       std::string path, LoadOptions options, LaunchCustomizer customize = {},
       std::vector<std::string> extra_option_keys = {});
+  // The same with a backend's own plan (devices per replica); the planner is kept for reload().
+  // A replica that fails to start fails the load, and the replicas already started are stopped.
+  static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load_planned(
+      std::string path, LoadOptions options, LaunchPlanner planner, std::vector<std::string> extra_option_keys = {});
+  // The same with a backend's own plan (devices per replica); the planner is kept for reload().
+  // A replica that fails to start fails the load, and the replicas already started are stopped.
+  static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load_planned(
+      std::string path, LoadOptions options, LaunchPlanner planner, std::vector<std::string> extra_option_keys = {});
   // The same for a backend that has read the model's metadata already (ROCm plans its launch
   // from it): `info` is taken as read_model_info(path) and not read again.
   static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load(
       std::string path, ModelInfo info, LoadOptions options, LaunchCustomizer customize = {},
       std::vector<std::string> extra_option_keys = {});
 
-  LlamaServerModel(boost::asio::any_io_executor executor, ModelInfo info, LoadOptions options, EngineOptions engine,
-                   std::shared_ptr<ServerSupervisor> supervisor);
+  struct Private;  // construction goes through load()
+  LlamaServerModel(Private, boost::asio::any_io_executor executor, LaunchPlanner planner,
+                   std::vector<std::string> extra_option_keys, ModelLaunch launch, EngineOptions engine);
   ~LlamaServerModel() override;
 
   TokenStream generate(std::string prompt, GenerateConfig config) override;
@@ -81,13 +95,15 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   ModelInfo info() const override { return info_; }
   std::string model_type() const override { return info_.architecture; }
   ModelStats stats() const override;
+  boost::asio::awaitable<void> reload(std::string path, LoadOptions options) override;
   boost::asio::awaitable<void> close() override;
 
-  // The running server's pid (0 while restarting); for tests and diagnostics.
-  int server_pid() const;
-  // Where the running server listens, with its key (std::nullopt while restarting); for tests
-  // and diagnostics.
-  std::optional<ServerEndpoint> server_endpoint() const;
+  uint32_t replica_count() const noexcept;
+  // The replica's running server's pid (0 while restarting); for tests and diagnostics.
+  int server_pid(uint32_t replica = 0) const;
+  // Where the replica's running server listens, with its key (std::nullopt while restarting);
+  // for tests and diagnostics.
+  std::optional<ServerEndpoint> server_endpoint(uint32_t replica = 0) const;
 
  private:
   struct Request;
