@@ -101,6 +101,10 @@ TestServer::TestServer(TestServerOptions options)
                                      std::to_string(kServerThreads),
                                      "--no-webui",
                                      "--offline"};
+  if (!options.flags.empty()) {
+    arguments.assign(1, server_binary());
+    arguments.insert(arguments.end(), options.flags.begin(), options.flags.end());
+  }
   for (std::string& argument : endpoint_.listen_arguments()) {
     arguments.push_back(std::move(argument));
   }

@@ -27,6 +27,9 @@ struct TestServerOptions {
   int parallel_slots = 2;
   int context_size = 8192;  // total over all slots
   bool use_tcp = false;     // listen on 127.0.0.1:<free port> instead of a UNIX socket
+  // When not empty: the server's flags instead of the ones above (-m, -np, -c, -t, ...), e.g. the
+  // engine's own command line to compare with; the listen flags are appended as always.
+  std::vector<std::string> flags;
 };
 
 class TestServer {

@@ -1,0 +1,50 @@
+// What the replica tests share: load options for two replicas of the tiny model, streams that
+// hold their slots, and how a stream ended (its tokens, its error, where it ran).
+//
+// Ownership: plain values and free functions. Thread-safety: one test coroutine (the streams'
+// own rules apply). Cancellation: every wait here is bounded by the stream's own end or by
+// kConditionDeadline.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "inference/error.hpp"
+#include "inference/token_stream.hpp"
+#include "llama_cpp_fixture.hpp"
+
+namespace inference::llama_cpp::test {
+
+inline constexpr uint32_t kTwoReplicas = 2;
+inline constexpr uint32_t kSlotsPerReplica = 2;
+// A stream generating until this context is full (with ignore_eos) runs for about a thousand
+// tokens: long enough to still be running when a test acts on its server.
+inline constexpr uint32_t kReplicaLongContext = 1024;
+inline constexpr uint32_t kReplicaShortContext = 256;
+inline constexpr int32_t kUntilContextFull = 1'000'000;
+
+// Two replicas of kSlotsPerReplica slots of `context` tokens, one compute thread each, and
+// ignore_eos so every generation has the length asked for.
+LoadOptions two_replica_options(uint32_t context);
+
+struct StreamOutcome {
+  std::vector<Token> tokens;
+  std::optional<Error> error;
+  GenerateResult result;  // metrics.replica / metrics.slot: where it ran
+};
+
+// Reads `stream` to its end.
+boost::asio::awaitable<StreamOutcome> finish(TokenStream& stream);
+
+// `count` streams that generate until their context is full, each returned once it has
+// delivered its first token: every one holds a slot when this returns.
+boost::asio::awaitable<std::vector<TokenStream>> start_holding_streams(TextModel& model, int count,
+                                                                       const std::string& label);
+
+// The model's replicas that are not serving right now.
+int replicas_out_of_service(const TextModel& model);
+
+}  // namespace inference::llama_cpp::test
