@@ -62,7 +62,7 @@ TEST(LlamaCppReplicaLifetimeTest, CloseStopsEveryReplicaEndsTheirStreamsWithClos
           if (::write(fd, servers.data(), sizeof(servers)) != static_cast<ssize_t>(sizeof(servers))) ::_exit(1);
           for (;;) {
             std::optional<Token> more = co_await streams.front().next();
-            if (!more) streams.front() = model->generate("Running", greedy(kUntilContextFull));
+            if (!more) streams.front() = model->generate("Running", greedy(kHoldingTokens));
           }
         },
         asio::detached);

@@ -36,7 +36,7 @@ asio::awaitable<StreamOutcome> finish(TokenStream& stream) {
 asio::awaitable<std::vector<TokenStream>> start_holding_streams(TextModel& model, int count, const std::string& label) {
   std::vector<TokenStream> streams;
   for (int i = 0; i < count; ++i) {
-    streams.push_back(model.generate(label + " " + std::to_string(i), inference::test::greedy(kUntilContextFull)));
+    streams.push_back(model.generate(label + " " + std::to_string(i), inference::test::greedy(kHoldingTokens)));
   }
   for (auto& stream : streams) {
     std::optional<Token> first = co_await stream.next();

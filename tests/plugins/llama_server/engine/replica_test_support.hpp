@@ -20,11 +20,13 @@ namespace inference::llama_cpp::test {
 
 inline constexpr uint32_t kTwoReplicas = 2;
 inline constexpr uint32_t kSlotsPerReplica = 2;
-// A stream generating until this context is full (with ignore_eos) runs for about a thousand
-// tokens: long enough to still be running when a test acts on its server.
+// Room for a holding stream: its few prompt tokens and kHoldingTokens.
 inline constexpr uint32_t kReplicaLongContext = 1024;
 inline constexpr uint32_t kReplicaShortContext = 256;
-inline constexpr int32_t kUntilContextFull = 1'000'000;
+// What a holding stream generates (with ignore_eos): at some thousand tokens a second per server,
+// about a second, so it is still running when a test acts on its server right after its first
+// token, and it ends with FinishReason::length when left alone.
+inline constexpr int32_t kHoldingTokens = 900;
 
 // Two replicas of kSlotsPerReplica slots of `context` tokens, one compute thread each, and
 // ignore_eos so every generation has the length asked for.
@@ -39,8 +41,8 @@ struct StreamOutcome {
 // Reads `stream` to its end.
 boost::asio::awaitable<StreamOutcome> finish(TokenStream& stream);
 
-// `count` streams that generate until their context is full, each returned once it has
-// delivered its first token: every one holds a slot when this returns.
+// `count` streams of kHoldingTokens tokens, each returned once it has delivered its first token: every one holds a slot
+// when this returns.
 boost::asio::awaitable<std::vector<TokenStream>> start_holding_streams(TextModel& model, int count,
                                                                        const std::string& label);
 
