@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include "inference/llama_server/engine_option_keys.hpp"
 #include "stream_helpers.hpp"
 #include "support/greedy_config.hpp"
@@ -20,14 +26,30 @@ LoadOptions two_replica_options(uint32_t context) {
 
 asio::awaitable<StreamOutcome> finish(TokenStream& stream) {
   StreamOutcome outcome;
-  try {
-    for (;;) {
-      std::optional<Token> token = co_await stream.next();
-      if (!token) break;
-      outcome.tokens.push_back(std::move(*token));
+  const auto deadline = std::chrono::steady_clock::now() + kStreamDeadline;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    // Each read raced with the deadline (see TokenStream: a parallel group, not operator||);
+    // the timer winning cancels the read, which cancels the stream.
+    timer.expires_at(deadline);
+    auto [order, failure, token, timer_error] =
+        co_await asio::experimental::make_parallel_group(stream.next(asio::deferred), timer.async_wait(asio::deferred))
+            .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);
+    if (order[0] == 1 && !timer_error) {
+      ADD_FAILURE() << "a stream did not end within " << kStreamDeadline.count() << " s";
+      outcome.error = Error(errc::deadline_exceeded, "the test's stream deadline passed");
+      break;
     }
-  } catch (const Error& e) {
-    outcome.error = e;
+    if (failure) {
+      try {
+        std::rethrow_exception(failure);
+      } catch (const Error& e) {
+        outcome.error = e;
+      }
+      break;
+    }
+    if (!token) break;
+    outcome.tokens.push_back(std::move(*token));
   }
   outcome.result = stream.result();
   co_return outcome;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -38,7 +39,14 @@ struct StreamOutcome {
   GenerateResult result;  // metrics.replica / metrics.slot: where it ran
 };
 
-// Reads `stream` to its end.
+// How long a stream may take to end in these tests: a holding stream takes about a second, a
+// queued one a few more; only a stream stuck for good (e.g. waiting for a server that never
+// comes) reaches this.
+inline constexpr std::chrono::seconds kStreamDeadline{30};
+
+// Reads `stream` to its end. A stream still running after kStreamDeadline is cancelled and
+// fails the test (outcome.error is then Error(deadline_exceeded)), so a stuck request shows as
+// such instead of as the whole test's timeout.
 boost::asio::awaitable<StreamOutcome> finish(TokenStream& stream);
 
 // `count` streams of kHoldingTokens tokens, each returned once it has delivered its first token: every one holds a slot
