@@ -26,6 +26,7 @@ namespace {
 namespace asio = boost::asio;
 using testing::caught_code;
 using testing::run_async;
+using testing::run_bounded;
 
 // Lets every ready handler run once; used to let queued work reach its waiting point.
 asio::awaitable<void> yield_a_few(int n = 10) {
@@ -399,23 +400,25 @@ TEST(SlotPoolReplicas, WaitIdleCompletesWhenTheLastWaiterOfAnUnavailablePoolIsCa
   const auto never = std::chrono::steady_clock::now() + std::chrono::hours(24);
   std::vector<SlotLease> leases;
   bool idle = false;
-  run_async([&]() -> asio::awaitable<void> {
-    auto ex = co_await asio::this_coro::executor;
-    pool.set_replica_available(0, false);
-    asio::cancellation_signal signal;
-    asio::co_spawn(ex, acquire_into(pool, leases, SlotRequest()),
-                   asio::bind_cancellation_slot(signal.slot(), [](std::exception_ptr) {}));
-    co_await yield_a_few();
-    asio::co_spawn(
-        ex,
-        [&]() -> asio::awaitable<void> {
-          co_await yield_a_few();
-          EXPECT_EQ(pool.stats().slots_busy, 0u);  // nothing held, but a request waits: not idle
-          signal.emit(asio::cancellation_type::terminal);
-        },
-        asio::detached);
-    idle = co_await pool.wait_idle(never);
-  });
+  run_bounded(
+      [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        pool.set_replica_available(0, false);
+        asio::cancellation_signal signal;
+        asio::co_spawn(ex, acquire_into(pool, leases, SlotRequest()),
+                       asio::bind_cancellation_slot(signal.slot(), [](std::exception_ptr) {}));
+        co_await yield_a_few();
+        asio::co_spawn(
+            ex,
+            [&]() -> asio::awaitable<void> {
+              co_await yield_a_few();
+              EXPECT_EQ(pool.stats().slots_busy, 0u);  // nothing held, but a request waits: not idle
+              signal.emit(asio::cancellation_type::terminal);
+            },
+            asio::detached);
+        idle = co_await pool.wait_idle(never);
+      },
+      1, std::chrono::seconds(60));  // a missed wake-up fails here instead of hanging
   EXPECT_TRUE(idle);
   EXPECT_TRUE(leases.empty());
 }
