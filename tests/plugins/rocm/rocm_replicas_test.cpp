@@ -13,6 +13,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -261,6 +262,8 @@ TEST(RocmReplicas, ReplicaWhoseGpuLeftSysfsFailsWithDeviceLostAndIsNotRestarted)
     std::vector<StreamOutcome> outcomes;
     for (auto& stream : holding) outcomes.push_back(co_await finish(stream));
     expect_only_replica_1_streams_failed(outcomes, before.slots_busy);
+    std::printf("[ MEASURE  ] streams on replica 1 when its GPU left: %u (0: the pool placed nothing there)\n",
+                before.slots_busy);
 
     const bool failed =
         co_await wait_until([&] { return model->stats().replicas.at(1).state == ReplicaState::failed; });
@@ -275,6 +278,57 @@ TEST(RocmReplicas, ReplicaWhoseGpuLeftSysfsFailsWithDeviceLostAndIsNotRestarted)
     EXPECT_EQ(outcome.tokens, static_cast<std::size_t>(kShortGeneration));
     EXPECT_EQ(outcome.result.metrics.replica, 0);
     EXPECT_EQ(model->server_pid(1), 0) << "replica 1 came back on a GPU that is gone";
+    co_await model->close();
+  });
+  EXPECT_TRUE(inference::test::no_child_process_left());
+}
+
+// Kills replica 1's server after its GPU left the tree and waits until the replica is failed.
+asio::awaitable<bool> lose_gpu_1(const FakeSysfs& sysfs, const llama_server::LlamaServerModel& model) {
+  remove_gpu_1(sysfs);
+  EXPECT_EQ(::kill(model.server_pid(1), SIGKILL), 0);
+  co_return co_await wait_until([&] { return model.stats().replicas.at(1).state == ReplicaState::failed; });
+}
+
+// reload() plans again from sysfs: while GPU 1 is gone it is refused before anything stops (the
+// model keeps serving on replica 0); once the GPU is back, it brings replica 1 back, pinned to it.
+TEST(RocmReplicas, ReloadIsRefusedWhileTheGpuIsGoneAndBringsTheReplicaBackWhenItReturns) {
+  SKIP_WITHOUT_LLAMA_SERVER();
+  FakeSysfs sysfs;
+  make_two_gpu_machine(sysfs);
+  run_test([&]() -> asio::awaitable<void> {
+    auto model = co_await load_on_two_gpus(sysfs);
+    const int replica_0_pid = model->server_pid(0);
+    const bool lost = co_await lose_gpu_1(sysfs, *model);
+    EXPECT_TRUE(lost);
+
+    const std::string path = inference::test::tiny_model_for_tests().string();
+    std::optional<Error> refused;
+    try {
+      co_await model->reload(path, two_gpu_options(sysfs));
+    } catch (const Error& e) {
+      refused = e;
+    }
+    EXPECT_TRUE(refused && refused->is(errc::invalid_argument)) << (refused ? refused->what() : "reload succeeded");
+    if (refused) {
+      EXPECT_THAT(refused->what(), HasSubstr("device 1 is not a readable GPU"));
+    }
+    EXPECT_EQ(model->server_pid(0), replica_0_pid) << "a refused reload stopped replica 0";
+    EXPECT_EQ(model->stats().replicas.at(1).state, ReplicaState::failed);
+
+    sysfs.add_gpu_node(2, test::rx7800xt(129));  // the card is back
+    co_await model->reload(path, two_gpu_options(sysfs));
+    const ModelStats stats = model->stats();
+    EXPECT_EQ(stats.replicas.at(1).state, ReplicaState::serving);
+    EXPECT_TRUE(stats.replicas.at(1).reason.empty()) << stats.replicas.at(1).reason;
+    const int replica_1_pid = model->server_pid(1);
+    EXPECT_NE(replica_1_pid, 0);
+    EXPECT_EQ(environment_entries(replica_1_pid, "HIP_VISIBLE_DEVICES"),
+              std::vector<std::string>{"HIP_VISIBLE_DEVICES=1"});
+    EXPECT_FALSE(stats.failed);
+    TokenStream after = model->generate("After the GPU came back", greedy(kShortGeneration));
+    const StreamOutcome outcome = co_await finish(after);
+    EXPECT_FALSE(outcome.error) << outcome.error->what();
     co_await model->close();
   });
   EXPECT_TRUE(inference::test::no_child_process_left());
