@@ -21,6 +21,7 @@
 
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
+#include "inference/gguf/tiny_model.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
 #include "rocm_backend.hpp"
 #include "support/child_processes.hpp"
@@ -199,6 +200,40 @@ TEST(RocmReplicas, DevicesZeroOneStartOneServerPinnedToEachGpu) {
     co_await model->close();
   });
   EXPECT_TRUE(inference::test::no_child_process_left());
+}
+
+// preflight() (`llmctl models --backend rocm`) judges every GPU the load would use, so a model
+// that fits GPU 0 but not GPU 1 is not reported as loadable with devices=0,1. Starts nothing.
+TEST(RocmReplicas, PreflightJudgesEveryGpuOfTheDevicesOption) {
+  FakeSysfs sysfs;
+  sysfs.add_cpu_node(0);
+  sysfs.add_gpu_node(1, test::rx7800xt(128));
+  test::FakeGpu full = test::rx7800xt(129);
+  full.vram_used = full.vram_total - 100 * test::kMiB;  // less than the fit check's headroom
+  sysfs.add_gpu_node(2, full);
+  sysfs.create_kfd();
+  sysfs.write("bin/llama-server", "#!/bin/sh\n");
+  fs::permissions(sysfs.root() / "bin/llama-server", fs::perms::owner_all);
+  const fs::path model = sysfs.root() / "tiny.gguf";
+  gguf::write_tiny_model(model, 1);
+  LoadOptions options;
+  options.backend_options = {{"sysfs_root", sysfs.sysfs_root().string()},
+                             {"kfd_path", sysfs.kfd_path().string()},
+                             {"server_path", (sysfs.root() / "bin/llama-server").string()},
+                             {"devices", "0"}};
+  const RocmBackend backend;
+  const Availability one = backend.preflight(model.string(), options);
+  EXPECT_TRUE(one.available) << one.reason;
+  EXPECT_THAT(one.reason, HasSubstr("GPU 0 (gfx1100): "));
+  options.backend_options["devices"] = "0,1";
+  const Availability both = backend.preflight(model.string(), options);
+  EXPECT_FALSE(both.available) << both.reason;
+  EXPECT_THAT(both.reason, HasSubstr("GPU 1 (gfx1100, discrete"));
+  EXPECT_THAT(both.reason, HasSubstr("MiB free"));
+  options.gpu_layers = 0;  // no fit check: each GPU says so
+  const Availability cpu = backend.preflight(model.string(), options);
+  EXPECT_TRUE(cpu.available) << cpu.reason;
+  EXPECT_EQ(cpu.reason, "GPU 0 (gfx1100): CPU only (gpu_layers=0); GPU 1 (gfx1100): CPU only (gpu_layers=0)");
 }
 
 // The holding streams after replica 1's server was killed: those on replica 1 failed with the
