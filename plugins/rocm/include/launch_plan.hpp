@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "amd_gpu.hpp"
 #include "inference/llama_server/launch_spec.hpp"
@@ -37,7 +38,19 @@ struct LaunchPlan {
 // numbers in MiB), child_start_failed (no binary).
 LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const llama_server::EnvLookup& env);
 
-// The customizer's work: pins the launch to plan.gpu (see pin_device()).
+// One plan per replica: one per GPU of the devices option, or for the engine option
+// replicas=N without devices the N usable GPUs with the most free VRAM, each checked as
+// plan_launch() checks one (options.device is ignored then). Without either: plan_launch().
+// Throws Error(invalid_argument) when replicas and devices disagree or when fewer usable GPUs
+// than replicas exist (listing what was found), and whatever plan_launch() throws.
+std::vector<LaunchPlan> plan_replica_launches(const ModelInfo& model, const LoadOptions& options,
+                                              const llama_server::EnvLookup& env);
+
+// The customizer's work: pins the launch to plan.gpu (see pin_device()) with plan.gpu_layers.
 void apply_plan(const LaunchPlan& plan, llama_server::LaunchSpec& spec);
+
+// Why plan.gpu is no longer there (its KFD topology node or its DRM render node is gone from
+// sysfs: the card was removed or the driver unbound it), or std::nullopt while it is.
+std::optional<std::string> gpu_gone(const LaunchPlan& plan, const DiscoveryPaths& paths);
 
 }  // namespace inference::rocm

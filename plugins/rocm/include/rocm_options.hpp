@@ -7,6 +7,9 @@
 //   hsa_override_gfx_version   sets HSA_OVERRIDE_GFX_VERSION for the server, e.g. "11.0.0"
 //   auto_offload               "1": when the model does not fit in free VRAM with all layers,
 //                              offload as many layers as fit instead of refusing to load
+//   devices                    comma-separated HIP indices ("0,1"): one replica (llama-server
+//                              process) per GPU, pooled behind one model; the engine option
+//                              replicas, when also given, must equal their count
 //
 // Thread-safety: plain values and pure functions (binary lookup only stat()s files).
 #pragma once
@@ -27,6 +30,7 @@ inline constexpr std::string_view kSysfsRootOption = "sysfs_root";
 inline constexpr std::string_view kKfdPathOption = "kfd_path";
 inline constexpr std::string_view kHsaOverrideOption = "hsa_override_gfx_version";
 inline constexpr std::string_view kAutoOffloadOption = "auto_offload";
+inline constexpr std::string_view kDevicesOption = "devices";
 
 // The variable the Go original read its ROCm llama-server from; honoured before the engine's.
 inline constexpr std::string_view kRocmServerPathVariable = "ROCM_LLAMA_SERVER_PATH";
@@ -35,6 +39,7 @@ struct RocmOptions {
   DiscoveryPaths paths;
   std::optional<std::string> hsa_override;
   bool auto_offload = false;
+  std::vector<int> devices;  // empty: not given
 };
 
 // The keys above, for LlamaServerModel::load's extra_option_keys.
@@ -42,7 +47,8 @@ std::vector<std::string> rocm_option_keys();
 
 // Reads the keys above (other keys are left for the engine to judge). Paths default to
 // discovery_paths_from_environment(env). Throws Error(invalid_argument) naming the key for an
-// empty path, a malformed gfx version or an auto_offload other than "0"/"1".
+// empty path, a malformed gfx version, an auto_offload other than "0"/"1", or a devices list
+// that is empty, not made of indices, or names one twice.
 RocmOptions parse_rocm_options(const std::map<std::string, std::string>& options, const llama_server::EnvLookup& env);
 
 // The llama-server to run: explicit_path (the server_path backend option) when given, else

@@ -1,8 +1,12 @@
 #include "launch_plan.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include "device_environment.hpp"
 #include "gpu_discovery.hpp"
+
 #include "inference/error.hpp"
+#include "inference/llama_server/engine_option_keys.hpp"
 
 namespace inference::rocm {
 
@@ -36,8 +40,87 @@ LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const
   return plan;
 }
 
+namespace {
+
+// The engine option replicas, when given (the engine checks its range again).
+std::optional<std::uint32_t> replicas_option(const LoadOptions& options) {
+  const auto it = options.backend_options.find(std::string(llama_server::engine_option::kReplicas.name));
+  if (it == options.backend_options.end()) return std::nullopt;
+  std::uint32_t replicas = 0;
+  const std::string& value = it->second;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), replicas);
+  if (ec != std::errc() || end != value.data() + value.size() || replicas < 1 ||
+      replicas > llama_server::engine_option::kMaxReplicas) {
+    throw Error(errc::invalid_argument, "backend option replicas=" + value + ": expected 1 to " +
+                                            std::to_string(llama_server::engine_option::kMaxReplicas));
+  }
+  return replicas;
+}
+
+// The `count` usable GPUs with the most free VRAM (lowest index on ties), as HIP indices.
+std::vector<int> roomiest_gpus(const GpuDiscovery& discovery, std::uint32_t count) {
+  std::vector<const GpuInfo*> usable;
+  for (const GpuInfo& gpu : discovery.gpus) {
+    if (gpu.usable()) usable.push_back(&gpu);
+  }
+  if (usable.size() < count) {
+    std::string found;
+    for (const GpuInfo* gpu : usable) found += (found.empty() ? "" : "; ") + gpu->describe();
+    throw Error(errc::invalid_argument, "replicas=" + std::to_string(count) + " needs " + std::to_string(count) +
+                                            " usable AMD GPUs, found " + std::to_string(usable.size()) +
+                                            (found.empty() ? std::string() : ": " + found));
+  }
+  std::stable_sort(usable.begin(), usable.end(),
+                   [](const GpuInfo* a, const GpuInfo* b) { return a->vram_free() > b->vram_free(); });
+  std::vector<int> indices;
+  for (std::uint32_t i = 0; i < count; ++i) indices.push_back(usable[i]->index);
+  return indices;
+}
+
+}  // namespace
+
+std::vector<LaunchPlan> plan_replica_launches(const ModelInfo& model, const LoadOptions& options,
+                                              const llama_server::EnvLookup& env) {
+  const RocmOptions rocm = parse_rocm_options(options.backend_options, env);
+  const std::optional<std::uint32_t> replicas = replicas_option(options);
+  std::vector<int> devices = rocm.devices;
+  if (!devices.empty() && replicas && *replicas != devices.size()) {
+    throw Error(errc::invalid_argument, "backend options replicas=" + std::to_string(*replicas) + " and devices (" +
+                                            std::to_string(devices.size()) +
+                                            " GPUs) disagree: one replica runs per device");
+  }
+  if (devices.empty()) {
+    if (!replicas || *replicas == 1) return {plan_launch(model, options, env)};
+    require_kfd(rocm.paths);
+    devices = roomiest_gpus(discover_gpus(rocm.paths), *replicas);
+  }
+  std::vector<LaunchPlan> plans;
+  for (const int device : devices) {
+    LoadOptions one = options;
+    one.device = device;
+    plans.push_back(plan_launch(model, one, env));
+  }
+  return plans;
+}
+
 void apply_plan(const LaunchPlan& plan, llama_server::LaunchSpec& spec) {
   pin_device(spec, plan.gpu.index, plan.hsa_override);
+  spec.gpu_layers = plan.gpu_layers < 0 ? llama_server::kAllGpuLayers : plan.gpu_layers;
+}
+
+std::optional<std::string> gpu_gone(const LaunchPlan& plan, const DiscoveryPaths& paths) {
+  const std::filesystem::path node = paths.sysfs_root / "class" / "kfd" / "kfd" / "topology" / "nodes" /
+                                     std::to_string(plan.gpu.kfd_node) / "properties";
+  const std::filesystem::path render =
+      paths.sysfs_root / "class" / "drm" / ("renderD" + std::to_string(plan.gpu.render_minor));
+  std::error_code ec;
+  for (const auto& path : {node, render}) {
+    if (!std::filesystem::exists(path, ec)) {
+      return "GPU " + std::to_string(plan.gpu.index) + " (" + plan.gpu.gfx_target + ", renderD" +
+             std::to_string(plan.gpu.render_minor) + ") is gone: " + path.string() + " no longer exists";
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace inference::rocm

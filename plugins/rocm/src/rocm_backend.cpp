@@ -47,16 +47,29 @@ Availability RocmBackend::preflight(const std::string& path, const LoadOptions& 
   }
 }
 
+// One replica per planned GPU, each pinned to it, with the layers that fit there; a replica whose
+// GPU leaves sysfs is reported instead of restarted. The planner runs again for reload().
 asio::awaitable<std::shared_ptr<TextModel>> RocmBackend::load_model(std::string path, LoadOptions options) {
-  ModelInfo model = gguf::read_model_info(path);
-  const LaunchPlan plan = plan_launch(model, options, env_);
-  options.gpu_layers = plan.gpu_layers;
-  options.backend_options[std::string(llama_server::engine_option::kServerPath.name)] = plan.binary.string();
-  llama_server::LaunchCustomizer customize = [plan](llama_server::LaunchSpec& spec) { apply_plan(plan, spec); };
-  std::vector<std::string> own_keys = rocm_option_keys();
-  // The metadata read for the plan is the model's: the engine does not read it again.
-  co_return co_await llama_server::LlamaServerModel::load(std::move(path), std::move(model), std::move(options),
-                                                          std::move(customize), std::move(own_keys));
+  llama_server::LaunchPlanner planner = [env = env_](const std::string& model_path, const LoadOptions& asked) {
+    llama_server::ModelLaunch launch;
+    launch.info = gguf::read_model_info(model_path);
+    const std::vector<LaunchPlan> plans = plan_replica_launches(launch.info, asked, env);
+    const DiscoveryPaths paths = parse_rocm_options(asked.backend_options, env).paths;
+    launch.options = asked;
+    launch.options.gpu_layers = plans.front().gpu_layers;  // each replica sets its own (apply_plan)
+    launch.options.backend_options[std::string(llama_server::engine_option::kServerPath.name)] =
+        plans.front().binary.string();
+    for (const LaunchPlan& plan : plans) {
+      llama_server::ReplicaLaunch replica;
+      replica.customize = [plan](llama_server::LaunchSpec& spec) { apply_plan(plan, spec); };
+      replica.device = "GPU " + std::to_string(plan.gpu.index) + " (" + plan.gpu.gfx_target + ")";
+      replica.device_gone = [plan, paths] { return gpu_gone(plan, paths); };
+      launch.replicas.push_back(std::move(replica));
+    }
+    return launch;
+  };
+  co_return co_await llama_server::LlamaServerModel::load_planned(std::move(path), std::move(options),
+                                                                  std::move(planner), rocm_option_keys());
 }
 
 }  // namespace inference::rocm

@@ -1,5 +1,8 @@
 #include "rocm_options.hpp"
 
+#include <algorithm>
+#include <charconv>
+
 #include "device_environment.hpp"
 #include "inference/error.hpp"
 
@@ -21,11 +24,36 @@ std::filesystem::path path_option(const std::map<std::string, std::string>& opti
   return *value;
 }
 
+// "0,1,3" -> {0, 1, 3}.
+std::vector<int> parse_devices(const std::string& value) {
+  const auto refuse = [&](const std::string& why) {
+    return Error(errc::invalid_argument,
+                 "backend option " + std::string(kDevicesOption) + "=" + value + ": " + why + " (e.g. devices=0,1)");
+  };
+  std::vector<int> devices;
+  std::string_view rest = value;
+  for (;;) {
+    const auto comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    int index = -1;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), index);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || index < 0) {
+      throw refuse("'" + std::string(item) + "' is not a GPU index");
+    }
+    if (std::find(devices.begin(), devices.end(), index) != devices.end()) {
+      throw refuse("GPU " + std::to_string(index) + " is named twice");
+    }
+    devices.push_back(index);
+    if (comma == std::string_view::npos) return devices;
+    rest.remove_prefix(comma + 1);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> rocm_option_keys() {
   return {std::string(kSysfsRootOption), std::string(kKfdPathOption), std::string(kHsaOverrideOption),
-          std::string(kAutoOffloadOption)};
+          std::string(kAutoOffloadOption), std::string(kDevicesOption)};
 }
 
 RocmOptions parse_rocm_options(const std::map<std::string, std::string>& options, const llama_server::EnvLookup& env) {
@@ -47,6 +75,7 @@ RocmOptions parse_rocm_options(const std::map<std::string, std::string>& options
     }
     parsed.auto_offload = *offload == "1";
   }
+  if (const auto devices = lookup(options, kDevicesOption)) parsed.devices = parse_devices(*devices);
   return parsed;
 }
 

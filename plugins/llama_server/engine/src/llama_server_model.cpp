@@ -56,9 +56,24 @@ asio::awaitable<std::exception_ptr> try_connect(HttpConnection& connection) {
   co_return nullptr;
 }
 
-void check_load_options(const LoadOptions& options) {
-  if (options.parallel_slots == 0) throw Error(errc::invalid_argument, "parallel_slots must be at least 1");
+// What a request will leave in its slot's cache, for prefix placement: the prompt, or for chat
+// the messages in order (a conversation's next request extends its previous one, so their
+// renderings share the prefix the server's cache does).
+std::string placement_key(const std::string& prompt, const std::vector<ChatMessage>& messages, bool is_chat) {
+  if (!is_chat) return prompt;
+  std::string key;
+  for (const ChatMessage& m : messages) {
+    key += m.role;
+    key += '\x1f';
+    key += m.content;
+    key += '\x1e';
+  }
+  return key;
 }
+
+// How often a request may be placed again because the replica it got gave up or was replaced
+// while it waited for that replica's server: once per replica and generation is plenty.
+constexpr uint32_t kPlacementsPerReplica = 2;
 
 }  // namespace
 
@@ -96,6 +111,8 @@ struct LlamaServerModel::Exchange {
 
   const asio::any_io_executor executor;
   const std::shared_ptr<AbortTarget> abort_target = std::make_shared<AbortTarget>();
+  uint32_t replica = 0;
+  std::shared_ptr<ServerSupervisor> supervisor;  // the replica's, when the request was placed
   std::shared_ptr<ServerInstance> instance;
   std::unique_ptr<ServerSupervisor::Activity> activity;
   std::optional<AtServer> at_server;
@@ -109,68 +126,6 @@ struct LlamaServerModel::StreamEnd {
   std::exception_ptr failure;            // reading or delivering failed (always an Error)
   std::error_code failure_code;
 };
-
-asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::string path, LoadOptions options,
-                                                                          LaunchCustomizer customize,
-                                                                          std::vector<std::string> extra_option_keys) {
-  // Cheap checks first: a missing or corrupt model fails in milliseconds, before any spawn.
-  check_load_options(options);
-  ModelInfo info = gguf::read_model_info(path);
-  co_return co_await load(std::move(path), std::move(info), std::move(options), std::move(customize),
-                          std::move(extra_option_keys));
-}
-
-asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::string path, ModelInfo info,
-                                                                          LoadOptions options,
-                                                                          LaunchCustomizer customize,
-                                                                          std::vector<std::string> extra_option_keys) {
-  check_load_options(options);
-  const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys);
-  const auto binary = find_server_binary(explicit_server_path(options));
-  const ServerVersion version = co_await probe_server_version_cached(binary);
-
-  LaunchSpec spec;
-  spec.binary = binary;
-  spec.features = version.features;
-  spec.model_path = path;
-  spec.slots = options.parallel_slots;
-  spec.context_per_slot = options.context_len;
-  spec.gpu_layers = options.gpu_layers < 0 ? kAllGpuLayers : options.gpu_layers;
-  if (!options.chat_template.empty()) spec.chat_template = options.chat_template;
-  spec.extra_args = engine.server_args;
-  spec.transport = engine.transport;
-  spec.port = engine.port;
-  if (customize) customize(spec);
-
-  auto executor = co_await asio::this_coro::executor;
-  ServerProcessOptions process_options;
-  process_options.log_sink = options.child_log;
-  // Supervised on the engine's own thread: an idle model is no work on the host's io_context,
-  // and the server outlives whichever host thread loaded it (see supervision_context.hpp).
-  auto supervisor = std::make_shared<ServerSupervisor>(detail::SupervisionContext::instance().executor(), spec, engine,
-                                                       std::move(process_options));
-  co_await supervisor->start();
-  co_return std::make_shared<LlamaServerModel>(executor, std::move(info), std::move(options), engine,
-                                               std::move(supervisor));
-}
-
-LlamaServerModel::LlamaServerModel(asio::any_io_executor executor, ModelInfo info, LoadOptions options,
-                                   EngineOptions engine, std::shared_ptr<ServerSupervisor> supervisor)
-    : executor_(std::move(executor)),
-      info_(std::move(info)),
-      options_(std::move(options)),
-      engine_(engine),
-      supervisor_(std::move(supervisor)),
-      pool_(SlotPoolOptions{options_.parallel_slots, options_.queue_limit}),
-      context_(executor_, [this] {
-        // Nothing can run on that executor any more: the model is done for, so its server goes
-        // now rather than when the last reference does. And the executor may be a strand,
-        // which must not outlive its context.
-        supervisor_->stop_now();
-        executor_ = asio::any_io_executor();
-      }) {}
-
-LlamaServerModel::~LlamaServerModel() { supervisor_->stop_now(); }
 
 TokenStream LlamaServerModel::generate(std::string prompt, GenerateConfig config) {
   auto request = std::make_shared<Request>();
@@ -194,26 +149,67 @@ TokenStream LlamaServerModel::start(std::shared_ptr<Request> request) {
   if (context_.shut_down()) {
     return failed_stream(make_error_code(errc::closed), "llama-server model: its io_context was destroyed");
   }
-  StreamOptions stream(options_.stream_buffer_tokens, request->config);
+  StreamOptions stream(settings()->options.stream_buffer_tokens, request->config);
   return spawn_stream(executor_, stream, [self = shared_from_this(), request](StreamWriter& writer) {
     return self->run(writer, request);
   });
 }
 
 asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::shared_ptr<Request> request) {
+  const std::shared_ptr<const Settings> settings = this->settings();
   const GenerateConfig& config = request->config;
   writer.queued();
-  SlotLease lease = co_await pool_.acquire(SlotRequest(config.session, config.priority.value_or(0)));
-  writer.admitted(lease.waited());
-
-  Exchange exchange(co_await asio::this_coro::executor);
-  co_await connect(exchange);
+  std::optional<Exchange> exchange;
+  SlotLease lease = co_await place(writer, *request, exchange);
   std::string prompt = request->prompt;
-  if (request->is_chat) prompt = co_await render_prompt(*request, *exchange.connection);
-  const CompletionParams params = request_params(config, std::move(prompt), lease.slot(), engine_);
-  StreamEnd end = co_await stream_tokens(writer, exchange, params, config);
+  if (request->is_chat) prompt = co_await render_prompt(*request, *exchange->connection);
+  const CompletionParams params = request_params(config, std::move(prompt), lease.slot(), settings->engine);
+  StreamEnd end = co_await stream_tokens(writer, *exchange, params, config);
   if (end.finished) co_return *end.finished;
-  co_return co_await end_unfinished(writer, exchange, lease.slot(), std::move(end));
+  co_return co_await end_unfinished(writer, *exchange, lease.slot(), std::move(end));
+}
+
+// A slot on a replica that serves, and a connection to that replica's server. The pool places
+// the request (session, least-loaded replica, cached prefix). A replica that gave up for good, or
+// was replaced, while the request waited for its server is left and the request placed again
+// (bounded: the pool no longer offers that replica).
+asio::awaitable<SlotLease> LlamaServerModel::place(StreamWriter& writer, const Request& request,
+                                                   std::optional<Exchange>& exchange) {
+  const SlotRequest wanted(request.config.session, request.config.priority.value_or(0),
+                           placement_key(request.prompt, request.messages, request.is_chat));
+  const auto executor = co_await asio::this_coro::executor;
+  const uint32_t max_placements = kPlacementsPerReplica * replicas_->size();
+  for (uint32_t placement = 1;; ++placement) {
+    SlotLease lease = co_await acquire_slot(wanted);
+    writer.admitted(std::chrono::steady_clock::now() - writer.started());
+    writer.metrics().replica = static_cast<int32_t>(lease.replica());
+    writer.metrics().slot = static_cast<int32_t>(lease.slot());
+    exchange.reset();
+    exchange.emplace(executor);
+    exchange->replica = lease.replica();
+    exchange->supervisor = replicas_->supervisor(lease.replica());
+    try {
+      co_await connect(*exchange);
+      co_return lease;
+    } catch (const Error& e) {
+      const bool replica_gave_up = e.is(errc::model_failed) || e.is(errc::device_lost) || e.is(errc::closed);
+      if (!replica_gave_up || closed_.load() || replicas_->all_failed() || placement >= max_placements) throw;
+    }
+  }
+}
+
+// A slot from the pool. When every replica has failed, the pool says model_failed in one line;
+// the replica's own error says it with the server's last lines.
+asio::awaitable<SlotLease> LlamaServerModel::acquire_slot(const SlotRequest& wanted) {
+  std::exception_ptr refused;
+  try {
+    co_return co_await replicas_->pool().acquire(wanted);
+  } catch (const Error& e) {
+    if (!e.is(errc::model_failed) && !e.is(errc::device_lost)) throw;
+    refused = std::current_exception();
+  }
+  if (std::optional<Error> failure = replicas_->model_failure()) throw std::move(*failure);
+  std::rethrow_exception(refused);
 }
 
 // HttpConnection reconnects a closed connection on its next request, so an abort that came
@@ -227,9 +223,10 @@ void LlamaServerModel::throw_if_closing() const {
 // request reached it never saw the request: wait for its successor instead of failing (queued
 // requests continue across a crash).
 asio::awaitable<void> LlamaServerModel::connect(Exchange& exchange) {
+  if (!exchange.supervisor) throw Error(errc::closed, "llama-server replica " + std::to_string(exchange.replica));
   for (;;) {
-    exchange.instance = co_await supervisor_->acquire_instance();
-    exchange.activity = supervisor_->track(exchange.instance, exchange.abort());
+    exchange.instance = co_await exchange.supervisor->acquire_instance();
+    exchange.activity = exchange.supervisor->track(exchange.instance, exchange.abort());
     if (!exchange.at_server) exchange.at_server.emplace(requests_at_server_);
     // close() sets closed_ before it aborts the registered requests: either this sees it, or
     // the abort finds the connection made below (nothing in between suspends). So no request
@@ -288,6 +285,7 @@ asio::awaitable<LlamaServerModel::StreamEnd> LlamaServerModel::stream_tokens(Str
     end.failure_code = make_error_code(errc::protocol_error);
   }
   tokens_served_.fetch_add(delivered, std::memory_order_relaxed);
+  replicas_->add_tokens(exchange.replica, delivered);
   exchange.activity.reset();
   co_return end;
 }
@@ -328,7 +326,7 @@ asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(const Stre
   if (instance.stopping.load()) co_return Error(errc::closed, "llama-server model closed while generating");
   if (instance.hung.load()) {
     co_return Error(errc::child_hung, "llama-server produced no token for " +
-                                          std::to_string(engine_.stall_timeout.count()) +
+                                          std::to_string(settings()->engine.stall_timeout.count()) +
                                           " ms; it was killed and is being restarted");
   }
   co_return Error(errc::child_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
@@ -351,7 +349,7 @@ asio::awaitable<std::optional<ExitStatus>> LlamaServerModel::confirm_exit(const 
 // idle again" (no SSE for /slots, no output line), only /slots to ask. It runs only after a
 // request ended early, and for at most slot_release_timeout.
 asio::awaitable<void> LlamaServerModel::wait_slot_idle(const ServerInstance& instance, uint32_t slot) {
-  const auto deadline = std::chrono::steady_clock::now() + engine_.slot_release_timeout;
+  const auto deadline = std::chrono::steady_clock::now() + settings()->engine.slot_release_timeout;
   try {
     const auto executor = co_await asio::this_coro::executor;
     HttpConnection control(executor, instance.process->endpoint());
@@ -366,40 +364,6 @@ asio::awaitable<void> LlamaServerModel::wait_slot_idle(const ServerInstance& ins
   } catch (const Error&) {
     // The server is gone or unreachable: nothing holds the slot any more.
   }
-}
-
-ModelStats LlamaServerModel::stats() const {
-  ModelStats out = model_stats_from_pool(pool_.stats());
-  out.tokens_served = tokens_served_.load(std::memory_order_relaxed);
-  out.restarts = supervisor_->restarts();
-  out.failed = supervisor_->failed();
-  return out;
-}
-
-std::optional<ServerEndpoint> LlamaServerModel::server_endpoint() const {
-  auto instance = supervisor_->current();
-  if (!instance || !instance->process) return std::nullopt;
-  return instance->process->endpoint();
-}
-
-int LlamaServerModel::server_pid() const {
-  auto instance = supervisor_->current();
-  return instance && instance->process ? instance->process->pid() : 0;
-}
-
-asio::awaitable<void> LlamaServerModel::close() {
-  if (closed_.exchange(true)) co_return;
-  // Drain: woken by the last request's end (or the deadline), not by looking at the pool.
-  if (engine_.drain_on_close) co_await pool_.wait_idle(std::chrono::steady_clock::now() + engine_.drain_timeout);
-  pool_.close(make_error_code(errc::closed), "llama-server model closed");
-  // In-flight requests end first: their connections close, and those not sent yet never will be.
-  supervisor_->abort_requests();
-  // llama-server does not act on SIGTERM while a task runs (its HTTP thread waits for the
-  // task's results, which a terminating server never delivers), and a task whose client went
-  // away ends only at its next token. So a server that may still hold a task is killed at
-  // once; an idle one gets SIGTERM and the grace.
-  const bool task_may_run = requests_at_server_.load() > 0;
-  co_await supervisor_->stop(task_may_run ? kNoShutdownGrace : engine_.shutdown_grace);
 }
 
 }  // namespace inference::llama_server

@@ -95,11 +95,12 @@ void ServerSupervisor::check_stalls() {
 // ---------------------------------------------------------------- lifecycle
 
 ServerSupervisor::ServerSupervisor(asio::any_io_executor executor, LaunchSpec spec, EngineOptions options,
-                                   ServerProcessOptions process_options)
+                                   ServerProcessOptions process_options, SupervisorEvents events)
     : strand_(asio::make_strand(executor)),
       spec_(std::move(spec)),
       options_(options),
       process_options_(std::move(process_options)),
+      events_(std::move(events)),
       context_(executor, [this] { detach_from_context(); }) {}
 
 ServerSupervisor::~ServerSupervisor() { stop_now(); }
@@ -159,17 +160,27 @@ asio::awaitable<void> ServerSupervisor::wait_loop_finished(std::chrono::millisec
 }
 
 void ServerSupervisor::publish(std::shared_ptr<ServerInstance> instance) {
-  std::lock_guard lock(mutex_);
-  current_ = instance;
-  instance_waiters_.notify_all(std::move(instance));
+  {
+    std::lock_guard lock(mutex_);
+    current_ = instance;
+    instance_waiters_.notify_all(std::move(instance));
+  }
+  if (events_.serving_changed) events_.serving_changed(true);
 }
 
 void ServerSupervisor::fail(std::error_code code, std::string context, std::string detail) {
-  std::lock_guard lock(mutex_);
-  // The first failure is the cause: closing a failed model must not hide why it failed.
-  if (!failure_) failure_.emplace(code, std::move(context), std::move(detail));
-  current_.reset();
-  if (!instance_waiters_.empty()) instance_waiters_.fail_all(std::make_exception_ptr(*failure_));
+  std::optional<Error> first;
+  {
+    std::lock_guard lock(mutex_);
+    // The first failure is the cause: closing a failed model must not hide why it failed.
+    if (!failure_) {
+      failure_.emplace(code, std::move(context), std::move(detail));
+      first = failure_;
+    }
+    current_.reset();
+    if (!instance_waiters_.empty()) instance_waiters_.fail_all(std::make_exception_ptr(*failure_));
+  }
+  if (first && events_.failed) events_.failed(*first);
 }
 
 // Until the server exits, looking for stalled requests every watchdog interval.
@@ -212,6 +223,7 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
         if (current_ == instance) current_.reset();
         stopping = stopping_;
       }
+      if (!stopping && events_.serving_changed) events_.serving_changed(false);
       if (stopping) {
         fail(make_error_code(errc::closed), "model closed");
         co_return;
@@ -222,6 +234,14 @@ asio::awaitable<void> ServerSupervisor::supervise(std::shared_ptr<ServerInstance
       last_output = status.output_tail;
     }
 
+    // A device that is gone would fail every restart: report it instead.
+    if (events_.device_gone) {
+      if (const std::optional<std::string> gone = events_.device_gone()) {
+        fail(make_error_code(errc::device_lost), "llama-server " + last_cause + "; not restarted: " + *gone,
+             last_output);
+        co_return;
+      }
+    }
     // Restart within the budget, or give up.
     const std::optional<std::chrono::milliseconds> backoff = take_restart();
     if (!backoff) {
@@ -343,7 +363,12 @@ void ServerSupervisor::detach_from_context() noexcept {
 
 bool ServerSupervisor::failed() const {
   std::lock_guard lock(mutex_);
-  return failure_.has_value() && failure_->is(errc::model_failed);
+  return failure_.has_value() && (failure_->is(errc::model_failed) || failure_->is(errc::device_lost));
+}
+
+std::optional<Error> ServerSupervisor::failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
 }
 
 std::shared_ptr<ServerInstance> ServerSupervisor::current() const {

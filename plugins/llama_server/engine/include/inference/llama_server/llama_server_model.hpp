@@ -29,6 +29,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "inference/context_lifetime.hpp"
@@ -38,6 +39,7 @@
 #include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/model_launch.hpp"
+#include "inference/llama_server/replica_set.hpp"
 #include "inference/llama_server/server_supervisor.hpp"
 #include "inference/load_options.hpp"
 #include "inference/slot_pool.hpp"
@@ -75,25 +77,16 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   // A replica that fails to start fails the load, and the replicas already started are stopped.
   static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load_planned(
       std::string path, LoadOptions options, LaunchPlanner planner, std::vector<std::string> extra_option_keys = {});
-  // The same with a backend's own plan (devices per replica); the planner is kept for reload().
-  // A replica that fails to start fails the load, and the replicas already started are stopped.
-  static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load_planned(
-      std::string path, LoadOptions options, LaunchPlanner planner, std::vector<std::string> extra_option_keys = {});
-  // The same for a backend that has read the model's metadata already (ROCm plans its launch
-  // from it): `info` is taken as read_model_info(path) and not read again.
-  static boost::asio::awaitable<std::shared_ptr<LlamaServerModel>> load(
-      std::string path, ModelInfo info, LoadOptions options, LaunchCustomizer customize = {},
-      std::vector<std::string> extra_option_keys = {});
 
-  struct Private;  // construction goes through load()
+  struct Private {};  // construction goes through load(), which starts the replicas
   LlamaServerModel(Private, boost::asio::any_io_executor executor, LaunchPlanner planner,
-                   std::vector<std::string> extra_option_keys, ModelLaunch launch, EngineOptions engine);
+                   std::vector<std::string> extra_option_keys, const ModelLaunch& launch, EngineOptions engine);
   ~LlamaServerModel() override;
 
   TokenStream generate(std::string prompt, GenerateConfig config) override;
   TokenStream chat(std::vector<Message> messages, GenerateConfig config) override;
-  ModelInfo info() const override { return info_; }
-  std::string model_type() const override { return info_.architecture; }
+  ModelInfo info() const override;
+  std::string model_type() const override;
   ModelStats stats() const override;
   boost::asio::awaitable<void> reload(std::string path, LoadOptions options) override;
   boost::asio::awaitable<void> close() override;
@@ -109,11 +102,32 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   struct Request;
   struct Exchange;   // one request's hold on a server
   struct StreamEnd;  // how a token stream ended
+  // What reload() replaces; requests take a snapshot (settings()) when they start.
+  struct Settings {
+    ModelInfo info;
+    LoadOptions options;
+    EngineOptions engine;
+  };
+  std::shared_ptr<const Settings> settings() const;
+
+  // Loading and reloading (llama_server_model_replicas.cpp): start every replica, replace one.
+  boost::asio::awaitable<void> start_replicas(const std::string& path, const ModelLaunch& launch,
+                                              const EngineOptions& engine);
+  boost::asio::awaitable<void> start_replica(uint32_t index, LaunchSpec spec, const ReplicaLaunch& launch,
+                                             const EngineOptions& engine, const LoadOptions& options);
+  boost::asio::awaitable<void> replace_replica(uint32_t index, LaunchSpec spec, const ReplicaLaunch& launch,
+                                               const EngineOptions& engine, const LoadOptions& options);
+  boost::asio::awaitable<void> stop_supervisors(std::vector<std::shared_ptr<ServerSupervisor>> supervisors,
+                                                std::chrono::milliseconds grace);
+
   TokenStream start(std::shared_ptr<Request> request);
-  // One request, as named steps (llama_server_model.cpp): a slot, connect(), render_prompt()
-  // for chat, request_params(), stream_tokens(), and end_unfinished() when the server's final
-  // chunk did not come.
+  // One request, as named steps (llama_server_model.cpp): place() (a slot on a serving replica
+  // and a connection to it), render_prompt() for chat, request_params(), stream_tokens(), and
+  // end_unfinished() when the server's final chunk did not come.
   boost::asio::awaitable<FinishReason> run(StreamWriter& writer, std::shared_ptr<Request> request);
+  boost::asio::awaitable<SlotLease> place(StreamWriter& writer, const Request& request,
+                                          std::optional<Exchange>& exchange);
+  boost::asio::awaitable<SlotLease> acquire_slot(const SlotRequest& wanted);
   void throw_if_closing() const;
   boost::asio::awaitable<void> connect(Exchange& exchange);
   boost::asio::awaitable<std::string> render_prompt(const Request& request, HttpConnection& connection);
@@ -127,16 +141,17 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   boost::asio::awaitable<std::optional<ExitStatus>> confirm_exit(const ServerInstance& instance);
 
   boost::asio::any_io_executor executor_;
-  const ModelInfo info_;
-  const LoadOptions options_;
-  const EngineOptions engine_;
-  std::shared_ptr<ServerSupervisor> supervisor_;
-  SlotPool pool_;
+  const LaunchPlanner planner_;
+  const std::vector<std::string> extra_option_keys_;
+  mutable std::mutex settings_mutex_;
+  std::shared_ptr<const Settings> settings_;  // settings_mutex_
+  const std::shared_ptr<ReplicaSet> replicas_;
   std::atomic<uint64_t> tokens_served_{0};
   std::atomic<bool> closed_{false};
-  std::atomic<int> requests_at_server_{0};  // requests that may have a task on the server
+  std::atomic<bool> reloading_{false};
+  std::atomic<int> requests_at_server_{0};  // requests that may have a task on a server
   // Last, so it unregisters first: when the executor's context is destroyed before the model,
-  // the server is killed and reaped, and the model lets go of that executor and refuses new
+  // the servers are killed and reaped, and the model lets go of that executor and refuses new
   // requests.
   ContextLifetime context_;
 };

@@ -9,6 +9,16 @@
 // waiting; once the budget is spent the model is failed: every waiter and every later request
 // gets Error(model_failed) naming the last exit, with the server's last output as its detail.
 //
+// Device loss: before each restart, `events.device_gone` (when set) is asked whether the
+// server's device is still there; when it names a reason, the supervisor fails with
+// Error(device_lost) instead of restarting (a vanished GPU must not be restarted in a loop).
+//
+// Events: `serving_changed` is called with true when an instance starts serving (the first one
+// and every restart) and with false when the serving one has exited or was killed; `failed`
+// once, when the supervisor gives up (budget spent, device gone, or stopped: Error(closed)).
+// Both are called on the supervision strand, never under the supervisor's lock; they must not
+// block.
+//
 // Hang detection: a request registered with track() that has seen no progress for
 // stall_timeout marks the instance hung and the whole process group is killed (SIGKILL), which
 // fails the in-flight requests (they report child_hung) and triggers a restart.
@@ -52,6 +62,12 @@ struct ServerInstance {
   std::atomic<bool> stopping{false};  // close() is terminating it
 };
 
+struct SupervisorEvents {
+  std::function<void(bool serving)> serving_changed;
+  std::function<void(const Error& failure)> failed;
+  std::function<std::optional<std::string>()> device_gone;
+};
+
 class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
  public:
   // A registered request; progress() marks it alive. Unregisters on destruction.
@@ -74,7 +90,7 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   };
 
   ServerSupervisor(boost::asio::any_io_executor executor, LaunchSpec spec, EngineOptions options,
-                   ServerProcessOptions process_options);
+                   ServerProcessOptions process_options, SupervisorEvents events = {});
   ~ServerSupervisor();
 
   // Starts the first server and the supervision loop. Throws the start's error
@@ -103,7 +119,11 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   void detach_from_context() noexcept;
 
   uint64_t restarts() const noexcept { return restarts_.load(); }
+  // Gave up for good: restart budget spent (model_failed) or device gone (device_lost).
   bool failed() const;
+  // Why it gave up (any failure, closed included), or std::nullopt while it runs.
+  std::optional<Error> failure() const;
+  const LaunchSpec& spec() const noexcept { return spec_; }
   // The serving instance right now, or nullptr while restarting or after failure.
   std::shared_ptr<ServerInstance> current() const;
 
@@ -135,6 +155,7 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   const LaunchSpec spec_;
   const EngineOptions options_;
   const ServerProcessOptions process_options_;
+  const SupervisorEvents events_;
 
   mutable std::mutex mutex_;
   std::shared_ptr<ServerInstance> current_;
