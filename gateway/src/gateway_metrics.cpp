@@ -108,6 +108,29 @@ void render_histogram(Exposition& out, std::string_view name, const std::string&
   out.sample(std::string(name) + "_count", labels, count);
 }
 
+// Per replica (server process) of a loaded model: its slots, whether it serves, its restarts.
+void render_replicas(Exposition& out, const std::vector<ModelStatus>& models) {
+  const auto per_replica = [&](std::string_view name, std::string_view type, std::string_view help,
+                               auto value_of) {
+    out.family(name, type, help);
+    for (const ModelStatus& model : models) {
+      if (!model.stats) continue;
+      for (std::size_t i = 0; i < model.stats->replicas.size(); ++i) {
+        out.sample(name, fmt::format("{},replica=\"{}\"", model_label(model.name), i),
+                   uint64_t{value_of(model.stats->replicas[i])});
+      }
+    }
+  };
+  per_replica("inference_replica_slots_busy", "gauge", "Slots of the replica generating now.",
+              [](const ReplicaStats& r) -> uint64_t { return r.slots_busy; });
+  per_replica("inference_replica_serving", "gauge", "1 while the replica takes requests (not restarting or failed).",
+              [](const ReplicaStats& r) -> uint64_t { return r.state == ReplicaState::serving ? 1 : 0; });
+  per_replica("inference_replica_restarts_total", "counter", "Restarts of the replica's server in this load.",
+              [](const ReplicaStats& r) -> uint64_t { return r.restarts; });
+  per_replica("inference_replica_requests_total", "counter", "Requests admitted on the replica in this load.",
+              [](const ReplicaStats& r) -> uint64_t { return r.requests_total; });
+}
+
 // The gauges and the restart counter, from the pool.
 void render_models(Exposition& out, const std::vector<ModelStatus>& models) {
   const auto gauge = [&](std::string_view name, std::string_view type, std::string_view help, auto value_of) {
@@ -126,6 +149,11 @@ void render_models(Exposition& out, const std::vector<ModelStatus>& models) {
         [](const ModelStatus& model) -> uint64_t { return model.in_flight; });
   gauge("inference_restarts_total", "counter", "Server restarts over every load of the model.",
         [](const ModelStatus& model) -> uint64_t { return model.restarts_total; });
+  gauge("inference_prefix_hits_total", "counter", "Requests placed on a slot that had processed their prompt's prefix.",
+        stat(&ModelStats::prefix_hits));
+  gauge("inference_affinity_hits_total", "counter", "Requests placed on their session's previous slot.",
+        stat(&ModelStats::affinity_hits));
+  render_replicas(out, models);
   out.family("inference_model_state", "gauge", "1 for the model's current state (unloaded, loading, loaded, failed).");
   for (const ModelStatus& model : models) {
     for (const ModelState state : {ModelState::unloaded, ModelState::loading, ModelState::loaded, ModelState::failed}) {

@@ -121,6 +121,30 @@ TEST(PluginProxy, ModelDroppedWithoutCloseKeepsTheLibraryUntilCloseHasFinished) 
   EXPECT_FALSE(is_loaded(good_plugin()));
 }
 
+// A backend that does not implement reload() says so with a typed error through the proxy; the
+// model keeps serving.
+TEST(PluginProxy, ReloadOfABackendWithoutItFailsWithUnsupportedAndTheModelStillServes) {
+  asio::io_context io;
+  Registry registry;
+  registry.load_plugin(good_plugin());
+  auto model = load_good_model(io, registry);
+  std::optional<Error> failure;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    try {
+      co_await model->reload("model.gguf", LoadOptions());
+    } catch (const Error& e) {
+      failure = e;
+    }
+  }());
+  ASSERT_TRUE(failure.has_value()) << "reload() succeeded on a backend that has none";
+  EXPECT_TRUE(failure->is(errc::unsupported)) << failure->what();
+  EXPECT_NE(std::string(failure->what()).find("reload()"), std::string::npos) << failure->what();
+  auto stream = model->generate("still there", GenerateConfig());
+  const auto token = test::run(io, stream.next());
+  EXPECT_TRUE(token.has_value()) << "the model stopped serving after a refused reload()";
+  test::run(io, close(model));
+}
+
 TEST(PluginProxy, ClosedModelIsNotClosedAgainWhenDropped) {
   void* observer = dlopen(good_plugin().c_str(), RTLD_NOW | RTLD_LOCAL);
   ASSERT_NE(observer, nullptr);

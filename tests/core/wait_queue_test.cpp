@@ -143,6 +143,88 @@ TEST(WaitQueue, PushAheadOrdersByDataAndTheWakerSeesTheData) {
   EXPECT_EQ(order, (std::vector<int>{9, 5, 5, 0, 0}));
 }
 
+// A queue whose waiters carry a number, and a handler that records the value it was woken with.
+using Numbered = WaitQueue<void(boost::system::error_code, int), int>;
+
+Numbered make_numbered() {
+  return Numbered([](int&) { return kCancelled; });
+}
+
+void push_numbered(asio::io_context& context, Numbered& queue, std::vector<int>& woken, int number) {
+  auto handler = asio::bind_executor(context, [&woken](boost::system::error_code ec, int value) {
+    if (!ec) woken.push_back(value);
+  });
+  queue.push(Numbered::make_handler(std::move(handler)), number);
+}
+
+TEST(WaitQueue, NotifyOnePickedCompletesTheWaiterPickChoosesWithinTheWindow) {
+  asio::io_context context;
+  Numbered queue = make_numbered();
+  std::vector<int> woken;
+  for (int number : {10, 11, 12, 13}) push_numbered(context, queue, woken, number);
+  std::vector<std::size_t> indices;
+  const auto pick_12 = [&](int& number, std::size_t index) {
+    indices.push_back(index);
+    return number == 12;
+  };
+  const auto own_number = [](int& number) { return std::tuple<int>(number); };
+  EXPECT_TRUE(queue.notify_one_picked(3, pick_12, own_number));
+  EXPECT_EQ(indices, (std::vector<std::size_t>{0, 1, 2}));  // in queue order, stopping at the pick
+  EXPECT_EQ(queue.size(), 3u);
+  context.run();
+  EXPECT_EQ(woken, (std::vector<int>{12}));
+  queue.abandon();
+}
+
+TEST(WaitQueue, NotifyOnePickedTakesTheFirstWhenNothingInTheWindowIsPicked) {
+  asio::io_context context;
+  Numbered queue = make_numbered();
+  std::vector<int> woken;
+  for (int number : {10, 11, 12}) push_numbered(context, queue, woken, number);
+  std::size_t asked = 0;
+  const auto pick_12 = [&](int& number, std::size_t) {
+    ++asked;
+    return number == 12;
+  };
+  const auto own_number = [](int& number) { return std::tuple<int>(number); };
+  EXPECT_TRUE(queue.notify_one_picked(2, pick_12, own_number));  // 12 is beyond the window
+  EXPECT_EQ(asked, 2u);
+  EXPECT_TRUE(queue.notify_one_picked(0, pick_12, own_number));  // no window: the first
+  EXPECT_EQ(asked, 2u);
+  context.run();
+  EXPECT_EQ(woken, (std::vector<int>{10, 11}));
+  EXPECT_EQ(queue.size(), 1u);
+  queue.abandon();
+  EXPECT_FALSE(queue.notify_one_picked(4, pick_12, own_number));  // nobody waits
+  EXPECT_EQ(asked, 2u);
+}
+
+TEST(WaitQueue, NotifyOnePickedLetsTheWakerUpdateTheDataOfTheWaitersItLookedAt) {
+  asio::io_context context;
+  Numbered queue = make_numbered();
+  std::vector<int> woken;
+  for (int number : {1, 2, 3}) push_numbered(context, queue, woken, number);
+  // Each waiter looked at and not picked gets 100 added; the third is picked.
+  std::vector<int*> seen;
+  EXPECT_TRUE(queue.notify_one_picked(
+      3,
+      [&](int& number, std::size_t index) {
+        seen.push_back(&number);
+        return index == 2;
+      },
+      [&](int& chosen) {
+        for (int* number : seen) {
+          if (number != &chosen) *number += 100;
+        }
+        return std::tuple<int>(chosen);
+      }));
+  while (queue.notify_one_with([](int& number) { return std::tuple<int>(number); })) {
+  }
+  context.run();
+  EXPECT_EQ(woken, (std::vector<int>{3, 101, 102}));
+  EXPECT_EQ(seen.size(), 3u);
+}
+
 TEST(WaitQueue, CompleteCountsAsPendingUntilTheHandlerRuns) {
   asio::io_context context;
   Queue queue = make_queue();
@@ -225,6 +307,56 @@ TEST(WaitQueue, ConcurrentNotifyAndCancelCompleteEveryWaiterExactlyOnce) {
   pool.join();
   EXPECT_EQ(calls.load(), kWaiters);
   EXPECT_EQ(woken.load() + cancelled.load(), kWaiters);
+  EXPECT_TRUE(queue.empty());
+  EXPECT_EQ(queue.pending(), 0u);
+}
+
+// notify_one_picked() from one thread, picking waiters from the middle of the queue, while
+// others cancel: every waiter completes exactly once, with its own number when woken.
+TEST(WaitQueue, ConcurrentNotifyPickedAndCancelCompleteEveryWaiterExactlyOnce) {
+  constexpr int kWaiters = 2'000;
+  constexpr std::size_t kWindow = 4;
+  asio::thread_pool pool(4);
+  Numbered queue = make_numbered();
+  std::atomic<int> woken{0};
+  std::atomic<int> cancelled{0};
+  std::atomic<int> wrong_value{0};
+  struct Waiter {
+    explicit Waiter(asio::thread_pool& p) : strand(asio::make_strand(p)) {}
+    asio::strand<asio::thread_pool::executor_type> strand;
+    asio::cancellation_signal signal;
+  };
+  std::vector<std::unique_ptr<Waiter>> waiters;
+  for (int i = 0; i < kWaiters; ++i) waiters.push_back(std::make_unique<Waiter>(pool));
+  for (int i = 0; i < kWaiters; ++i) {
+    asio::post(waiters[i]->strand, [&, i, raw = waiters[i].get()] {
+      auto handler = asio::bind_cancellation_slot(
+          raw->signal.slot(), asio::bind_executor(raw->strand, [&, i](boost::system::error_code ec, int value) {
+            if (ec) {
+              ++cancelled;
+            } else {
+              ++woken;
+              if (value != i) ++wrong_value;
+            }
+          }));
+      queue.push(Numbered::make_handler(std::move(handler)), i);
+    });
+  }
+  std::thread waker([&] {
+    while (woken.load() + cancelled.load() < kWaiters) {
+      queue.notify_one_picked(
+          kWindow, [](int& number, std::size_t index) { return index > 0 && number % 3 == 0; },
+          [](int& number) { return std::tuple<int>(number); });
+      std::this_thread::yield();
+    }
+  });
+  for (int i = 0; i < kWaiters; i += 2) {
+    asio::post(waiters[i]->strand, [raw = waiters[i].get()] { raw->signal.emit(asio::cancellation_type::terminal); });
+  }
+  waker.join();
+  pool.join();
+  EXPECT_EQ(woken.load() + cancelled.load(), kWaiters);
+  EXPECT_EQ(wrong_value.load(), 0);
   EXPECT_TRUE(queue.empty());
   EXPECT_EQ(queue.pending(), 0u);
 }

@@ -158,6 +158,31 @@ TEST(GatewayMetricsTest, ModelGaugesComeFromThePoolStatus) {
   EXPECT_EQ(parsed.at(R"(inference_queue_wait_seconds_bucket{model="down",le="+Inf"})"), "0");
 }
 
+TEST(GatewayMetricsTest, ReplicasAndPlacementHitsComeFromTheModelStats) {
+  ModelStatus loaded;
+  loaded.name = "two";
+  loaded.state = ModelState::loaded;
+  loaded.stats = ModelStats{};
+  loaded.stats->prefix_hits = 9;
+  loaded.stats->affinity_hits = 4;
+  ReplicaStats serving;
+  serving.slots_busy = 2;
+  serving.requests_total = 11;
+  ReplicaStats restarting;
+  restarting.state = ReplicaState::restarting;
+  restarting.restarts = 1;
+  loaded.stats->replicas = {serving, restarting};
+  const Parsed parsed = Parsed::of(GatewayMetrics().render({loaded}));
+  EXPECT_EQ(parsed.at(R"(inference_prefix_hits_total{model="two"})"), "9");
+  EXPECT_EQ(parsed.at(R"(inference_affinity_hits_total{model="two"})"), "4");
+  EXPECT_EQ(parsed.at(R"(inference_replica_slots_busy{model="two",replica="0"})"), "2");
+  EXPECT_EQ(parsed.at(R"(inference_replica_requests_total{model="two",replica="0"})"), "11");
+  EXPECT_EQ(parsed.at(R"(inference_replica_serving{model="two",replica="0"})"), "1");
+  EXPECT_EQ(parsed.at(R"(inference_replica_serving{model="two",replica="1"})"), "0");
+  EXPECT_EQ(parsed.at(R"(inference_replica_restarts_total{model="two",replica="1"})"), "1");
+  EXPECT_EQ(parsed.types.at("inference_replica_restarts_total"), "counter");
+}
+
 TEST(GatewayMetricsTest, EveryFamilyHasOneHelpAndTypeLine) {
   GatewayMetrics metrics;
   metrics.record_request("m", Endpoint::completions, "stop", timed(1ms, 1ms));

@@ -36,8 +36,13 @@ std::vector<pid_t> llama_servers_of(pid_t parent) {
     char state = 0;
     pid_t ppid = 0;
     fields >> state >> ppid;
-    std::ifstream cmdline(entry.path() / "cmdline");
-    const std::string command((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    std::string command;
+    try {  // a process that vanished meanwhile makes libstdc++'s filebuf throw (ESRCH)
+      std::ifstream cmdline(entry.path() / "cmdline");
+      command.assign(std::istreambuf_iterator<char>(cmdline), std::istreambuf_iterator<char>());
+    } catch (const std::ios_base::failure&) {
+      continue;
+    }
     if (ppid == parent && command.find("llama-server") != std::string::npos) found.push_back(std::stoi(name));
   }
   return found;

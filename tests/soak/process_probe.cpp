@@ -87,8 +87,12 @@ std::optional<ChildProcess> find_server_child() {
 }
 
 std::string read_proc_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  try {  // a process that vanished meanwhile makes libstdc++'s filebuf throw (ESRCH)
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    return {};
+  }
 }
 
 std::vector<std::string> split_nul(const std::string& text) {

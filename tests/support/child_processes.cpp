@@ -21,9 +21,16 @@ constexpr std::chrono::milliseconds kScanInterval{1};
 constexpr std::string_view kServerBinaryName = "llama-server";
 constexpr std::string_view kStartedServerFlag = "--metrics";
 
+// A process may vanish between listing /proc and reading its files: libstdc++'s filebuf then
+// throws from underflow (ESRCH) whatever the stream's exception mask. Such a process has no
+// content to report.
 std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    return {};
+  }
 }
 
 // "pid (comm) S ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.

@@ -54,4 +54,33 @@ TEST(BenchStatsTest, RecordsLatenciesInMillisecondsAndFailuresByCodeName) {
   EXPECT_EQ(stats.errors_by_code().at("child_exited"), 2U);
 }
 
+TEST(BenchStatsTest, TalliesEachReplicasRequestsTokensAndCachedPromptTokens) {
+  BenchStats stats;
+  inference::GenerateResult result;
+  result.finish_reason = inference::FinishReason::length;
+  result.metrics.prompt_tokens = 100;
+  result.metrics.generated_tokens = 8;
+  result.metrics.replica = 1;
+  result.metrics.cached_prompt_tokens = 60;
+  stats.record_success(result);
+  result.metrics.cached_prompt_tokens = 90;
+  stats.record_success(result);
+  result.metrics.replica = 0;
+  result.metrics.cached_prompt_tokens = 0;
+  stats.record_success(result);
+  stats.record_failure(make_error_code(inference::errc::child_exited), 1);
+  stats.record_failure(make_error_code(inference::errc::overloaded));  // never had a slot
+
+  EXPECT_EQ(stats.prompt_tokens(), 300U);
+  EXPECT_EQ(stats.cached_prompt_tokens(), 150U);
+  const auto& by_replica = stats.by_replica();
+  ASSERT_EQ(by_replica.size(), 3U);
+  EXPECT_EQ(by_replica.at(0).completed, 1U);
+  EXPECT_EQ(by_replica.at(1).completed, 2U);
+  EXPECT_EQ(by_replica.at(1).errors, 1U);
+  EXPECT_EQ(by_replica.at(1).generated_tokens, 16U);
+  EXPECT_EQ(by_replica.at(1).cached_prompt_tokens, 150U);
+  EXPECT_EQ(by_replica.at(-1).errors, 1U);
+}
+
 }  // namespace

@@ -1,6 +1,7 @@
 // llmctl against the real llama-server (the llama_cpp backend and the tiny test model): the
-// server's log reaches stderr with --server-log, bench measures readiness against it, and the
-// llama-server the build was configured with (scripts/setup's) is found without any environment.
+// server's log reaches stderr with --server-log, bench measures readiness against it and reports
+// per-replica figures with --replicas, and the llama-server the build was configured with
+// (scripts/setup's) is found without any environment.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -79,6 +80,54 @@ TEST_F(LlmctlLlamaCppTest, BenchReportsWhenTheServerStartedListeningWithinTheLoa
   EXPECT_LE(listening, load);
   std::printf("[ MEASURE  ] load %.1f ms, server listening at %.1f ms, ready %.1f ms after\n", load, listening,
               load - listening);
+}
+
+// --replicas 2: two servers behind one model; the JSON report accounts for every request on the
+// replica that ran it, and no replica ever had more requests in flight than its slots.
+TEST_F(LlmctlLlamaCppTest, BenchWithTwoReplicasReportsEachReplicasFigures) {
+  constexpr uint64_t kRequests = 8;
+  constexpr uint64_t kSlots = 2;
+  const auto r = run_llmctl(command({"bench", "--json", "--replicas", "2", "--slots", std::to_string(kSlots),
+                                     "--requests", std::to_string(kRequests), "--concurrency", "4", "--max-tokens", "4",
+                                     "--shared-prefix-words", "40", "--ctx", "512"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto report = boost::json::parse(r.out).as_object();
+  ASSERT_EQ(report.at("completed").to_number<uint64_t>(), kRequests) << describe(r);
+  EXPECT_EQ(report.at("slots_total").to_number<uint64_t>(), 2 * kSlots);
+  const auto& replicas = report.at("replicas").as_array();
+  ASSERT_EQ(replicas.size(), 2U) << describe(r);
+  uint64_t requests = 0;
+  uint64_t completed = 0;
+  uint64_t cached = 0;
+  for (const auto& item : replicas) {
+    const auto& replica = item.as_object();
+    EXPECT_EQ(replica.at("state").as_string(), "serving") << describe(r);
+    EXPECT_EQ(replica.at("slots").to_number<uint64_t>(), kSlots);
+    EXPECT_LE(replica.at("max_in_flight").to_number<uint64_t>(), kSlots);
+    EXPECT_EQ(replica.at("restarts").to_number<uint64_t>(), 0U);
+    // What the model counted on the replica is what the streams say ran there.
+    EXPECT_EQ(replica.at("requests").to_number<uint64_t>(), replica.at("completed").to_number<uint64_t>());
+    // Four at a time over two replicas of two slots: neither can have taken them all.
+    EXPECT_GE(replica.at("completed").to_number<uint64_t>(), 1U) << describe(r);
+    requests += replica.at("requests").to_number<uint64_t>();
+    completed += replica.at("completed").to_number<uint64_t>();
+    cached += replica.at("cached_prompt_tokens").to_number<uint64_t>();
+  }
+  EXPECT_EQ(requests, kRequests);
+  EXPECT_EQ(completed, kRequests);
+  EXPECT_EQ(cached, report.at("cached_prompt_tokens").to_number<uint64_t>());
+}
+
+TEST_F(LlmctlLlamaCppTest, GenerateWithTwoReplicasSaysWhichReplicaAndSlotServedIt) {
+  const auto r =
+      run_llmctl(command({"generate", "--replicas", "2", "--slots", "2", "--max-tokens", "2", "--json", "Hi"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  ASSERT_FALSE(r.out_lines().empty()) << describe(r);
+  const auto result = boost::json::parse(r.out_lines().back()).at("result").as_object();
+  const auto replica = result.at("replica").to_number<int>();
+  const auto slot = result.at("slot").to_number<int>();
+  EXPECT_TRUE(replica == 0 || replica == 1) << describe(r);
+  EXPECT_TRUE(slot == 0 || slot == 1) << describe(r);
 }
 
 // No LLAMA_SERVER_PATH: llmctl must find the llama-server the build was configured with (the one

@@ -102,10 +102,12 @@ TEST(LlmctlGenerate, JsonPrintsOneLinePerTokenThenTheResult) {
   const auto result = parse_object(lines.back()).at("result").as_object();
   EXPECT_EQ(result.at("finish_reason").as_string(), "length");
   EXPECT_EQ(result.at("generated_tokens").to_number<uint64_t>(), 5U);
-  for (const char* field :
-       {"prompt_tokens", "cached_prompt_tokens", "queue_ms", "ttft_ms", "total_ms", "prefill_tok_s", "decode_tok_s"}) {
+  for (const char* field : {"prompt_tokens", "cached_prompt_tokens", "queue_ms", "ttft_ms", "total_ms", "prefill_tok_s",
+                            "decode_tok_s", "replica", "slot"}) {
     EXPECT_TRUE(result.contains(field)) << field;
   }
+  // The stub has no replicas.
+  EXPECT_EQ(result.at("replica").to_number<int>(), -1);
   EXPECT_TRUE(r.err.empty()) << describe(r);
 }
 
@@ -167,6 +169,22 @@ TEST(LlmctlBench, JsonCountsEveryRequestAndTokenWithinTheSlots) {
   EXPECT_TRUE(report.at("server_listening_ms").is_null());
 }
 
+TEST(LlmctlBench, JsonHasThePlacementFiguresAndAnEmptyReplicaListForTheStub) {
+  const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "8", "--max-tokens",
+                                          "2", "--shared-prefix-words", "30", "--prompt-words", "4"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto report = parse_object(r.out_lines().front());
+  EXPECT_EQ(report.at("shared_prefix_words").to_number<uint64_t>(), 30U);
+  // The stub counts a prompt's words as its tokens: 34 per request.
+  EXPECT_EQ(report.at("prompt_tokens").to_number<uint64_t>(), 8U * 34U);
+  for (const char* field :
+       {"cached_prompt_tokens", "prefix_hits", "affinity_hits", "restarts", "slots_total", "host_cpu_us_per_request"}) {
+    EXPECT_TRUE(report.at(field).is_number()) << field;
+  }
+  ASSERT_TRUE(report.at("replicas").is_array());
+  EXPECT_TRUE(report.at("replicas").as_array().empty());
+}
+
 TEST(LlmctlBench, CountsFailedRequestsByErrorCode) {
   const auto r = run_llmctl(with_plugins({"bench", "--backend", "stub", "--json", "--requests", "6", "--max-tokens",
                                           "4", "--opt", "fail_after_tokens=2", "--opt", "fail_code=child_exited"}));
@@ -182,7 +200,19 @@ TEST(LlmctlBench, TextModePrintsATableAndNoProgressWhenStderrIsNotATerminal) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_NE(r.out.find("completed"), std::string::npos) << describe(r);
   EXPECT_NE(r.out.find("ttft p50 / p99"), std::string::npos) << describe(r);
+  EXPECT_NE(r.out.find("none reported by backend 'stub'"), std::string::npos) << describe(r);
   EXPECT_TRUE(r.err.empty()) << describe(r);
+}
+
+TEST(LlmctlDemo, PrintsEachStreamWithWhereItRanThenTheModelsStats) {
+  const auto r =
+      run_llmctl(with_plugins({"demo", "--backend", "stub", "--streams", "3", "--max-tokens", "4", "Once", "Twice"}));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  const auto lines = r.out_lines();
+  ASSERT_EQ(lines.size(), 6U) << describe(r);  // loaded, 3 streams, done, replicas
+  for (std::size_t i = 1; i <= 3; ++i) EXPECT_NE(lines[i].find("4 tokens on "), std::string::npos) << lines[i];
+  EXPECT_EQ(lines[4].rfind("done: 12 tokens served", 0), 0U) << describe(r);
+  EXPECT_EQ(lines[5].rfind("replicas: none reported by backend 'stub'", 0), 0U) << describe(r);
 }
 
 TEST(LlmctlErrors, UnknownBackendExitsOneWithOneLineNamingIt) {
@@ -255,6 +285,57 @@ TEST(LlmctlErrors, UnknownFlagMissingArgumentAndMissingCommandAreUsageErrors) {
     const auto r = run_llmctl(args);
     EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
     EXPECT_EQ(r.err_lines().size(), 1U) << describe(r);
+  }
+}
+
+TEST(LlmctlPlacementFlags, ReplicasAndDevicesReachTheBackendAsItsOptions) {
+  // The stub has neither option, so it refuses each by name: proof that the flag became the
+  // backend option (the llama_cpp test checks that replicas take effect).
+  const auto replicas = run_llmctl(with_plugins({"generate", "--backend", "stub", "--replicas", "2", "hello"}));
+  EXPECT_EQ(replicas.exit_code, kExitFailure) << describe(replicas);
+  EXPECT_NE(replicas.err.find("stub backend option replicas"), std::string::npos) << describe(replicas);
+  const auto devices = run_llmctl(with_plugins({"bench", "--backend", "stub", "--devices", "0,1", "--requests", "1"}));
+  EXPECT_EQ(devices.exit_code, kExitFailure) << describe(devices);
+  EXPECT_NE(devices.err.find("stub backend option devices"), std::string::npos) << describe(devices);
+}
+
+TEST(LlmctlPlacementFlags, AFlagAndAnOptSettingTheSameOptionIsAUsageErrorNamingBoth) {
+  const std::vector<std::vector<std::string>> cases{
+      {"--replicas", "2", "--opt", "replicas=3"},
+      {"--opt", "replicas=3", "--replicas", "2"},
+      {"--devices", "0,1", "--opt", "devices=1"},
+      {"--opt", "devices=1", "--devices", "0,1"},
+  };
+  for (const auto& flags : cases) {
+    std::vector<std::string> args{"generate", "--backend", "stub"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back("hello");
+    const auto r = run_llmctl(with_plugins(args));
+    EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+    ASSERT_EQ(r.err_lines().size(), 1U) << describe(r);
+    const bool replicas = flags[0] == "--replicas" || flags[2] == "--replicas";
+    EXPECT_NE(r.err.find(replicas ? "--replicas 2" : "--devices 0,1"), std::string::npos) << describe(r);
+    EXPECT_NE(r.err.find(replicas ? "--opt replicas=3" : "--opt devices=1"), std::string::npos) << describe(r);
+  }
+}
+
+TEST(LlmctlPlacementFlags, MalformedValuesAreUsageErrorsNamingTheFlag) {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"--replicas", "0"}, {"--replicas", "two"}, {"--devices", "0,,1"}, {"--devices", "gpu0"}, {"--devices", ""}};
+  for (const auto& [flag, value] : cases) {
+    const auto r = run_llmctl(with_plugins({"generate", "--backend", "stub", flag, value, "hello"}));
+    EXPECT_EQ(r.exit_code, kExitUsage) << describe(r);
+    ASSERT_EQ(r.err_lines().size(), 1U) << describe(r);
+    EXPECT_NE(r.err.find(flag), std::string::npos) << describe(r);
+  }
+}
+
+TEST(LlmctlPlacementFlags, EveryCommandThatLoadsAModelTakesThem) {
+  for (const char* command : {"generate", "chat", "bench", "demo", "models", "serve"}) {
+    const auto r = run_llmctl({command, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << command << "\n" << describe(r);
+    EXPECT_NE(r.out.find("--replicas"), std::string::npos) << command;
+    EXPECT_NE(r.out.find("--devices"), std::string::npos) << command;
   }
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_prompt.hpp"
 #include "bench_report.hpp"
 #include "bench_stats.hpp"
 #include "command_context.hpp"
@@ -49,8 +50,6 @@ constexpr uint32_t kDefaultPromptWords = 16;
 // The live progress line is redrawn at most this often: often enough to look live, rarely
 // enough not to cost the run anything measurable.
 constexpr std::chrono::milliseconds kProgressInterval{100};
-// Bench prompts repeat this word; the last word is the request index, so every prompt differs.
-constexpr std::string_view kPromptWord = "story";
 
 struct BenchOptions {
   PluginFlags plugins;
@@ -59,6 +58,7 @@ struct BenchOptions {
   uint32_t requests = kDefaultRequests;
   int32_t max_tokens = kDefaultBenchMaxTokens;
   uint32_t prompt_words = kDefaultPromptWords;
+  uint32_t shared_prefix_words = 0;
   bool json = false;
 };
 
@@ -68,29 +68,21 @@ struct BenchRun {
   inference::GenerateConfig config;
   uint32_t requests = 0;
   uint32_t prompt_words = 0;
+  uint32_t shared_prefix_words = 0;
   uint32_t next_request = 0;
   BenchStats stats;
 };
 
-std::string bench_prompt(uint32_t index, uint32_t words) {
-  std::string prompt;
-  for (uint32_t i = 1; i < words; ++i) {
-    prompt += kPromptWord;
-    prompt += ' ';
-  }
-  return prompt + std::to_string(index);
-}
-
 asio::awaitable<void> bench_worker(BenchRun& run) {
   while (run.next_request < run.requests) {
     const uint32_t index = run.next_request++;
-    auto stream = run.model->generate(bench_prompt(index, run.prompt_words), run.config);
+    auto stream = run.model->generate(bench_prompt(index, run.prompt_words, run.shared_prefix_words), run.config);
     try {
       while (co_await stream.next()) run.stats.record_token();
       run.stats.record_success(stream.result());
     } catch (const inference::Error& e) {
       if (e.is(inference::errc::cancelled)) throw;  // the whole run is being cancelled (Ctrl-C)
-      run.stats.record_failure(e.code());
+      run.stats.record_failure(e.code(), stream.result().metrics.replica);
     }
   }
 }
@@ -179,6 +171,7 @@ BenchSettings settings_for(const inference::Registry& registry, const BenchOptio
       .requests = options.requests,
       .max_tokens = options.max_tokens,
       .prompt_words = options.prompt_words,
+      .shared_prefix_words = options.shared_prefix_words,
   };
 }
 
@@ -191,6 +184,7 @@ asio::awaitable<void> measure(std::shared_ptr<inference::TextModel> model, const
   run.config.temperature = 0.0F;
   run.requests = options.requests;
   run.prompt_words = options.prompt_words;
+  run.shared_prefix_words = options.shared_prefix_words;
   const uint32_t workers = std::min(options.concurrency, options.requests);
   const bool progress = !options.json && ::isatty(::fileno(stderr)) == 1;
 
@@ -253,8 +247,15 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
   command->add_option("--max-tokens", options->max_tokens, "Tokens generated per request")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  command->add_option("--prompt-words", options->prompt_words, "Words per prompt (\"story story ... <index>\")")
+  command
+      ->add_option("--prompt-words", options->prompt_words,
+                   "Words per prompt (\"story story ... <index>\"); with --shared-prefix-words, the words after it")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  command
+      ->add_option("--shared-prefix-words", options->shared_prefix_words,
+                   "Open every prompt with the same N words (a shared system prompt), then --prompt-words words "
+                   "of its own starting with its index; 0: no shared prefix")
       ->capture_default_str();
   command->add_flag("--json", options->json, "Print one JSON object instead of the table (no progress line)");
   command->callback([options, &action] { action = [options] { return run_bench(*options); }; });

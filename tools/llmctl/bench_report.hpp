@@ -21,6 +21,7 @@ struct BenchSettings {
   uint32_t requests = 0;
   int32_t max_tokens = 0;
   uint32_t prompt_words = 0;
+  uint32_t shared_prefix_words = 0;  // 0: the bench's default prompts
 };
 
 struct BenchReport {
@@ -40,10 +41,16 @@ struct BenchReport {
   double aggregate_tokens_per_s() const;
 };
 
-// backend, model, requests, concurrency, slots, max_tokens, prompt_words, completed, errors,
-// errors_by_code, tokens, load_ms, server_listening_ms (null without a server), wall_s, host_cpu_s,
-// host_cpu_us_per_token, agg_tok_s, req_s, ttft_ms_p50/p99, queue_ms_p50/p99,
-// total_ms_p50/p99, decode_tok_s_p50, max_in_flight, requests_rejected.
+// backend, model, requests, concurrency, slots (per replica), slots_total (over every replica),
+// max_tokens, prompt_words, shared_prefix_words, completed, errors, errors_by_code, tokens,
+// load_ms, server_listening_ms (null without a server), wall_s, host_cpu_s,
+// host_cpu_us_per_token, host_cpu_us_per_request, agg_tok_s, req_s, ttft_ms_p50/p99,
+// queue_ms_p50/p99, total_ms_p50/p99, decode_tok_s_p50, max_in_flight, requests_rejected,
+// restarts, prompt_tokens, cached_prompt_tokens, prefix_hits, affinity_hits, and replicas: one
+// object per replica the model reports (empty for a backend without replicas, e.g. the stub)
+// with replica, state, device, reason, slots, requests, max_in_flight, tokens, restarts (the
+// model's counters) and completed, errors, cached_prompt_tokens (what this run's streams
+// reported from it).
 boost::json::object to_json(const BenchReport& report);
 
 void print_table(const BenchReport& report, std::FILE* out);

@@ -1,7 +1,9 @@
 // llmctl demo: the main job made visible. Loads one model and runs several generations at once
 // over its slots; on a terminal every stream is a line redrawn as its tokens arrive (queued,
-// running, done), elsewhere each stream is printed when it finishes. Ends with the model's
-// stats, which show that no more requests ran at once than there are slots.
+// running, done), elsewhere each stream is printed when it finishes; a finished stream shows the
+// replica and slot that served it (rN/sM). Ends with the model's stats, which show that no more
+// requests ran at once than there are slots, and what each replica served.
+#include <fmt/core.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +25,7 @@
 #include "inference/registry.hpp"
 #include "inference/text_model.hpp"
 #include "model_flags.hpp"
+#include "replica_text.hpp"
 
 namespace llmctl {
 
@@ -51,7 +54,16 @@ struct StreamView {
   uint64_t tokens = 0;
   double ttft_ms = 0;
   bool done = false;
+  int32_t replica = -1;  // where it ran (GenerateMetrics), known once it finished
+  int32_t slot = -1;
 };
+
+// "r1/s0"; "s2" for a backend without replicas; "-" before it is known.
+std::string placement(const StreamView& view) {
+  if (view.slot < 0) return "-";
+  if (view.replica < 0) return fmt::format("s{}", view.slot);
+  return fmt::format("r{}/s{}", view.replica, view.slot);
+}
 
 std::string printable(const std::string& text) {
   std::string out;
@@ -63,8 +75,8 @@ void draw(const std::vector<StreamView>& views, bool redraw) {
   if (redraw) std::printf("\x1b[%zuA", views.size());
   for (std::size_t i = 0; i < views.size(); ++i) {
     const auto& v = views[i];
-    std::printf("\x1b[2K[%zu] %-9s %4llu tok | %s\n", i, v.state.c_str(), static_cast<unsigned long long>(v.tokens),
-                printable(v.text).c_str());
+    std::printf("\x1b[2K[%zu] %-9s %4llu tok %-7s | %s\n", i, v.state.c_str(),
+                static_cast<unsigned long long>(v.tokens), placement(v).c_str(), printable(v.text).c_str());
   }
   std::fflush(stdout);
 }
@@ -91,13 +103,26 @@ asio::awaitable<void> run_one(inference::TextModel& model, StreamView& view, int
     view.state = "error";
     view.text = e.what();
   }
+  view.replica = stream.result().metrics.replica;
+  view.slot = stream.result().metrics.slot;
   view.done = true;
   ++finished;
   if (!live) {
-    std::printf("[%zu] %s, %llu tokens, first after %.1f ms: %s%s\n", index, view.state.c_str(),
-                static_cast<unsigned long long>(view.tokens), view.ttft_ms, view.prompt.c_str(), view.text.c_str());
+    std::printf("[%zu] %s, %llu tokens on %s, first after %.1f ms: %s%s\n", index, view.state.c_str(),
+                static_cast<unsigned long long>(view.tokens), placement(view).c_str(), view.ttft_ms,
+                view.prompt.c_str(), view.text.c_str());
     std::fflush(stdout);
   }
+}
+
+void print_summary(const inference::ModelStats& stats, const std::string& backend) {
+  fmt::print("done: {} tokens served, at most {} of {} slots busy at once, {} restarts; {} prefix hits\n",
+             stats.tokens_served, stats.max_in_flight, stats.slots_total, stats.restarts, stats.prefix_hits);
+  if (stats.replicas.empty()) fmt::print("replicas: {}\n", no_replicas_note(backend));
+  for (std::size_t i = 0; i < stats.replicas.size(); ++i) {
+    fmt::print("replica {}: {}\n", i, describe_replica(stats.replicas[i]));
+  }
+  std::fflush(stdout);
 }
 
 asio::awaitable<void> demo(inference::Registry& registry, const DemoOptions& options) {
@@ -124,11 +149,8 @@ asio::awaitable<void> demo(inference::Registry& registry, const DemoOptions& opt
     co_await timer.async_wait(asio::use_awaitable);
     if (live) draw(views, true);
   }
-  const auto stats = model->stats();
-  std::printf("done: %llu tokens served, at most %llu of %u slots busy at once, %llu restarts\n",
-              static_cast<unsigned long long>(stats.tokens_served),
-              static_cast<unsigned long long>(stats.max_in_flight), stats.slots_total,
-              static_cast<unsigned long long>(stats.restarts));
+  print_summary(model->stats(),
+                options.model.backend.empty() ? registry.default_backend()->name() : options.model.backend);
   co_await model->close();
 }
 

@@ -35,6 +35,8 @@ boost::json::object result_json(const inference::GenerateResult& result) {
   out["total_ms"] = to_milliseconds(metrics.total_time);
   out["prefill_tok_s"] = metrics.prefill_tokens_per_s;
   out["decode_tok_s"] = metrics.decode_tokens_per_s;
+  out["replica"] = metrics.replica;
+  out["slot"] = metrics.slot;
   if (result.error) {
     const bool ours = result.error.category() == inference::error_category();
     out["error"] = ours ? inference::error_name(static_cast<inference::errc>(result.error.value()))

@@ -1,5 +1,7 @@
-// The flags shared by the commands that load a model (generate, chat, bench): which backend,
-// which model file, and the LoadOptions knobs. A malformed --opt is a usage error (exit 2).
+// The flags shared by the commands that load a model (generate, chat, bench, demo, models, serve):
+// which backend, which model file, and the LoadOptions knobs. A malformed --opt, --replicas or
+// --devices is a usage error (exit 2), and so is --replicas or --devices next to an --opt that
+// sets the same backend option.
 #pragma once
 
 #include <cstdint>
@@ -22,12 +24,15 @@ struct ModelFlags {
   int32_t gpu_layers = -1;
   std::vector<std::string> backend_options;  // KEY=VALUE, validated while parsing
   bool server_log = false;                   // print the server's log lines on stderr
+  uint32_t replicas = 0;                     // backend option replicas; 0: not given (the backend's default)
+  std::string devices;                       // backend option devices ("0,1"); empty: not given
 
   inference::LoadOptions load_options() const;
 };
 
-// Adds --backend, --model, --slots, --ctx, --gpu-layers, --server-log and the repeatable
-// --opt KEY=VALUE.
+// Adds --backend, --model, --slots, --ctx, --gpu-layers, --replicas, --devices, --server-log
+// and the repeatable --opt KEY=VALUE. --replicas N and --devices LIST are the backend options
+// replicas=N and devices=LIST (a backend that has no such option refuses the load naming it).
 // with_model = false leaves out --model (commands that take model paths otherwise).
 void add_model_flags(CLI::App& command, ModelFlags& flags, bool with_model = true);
 

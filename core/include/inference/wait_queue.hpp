@@ -20,7 +20,8 @@
 // its own mutex, and notifies under that mutex too, so that no wake-up is lost; the queue's
 // mutex is always taken after the owner's, never before (a cancellation takes only the queue's).
 // The functions the queue calls back (`cancelled`, the `values_for` of notify_one_with, the
-// `goes_before` of push) run under the queue's mutex, except `cancelled`, which runs outside it.
+// `pick` of notify_one_picked, the `goes_before` of push) run under the queue's mutex, except
+// `cancelled`, which runs outside it.
 //
 // Ownership: the queue's state is shared with its waiters' cancellation handlers and pending
 // completions, so a cancellation arriving after the queue is gone is a no-op. Declare the queue
@@ -129,8 +130,18 @@ class WaitQueue<void(Error, Values...), Data> {
   // returns std::tuple<Values...> and is called only when there is a waiter, under the lock.
   template <class ValuesFor>
   bool notify_one_with(ValuesFor&& values_for) {
+    return notify_one_picked(
+        0, [](Data&, std::size_t) { return false; }, std::forward<ValuesFor>(values_for));
+  }
+  // Completes one of the first `window` waiters, for a waker that prefers a waiter other than
+  // the first (e.g. one whose data matches what was freed): pick(data, index) is called for
+  // them in queue order, under the lock, until it returns true, and that waiter is completed
+  // with values_for(its data) as in notify_one_with(); when pick never does (or window is 0),
+  // the first waiter is. False when nobody waits.
+  template <class Pick, class ValuesFor>
+  bool notify_one_picked(std::size_t window, Pick&& pick, ValuesFor&& values_for) {
     Core* core = core_.load(std::memory_order_acquire);
-    return core && core->notify_one(std::forward<ValuesFor>(values_for));
+    return core && core->notify_one(window, std::forward<Pick>(pick), std::forward<ValuesFor>(values_for));
   }
   // Completes every waiter with (Error(), values...); returns how many there were.
   std::size_t notify_all(Values... values) {
@@ -218,12 +229,19 @@ class WaitQueue<void(Error, Values...), Data> {
       dispatch(this->shared_from_this(), std::move(*handler), cancelled(waiter.data), Values()...);
     }
 
-    template <class ValuesFor>
-    bool notify_one(ValuesFor&& values_for) {
+    template <class Pick, class ValuesFor>
+    bool notify_one(std::size_t window, Pick&& pick, ValuesFor&& values_for) {
       if (queued.load(std::memory_order_acquire) == 0) return false;
       std::lock_guard lock(mutex);
       if (waiters.empty()) return false;
       std::shared_ptr<Waiter> waiter = waiters.front();
+      std::size_t index = 0;
+      for (auto it = waiters.begin(); it != waiters.end() && index < window; ++it, ++index) {
+        if (pick((*it)->data, index)) {
+          waiter = *it;
+          break;
+        }
+      }
       std::tuple<Values...> values = values_for(waiter->data);
       Handler handler = take_locked(*waiter);
       std::apply([&](auto&&... v) { dispatch(this->shared_from_this(), std::move(handler), Error(), std::move(v)...); },

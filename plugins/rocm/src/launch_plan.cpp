@@ -64,11 +64,15 @@ std::vector<int> roomiest_gpus(const GpuDiscovery& discovery, std::uint32_t coun
     if (gpu.usable()) usable.push_back(&gpu);
   }
   if (usable.size() < count) {
+    // Every GPU and every unreadable one, not only the usable: the user counts their cards, and
+    // the list shows which were integrated or could not be read.
     std::string found;
-    for (const GpuInfo* gpu : usable) found += (found.empty() ? "" : "; ") + gpu->describe();
-    throw Error(errc::invalid_argument, "replicas=" + std::to_string(count) + " needs " + std::to_string(count) +
-                                            " usable AMD GPUs, found " + std::to_string(usable.size()) +
-                                            (found.empty() ? std::string() : ": " + found));
+    for (const GpuInfo& gpu : discovery.gpus) found += (found.empty() ? "" : "; ") + gpu.describe();
+    for (const std::string& problem : discovery.problems) found += (found.empty() ? "" : "; ") + problem;
+    throw Error(errc::invalid_argument,
+                "replicas=" + std::to_string(count) + " needs " + std::to_string(count) + " usable AMD GPUs, found " +
+                    std::to_string(usable.size()) +
+                    (found.empty() ? std::string(" (no GPU in the KFD topology)") : " among: " + found));
   }
   std::stable_sort(usable.begin(), usable.end(),
                    [](const GpuInfo* a, const GpuInfo* b) { return a->vram_free() > b->vram_free(); });

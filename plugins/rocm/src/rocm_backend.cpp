@@ -31,16 +31,27 @@ Availability RocmBackend::available_with(const LoadOptions& options) const {
   }
 }
 
+namespace {
+
+// "GPU 0 (gfx1100): 1200 MiB needed of 16073 MiB free, 32 layers offloaded".
+std::string describe_fit(const LaunchPlan& plan) {
+  return "GPU " + std::to_string(plan.gpu.index) + " (" + plan.gpu.gfx_target + "): " +
+         (plan.gpu_layers == 0 ? std::string("CPU only (gpu_layers=0)")
+                               : std::to_string(to_mib(plan.fit.required_bytes)) + " MiB needed of " +
+                                     std::to_string(to_mib(plan.fit.free_bytes)) + " MiB free, " +
+                                     std::to_string(plan.fit.layers) + " layers offloaded");
+}
+
+}  // namespace
+
+// Every GPU the load would use (the devices option, or replicas=N), judged as the load judges it.
 Availability RocmBackend::preflight(const std::string& path, const LoadOptions& options) const {
   try {
     const ModelInfo model = gguf::read_model_info(path);
-    const LaunchPlan plan = plan_launch(model, options, env_);
     Availability fits = Availability::yes();
-    fits.reason = "GPU " + std::to_string(plan.gpu.index) + " (" + plan.gpu.gfx_target + "): " +
-                  (plan.gpu_layers == 0 ? std::string("CPU only (gpu_layers=0)")
-                                        : std::to_string(to_mib(plan.fit.required_bytes)) + " MiB needed of " +
-                                              std::to_string(to_mib(plan.fit.free_bytes)) + " MiB free, " +
-                                              std::to_string(plan.fit.layers) + " layers offloaded");
+    for (const LaunchPlan& plan : plan_replica_launches(model, options, env_)) {
+      fits.reason += (fits.reason.empty() ? "" : "; ") + describe_fit(plan);
+    }
     return fits;
   } catch (const Error& e) {
     return Availability::no(e.what());

@@ -34,12 +34,16 @@ ModelLaunch plain_model_launch(const std::string& path, const LoadOptions& optio
   const auto server_args = options.backend_options.find(std::string(engine_option::kServerArgs.name));
   const bool user_threads = server_args != options.backend_options.end() &&
                             sets_threads(parse_engine_options({{server_args->first, server_args->second}}).server_args);
-  if (user_threads) return launch;
+  if (user_threads) {
+    for (ReplicaLaunch& replica : launch.replicas) replica.device = "CPU (threads from server_args)";
+    return launch;
+  }
   // Replicas on the same CPU would otherwise each start one thread per core and fight over them.
   const uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
   const uint32_t threads = std::max(1U, cores / replicas);
+  const std::string device = "CPU (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)");
   for (ReplicaLaunch& replica : launch.replicas) {
-    replica.device = "CPU (" + std::to_string(threads) + " threads)";
+    replica.device = device;
     replica.customize = [threads](LaunchSpec& spec) {
       spec.extra_args.push_back("--threads");
       spec.extra_args.push_back(std::to_string(threads));

@@ -84,5 +84,48 @@ TEST(EngineOptionsTest, UnknownKeyIsRefusedAndTheListNamesPort) {
   EXPECT_THAT(error.what(), HasSubstr("port"));
 }
 
+TEST(EngineOptionsTest, ReplicasDefaultToOneAndAreParsed) {
+  EXPECT_EQ(parse_engine_options({}).replicas, engine_option::kDefaultReplicas);
+  EXPECT_EQ(parse_engine_options({{"replicas", "1"}}).replicas, 1U);
+  EXPECT_EQ(parse_engine_options({{"replicas", "3"}}).replicas, 3U);
+  EXPECT_EQ(parse_engine_options({{"replicas", std::to_string(engine_option::kMaxReplicas)}}).replicas,
+            engine_option::kMaxReplicas);
+}
+
+TEST(EngineOptionsTest, ReplicasOutsideOneToTheMaximumAreRefusedNamingTheKeyAndTheRange) {
+  const std::string too_many = std::to_string(engine_option::kMaxReplicas + 1);
+  for (const std::string& value : {std::string("0"), too_many, std::string("99999999999")}) {
+    const Error error = parse_failure({{"replicas", value}});
+    EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+    EXPECT_THAT(error.what(), HasSubstr("replicas=" + value)) << error.what();
+    EXPECT_THAT(error.what(), HasSubstr("expected 1 to " + std::to_string(engine_option::kMaxReplicas)));
+  }
+}
+
+TEST(EngineOptionsTest, ReplicasThatAreNotANumberAreRefusedNamingTheKey) {
+  for (const char* value : {"two", "", "-1", "2 ", "1.5"}) {
+    const Error error = parse_failure({{"replicas", value}});
+    EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+    EXPECT_THAT(error.what(), HasSubstr(std::string("replicas=") + value)) << error.what();
+  }
+}
+
+// Each replica is its own server and needs its own port: a fixed one can serve only one.
+TEST(EngineOptionsTest, FixedPortWithSeveralReplicasIsRefusedNamingBoth) {
+  const Error error = parse_failure({{"port", "8080"}, {"replicas", "2"}});
+  EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+  EXPECT_THAT(error.what(), HasSubstr("port=8080"));
+  EXPECT_THAT(error.what(), HasSubstr("2 replicas"));
+  const EngineOptions one = parse_engine_options({{"port", "8080"}, {"replicas", "1"}});
+  EXPECT_EQ(one.port, 8080);
+  EXPECT_EQ(one.replicas, 1U);
+}
+
+TEST(EngineOptionsTest, ReplicasIsAKnownKeyListedWithTheOthers) {
+  const Error error = parse_failure({{"replica", "2"}});
+  EXPECT_THAT(error.what(), HasSubstr("replica: unknown"));
+  EXPECT_THAT(error.what(), HasSubstr("replicas"));
+}
+
 }  // namespace
 }  // namespace inference::llama_server

@@ -118,8 +118,13 @@ class OccupiedPort {
 
 // /proc/<pid>/stat's state letter ('T' once a SIGSTOP has taken effect), or '?' when gone.
 char process_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  const std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string stat;
+  try {  // a process that vanished meanwhile makes libstdc++'s filebuf throw (ESRCH)
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    stat.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::ios_base::failure&) {
+    return '?';
+  }
   const auto close = stat.rfind(')');
   return close == std::string::npos || close + 2 >= stat.size() ? '?' : stat[close + 2];
 }

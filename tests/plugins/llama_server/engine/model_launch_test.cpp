@@ -1,0 +1,150 @@
+// plain_model_launch(): the plan of a backend without devices (llama_cpp). The replicas engine
+// option gives the number of replicas; on the CPU they split the machine's threads between them
+// unless server_args already says how many threads to use.
+#include "inference/llama_server/model_launch.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "inference/error.hpp"
+#include "inference/gguf/tiny_model.hpp"
+#include "inference/llama_server/engine_option_keys.hpp"
+#include "support/scratch_directory.hpp"
+
+namespace inference::llama_server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr uint64_t kSeed = 14;
+
+// A real GGUF file (plain_model_launch reads the model's metadata).
+class ModelLaunchTest : public ::testing::Test {
+ protected:
+  ModelLaunchTest() { gguf::write_tiny_model(model_path(), kSeed); }
+
+  std::string model_path() const { return (directory_ / "tiny.gguf").string(); }
+
+  static LoadOptions with(std::map<std::string, std::string> backend_options) {
+    LoadOptions options;
+    options.backend_options = std::move(backend_options);
+    return options;
+  }
+
+  // The arguments the replica's customizer adds to an empty launch.
+  static std::vector<std::string> added_args(const ReplicaLaunch& replica) {
+    LaunchSpec spec;
+    if (replica.customize) replica.customize(spec);
+    return spec.extra_args;
+  }
+
+  // What plain_model_launch promises each of `replicas` CPU replicas.
+  static uint32_t expected_threads(uint32_t replicas) {
+    const uint32_t cores = std::max(1U, std::thread::hardware_concurrency());
+    return std::max(1U, cores / replicas);
+  }
+
+ private:
+  inference::test::ScratchDirectory directory_{"model-launch-test"};
+};
+
+TEST_F(ModelLaunchTest, OneReplicaByDefaultWithNothingAdded) {
+  const ModelLaunch launch = plain_model_launch(model_path(), with({}));
+  ASSERT_EQ(launch.replicas.size(), 1U);
+  EXPECT_TRUE(added_args(launch.replicas[0]).empty()) << "one server keeps llama-server's own thread count";
+  EXPECT_FALSE(launch.replicas[0].device_gone) << "a CPU never goes away";
+  EXPECT_EQ(launch.info.architecture, "llama");
+  EXPECT_EQ(launch.info.name, gguf::TinyModelOptions().name);
+}
+
+TEST_F(ModelLaunchTest, ReplicasOptionGivesTheNumberOfReplicasAndKeepsTheOptions) {
+  const LoadOptions options = with({{"replicas", "3"}, {"ignore_eos", "1"}});
+  const ModelLaunch launch = plain_model_launch(model_path(), options);
+  EXPECT_EQ(launch.replicas.size(), 3U);
+  EXPECT_EQ(launch.options.backend_options, options.backend_options);
+}
+
+TEST_F(ModelLaunchTest, EachReplicaGetsItsShareOfTheCoresAsThreads) {
+  const ModelLaunch launch = plain_model_launch(model_path(), with({{"replicas", "2"}}));
+  ASSERT_EQ(launch.replicas.size(), 2U);
+  const std::string threads = std::to_string(expected_threads(2));
+  for (const ReplicaLaunch& replica : launch.replicas) {
+    EXPECT_THAT(added_args(replica), ElementsAre("--threads", threads));
+  }
+}
+
+// More replicas than cores: each still runs one thread, never zero (which llama-server would
+// read as "pick for me", every replica then taking every core).
+TEST_F(ModelLaunchTest, MoreReplicasThanCoresStillGivesEachOneThread) {
+  const uint32_t replicas = engine_option::kMaxReplicas;
+  if (std::thread::hardware_concurrency() >= replicas) GTEST_SKIP() << "this machine has as many cores as replicas";
+  const ModelLaunch launch = plain_model_launch(model_path(), with({{"replicas", std::to_string(replicas)}}));
+  ASSERT_EQ(launch.replicas.size(), replicas);
+  for (const ReplicaLaunch& replica : launch.replicas) EXPECT_THAT(added_args(replica), ElementsAre("--threads", "1"));
+}
+
+TEST_F(ModelLaunchTest, TheCustomizerAddsAfterTheUsersArguments) {
+  const ModelLaunch launch = plain_model_launch(model_path(), with({{"replicas", "2"}}));
+  LaunchSpec spec;
+  spec.extra_args = {"--alias", "mine"};
+  launch.replicas[1].customize(spec);
+  EXPECT_THAT(spec.extra_args, ElementsAre("--alias", "mine", "--threads", std::to_string(expected_threads(2))));
+}
+
+TEST_F(ModelLaunchTest, EveryReplicaIsDescribedAsTheCpuWithItsThreads) {
+  const ModelLaunch launch = plain_model_launch(model_path(), with({{"replicas", "2"}}));
+  const uint32_t threads = expected_threads(2);
+  const std::string expected = "CPU (" + std::to_string(threads) + (threads == 1 ? " thread)" : " threads)");
+  for (const ReplicaLaunch& replica : launch.replicas) EXPECT_EQ(replica.device, expected);
+}
+
+// The user's thread count wins, in each of llama-server's spellings; the replicas are still
+// described as running on the CPU.
+TEST_F(ModelLaunchTest, ThreadsFromServerArgsAreLeftAloneInEverySpelling) {
+  for (const auto& args : {std::vector<std::string_view>{"-t", "4"}, std::vector<std::string_view>{"--threads", "4"},
+                           std::vector<std::string_view>{"--alias", "x", "--threads=4"}}) {
+    std::string value;
+    for (const auto arg : args) value += (value.empty() ? "" : "\n") + std::string(arg);
+    const ModelLaunch launch = plain_model_launch(model_path(), with({{"replicas", "2"}, {"server_args", value}}));
+    ASSERT_EQ(launch.replicas.size(), 2U) << value;
+    for (const ReplicaLaunch& replica : launch.replicas) {
+      EXPECT_TRUE(added_args(replica).empty()) << value;
+      EXPECT_THAT(replica.device, HasSubstr("CPU")) << value;
+    }
+  }
+}
+
+// --threads-batch is another setting: the generation threads are still split.
+TEST_F(ModelLaunchTest, ThreadsBatchInServerArgsDoesNotCountAsThreads) {
+  const ModelLaunch launch =
+      plain_model_launch(model_path(), with({{"replicas", "2"}, {"server_args", "--threads-batch\n2"}}));
+  EXPECT_THAT(added_args(launch.replicas[0]), ElementsAre("--threads", std::to_string(expected_threads(2))));
+}
+
+TEST_F(ModelLaunchTest, BadReplicasIsRefusedNamingTheKeyBeforeTheModelIsRead) {
+  for (const char* value : {"0", "two", "65"}) {
+    try {
+      plain_model_launch("/nonexistent/model.gguf", with({{"replicas", value}}));
+      ADD_FAILURE() << "replicas=" << value << " was accepted";
+    } catch (const Error& error) {
+      EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+      EXPECT_THAT(error.what(), HasSubstr(std::string("replicas=") + value));
+    }
+  }
+}
+
+TEST_F(ModelLaunchTest, MissingModelIsModelNotFound) {
+  try {
+    plain_model_launch("/nonexistent/model.gguf", with({{"replicas", "2"}}));
+    ADD_FAILURE() << "a missing model was planned";
+  } catch (const Error& error) {
+    EXPECT_TRUE(error.is(errc::model_not_found)) << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace inference::llama_server
