@@ -1,12 +1,14 @@
 // Rolling reload of a model with two real llama-server replicas: reload() to another model file
 // while two clients keep sending requests fails none of them, never has more than one replica
-// out of service, and ends with both servers replaced by ones running the new file.
+// out of service, and ends with both servers replaced by ones running the new file. A reload
+// that would change the number of replicas is refused before anything stops.
 #include <gtest/gtest.h>
 
 #include <boost/asio/this_coro.hpp>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,6 +110,35 @@ TEST(LlamaCppReloadTest, RollingReloadUnderSteadyRequestsFailsNoneAndReplacesBot
   EXPECT_LE(traffic.max_replicas_out, 1);
   // The clients were served during the reload, or the test proved nothing about it.
   EXPECT_GT(traffic.completed_while_reloading, 0);
+  EXPECT_TRUE(no_child_process_left());
+}
+
+TEST(LlamaCppReloadTest, ReloadChangingTheNumberOfReplicasIsRefusedNamingItAndTheServersKeepServing) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  run_test([]() -> asio::awaitable<void> {
+    const LoadOptions options = two_replica_options(kReplicaShortContext);
+    auto model = co_await load_tiny(options);
+    const std::vector<int> before{model->server_pid(0), model->server_pid(1)};
+    LoadOptions three = options;
+    three.backend_options["replicas"] = "3";
+    std::optional<Error> refusal;
+    try {
+      co_await model->reload(test_model_path().string(), three);
+    } catch (const Error& e) {
+      refusal = e;
+    }
+    EXPECT_TRUE(refusal && refusal->is(errc::invalid_argument)) << (refusal ? refusal->what() : "no error");
+    if (refusal) {
+      EXPECT_NE(std::string(refusal->what()).find("replicas"), std::string::npos) << refusal->what();
+    }
+    EXPECT_EQ(model->replica_count(), kTwoReplicas);
+    EXPECT_EQ(model->server_pid(0), before[0]);
+    EXPECT_EQ(model->server_pid(1), before[1]);
+    TokenStream after = model->generate("After the refused reload", greedy(kShortGeneration));
+    const StreamOutcome outcome = co_await finish(after);
+    EXPECT_FALSE(outcome.error) << outcome.error->what();
+    co_await model->close();
+  });
   EXPECT_TRUE(no_child_process_left());
 }
 
