@@ -303,6 +303,10 @@ asio::awaitable<FinishReason> LlamaServerModel::end_unfinished(StreamWriter& wri
   }
   if (end.failure) {
     if (std::optional<Error> cause = co_await failure_cause(writer, *exchange.instance, end.failure_code)) {
+      // Its server is dead: no queued request may get this slot before the replica is marked down.
+      if (cause->is(errc::child_exited) || cause->is(errc::child_hung)) {
+        replicas_->instance_died(exchange.replica, *exchange.instance);
+      }
       throw std::move(*cause);
     }
   }

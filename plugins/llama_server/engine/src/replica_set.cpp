@@ -87,6 +87,20 @@ void ReplicaSet::failed(uint32_t index, uint64_t generation, const Error& failur
   pool_.close(model_failure_->code(), model_failure_->context());
 }
 
+void ReplicaSet::instance_died(uint32_t index, const ServerInstance& instance) {
+  std::lock_guard lock(mutex_);
+  if (index >= replicas_.size()) return;
+  Replica& replica = *replicas_[index];
+  if (!replica.supervisor || stopped_) return;
+  // Under this mutex: a publish() of the successor either happened before (then current() is the
+  // successor and nothing changes) or its serving_changed(true) waits for this mutex and undoes
+  // this afterwards.
+  const std::shared_ptr<ServerInstance> serving = replica.supervisor->current();
+  if (serving && serving.get() != &instance) return;
+  if (replica.state == ReplicaState::serving) replica.state = ReplicaState::restarting;
+  pool_.set_replica_available(index, false);
+}
+
 std::shared_ptr<ServerSupervisor> ReplicaSet::supervisor(uint32_t index) const {
   std::lock_guard lock(mutex_);
   return replicas_.at(index)->supervisor;

@@ -42,6 +42,13 @@ class ReplicaSet : public std::enable_shared_from_this<ReplicaSet> {
   // Makes `supervisor` (started) the replica's server: it takes requests again when it serves.
   void install(uint32_t index, uint64_t generation, std::shared_ptr<ServerSupervisor> supervisor, std::string device);
 
+  // A request saw `instance` of replica `index` die (its exit confirmed). Marks the replica down
+  // now, before the request hands its slot back: the supervisor learns of the same exit on its
+  // own thread, and a slot freed in between would go to a queued request that would then wait
+  // for the restart instead of running on another replica. Does nothing when a newer instance
+  // already serves (the supervisor's publish() marks the replica up again after this anyway).
+  void instance_died(uint32_t index, const ServerInstance& instance);
+
   // The replica's supervisor (nullptr before the first install()).
   std::shared_ptr<ServerSupervisor> supervisor(uint32_t index) const;
   std::vector<std::shared_ptr<ServerSupervisor>> supervisors() const;
