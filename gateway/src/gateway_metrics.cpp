@@ -110,8 +110,7 @@ void render_histogram(Exposition& out, std::string_view name, const std::string&
 
 // Per replica (server process) of a loaded model: its slots, whether it serves, its restarts.
 void render_replicas(Exposition& out, const std::vector<ModelStatus>& models) {
-  const auto per_replica = [&](std::string_view name, std::string_view type, std::string_view help,
-                               auto value_of) {
+  const auto per_replica = [&](std::string_view name, std::string_view type, std::string_view help, auto value_of) {
     out.family(name, type, help);
     for (const ModelStatus& model : models) {
       if (!model.stats) continue;
