@@ -1,7 +1,6 @@
 #include "launch_plan.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include "device_environment.hpp"
 #include "gpu_discovery.hpp"
 
@@ -46,14 +45,8 @@ namespace {
 std::optional<std::uint32_t> replicas_option(const LoadOptions& options) {
   const auto it = options.backend_options.find(std::string(llama_server::engine_option::kReplicas.name));
   if (it == options.backend_options.end()) return std::nullopt;
-  std::uint32_t replicas = 0;
-  const std::string& value = it->second;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), replicas);
-  if (ec != std::errc() || end != value.data() + value.size() || replicas < 1 ||
-      replicas > llama_server::engine_option::kMaxReplicas) {
-    throw Error(errc::invalid_argument, "backend option replicas=" + value + ": expected 1 to " +
-                                            std::to_string(llama_server::engine_option::kMaxReplicas));
-  }
+  const std::optional<std::uint32_t> replicas = llama_server::engine_option::replicas_from(it->second);
+  if (!replicas) throw Error(errc::invalid_argument, llama_server::engine_option::replicas_refusal(it->second));
   return replicas;
 }
 

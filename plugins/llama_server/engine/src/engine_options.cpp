@@ -105,12 +105,9 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
     } else if (key == engine_option::kServerArgs.name) {
       out.server_args = split_server_args(value);
     } else if (key == engine_option::kReplicas.name) {
-      const uint64_t replicas = parse_number(key, value);
-      if (replicas < 1 || replicas > engine_option::kMaxReplicas) {
-        throw Error(errc::invalid_argument, "backend option replicas=" + value + ": expected 1 to " +
-                                                std::to_string(engine_option::kMaxReplicas));
-      }
-      out.replicas = static_cast<uint32_t>(replicas);
+      const std::optional<uint32_t> replicas = engine_option::replicas_from(value);
+      if (!replicas) throw Error(errc::invalid_argument, engine_option::replicas_refusal(value));
+      out.replicas = *replicas;
     } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {
       throw Error(errc::invalid_argument, "backend option " + key + ": unknown (known: " + known_keys() + ")");
     }

@@ -62,6 +62,25 @@ SlotPoolOptions pool_options(const LoadOptions& options, uint32_t replicas) {
   return pool;
 }
 
+// Runs the tasks at once on this coroutine's executor (one is simply awaited) and, once every one
+// has ended, rethrows the first failure in task order: replicas start and stop in parallel, a
+// second GPU's server loading while the first one does.
+asio::awaitable<void> run_together(std::vector<asio::awaitable<void>> tasks) {
+  if (tasks.size() == 1) {
+    co_await std::move(tasks.front());
+    co_return;
+  }
+  auto executor = co_await asio::this_coro::executor;
+  using Spawned = decltype(asio::co_spawn(executor, std::declval<asio::awaitable<void>>(), asio::deferred));
+  std::vector<Spawned> spawned;
+  for (auto& task : tasks) spawned.push_back(asio::co_spawn(executor, std::move(task), asio::deferred));
+  auto [order, failures] = co_await asio::experimental::make_parallel_group(std::move(spawned))
+                               .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  for (const std::exception_ptr& failure : failures) {
+    if (failure) std::rethrow_exception(failure);
+  }
+}
+
 }  // namespace
 
 asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load(std::string path, LoadOptions options,
@@ -130,27 +149,12 @@ asio::awaitable<void> LlamaServerModel::start_replicas(const std::string& path, 
                                                        const EngineOptions& engine) {
   const auto binary = find_server_binary(explicit_server_path(launch.options));
   const ServerVersion version = co_await probe_server_version_cached(binary);
-  const auto count = static_cast<uint32_t>(launch.replicas.size());
-  if (count == 1) {
-    co_await start_replica(0, replica_spec(path, launch.options, engine, binary, version, launch.replicas[0]),
-                           launch.replicas[0], engine, launch.options);
-    co_return;
+  std::vector<asio::awaitable<void>> starts;
+  for (uint32_t i = 0; i < launch.replicas.size(); ++i) {
+    starts.push_back(start_replica(i, replica_spec(path, launch.options, engine, binary, version, launch.replicas[i]),
+                                   launch.replicas[i], engine, launch.options));
   }
-  auto executor = co_await asio::this_coro::executor;
-  using Start = decltype(asio::co_spawn(executor, std::declval<asio::awaitable<void>>(), asio::deferred));
-  std::vector<Start> starts;
-  for (uint32_t i = 0; i < count; ++i) {
-    starts.push_back(
-        asio::co_spawn(executor,
-                       start_replica(i, replica_spec(path, launch.options, engine, binary, version, launch.replicas[i]),
-                                     launch.replicas[i], engine, launch.options),
-                       asio::deferred));
-  }
-  auto [order, failures] = co_await asio::experimental::make_parallel_group(std::move(starts))
-                               .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-  for (std::size_t i : order) {
-    if (failures[i]) std::rethrow_exception(failures[i]);
-  }
+  co_await run_together(std::move(starts));
 }
 
 asio::awaitable<void> LlamaServerModel::start_replica(uint32_t index, LaunchSpec spec, const ReplicaLaunch& launch,
@@ -205,7 +209,7 @@ asio::awaitable<void> LlamaServerModel::replace_replica(uint32_t index, LaunchSp
                                                         const EngineOptions& engine, const LoadOptions& options) {
   const std::shared_ptr<const Settings> before = settings();
   const std::shared_ptr<ServerSupervisor> previous = replicas_->supervisor(index);
-  const uint64_t draining = replicas_->begin_generation(index);  // no new requests from here
+  replicas_->begin_generation(index);  // no new requests from here; the old one's events are ignored
   const bool drained = co_await replicas_->pool().wait_replica_idle(
       index, std::chrono::steady_clock::now() + before->engine.drain_timeout);
   if (previous) {
@@ -219,7 +223,6 @@ asio::awaitable<void> LlamaServerModel::replace_replica(uint32_t index, LaunchSp
   } catch (const Error&) {
     failure = std::current_exception();
   }
-  (void)draining;
   if (previous && !closed_.load()) {
     // Not cancellable: a replica must not be left without a server because reload() was.
     co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
@@ -237,18 +240,9 @@ asio::awaitable<void> LlamaServerModel::replace_replica(uint32_t index, LaunchSp
 
 asio::awaitable<void> LlamaServerModel::stop_supervisors(std::vector<std::shared_ptr<ServerSupervisor>> supervisors,
                                                          std::chrono::milliseconds grace) {
-  if (supervisors.size() == 1) {
-    co_await supervisors.front()->stop(grace);
-    co_return;
-  }
-  auto executor = co_await asio::this_coro::executor;
-  using Stop = decltype(asio::co_spawn(executor, std::declval<asio::awaitable<void>>(), asio::deferred));
-  std::vector<Stop> stops;
-  for (const auto& supervisor : supervisors) {
-    stops.push_back(asio::co_spawn(executor, supervisor->stop(grace), asio::deferred));
-  }
-  co_await asio::experimental::make_parallel_group(std::move(stops))
-      .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  std::vector<asio::awaitable<void>> stops;
+  for (const auto& supervisor : supervisors) stops.push_back(supervisor->stop(grace));
+  co_await run_together(std::move(stops));
 }
 
 asio::awaitable<void> LlamaServerModel::close() {

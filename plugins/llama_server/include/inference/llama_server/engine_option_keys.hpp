@@ -13,9 +13,11 @@
 #pragma once
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -111,6 +113,21 @@ inline constexpr Key kReplicas{
     "model: requests go to the least-loaded replica, a replica that crashes fails only its own requests. On the "
     "CPU the threads are split between them (unless server_args sets --threads); the rocm backend puts one on each "
     "GPU of its devices option"};
+
+// The number a replicas value names, or std::nullopt unless it is a whole number from 1 to
+// kMaxReplicas. Shared by the engine and by backends that plan replicas before it parses its keys.
+inline std::optional<uint32_t> replicas_from(std::string_view value) {
+  uint32_t replicas = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), replicas);
+  if (ec != std::errc() || end != value.data() + value.size() || replicas < 1 || replicas > kMaxReplicas) {
+    return std::nullopt;
+  }
+  return replicas;
+}
+// What a refused replicas value is told: "backend option replicas=0: expected 1 to 64".
+inline std::string replicas_refusal(std::string_view value) {
+  return "backend option replicas=" + std::string(value) + ": expected 1 to " + std::to_string(kMaxReplicas);
+}
 
 // The server_args value for `args` (an empty value is no arguments):
 //   options.backend_options[std::string(engine_option::kServerArgs.name)] =
