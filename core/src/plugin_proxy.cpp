@@ -209,10 +209,17 @@ PluginModel::~PluginModel() {
 
 TokenStream PluginModel::generate(std::string prompt, GenerateConfig config) {
   // Checked here too, so that a plugin that does not check gets no out-of-range value.
-  if (auto invalid = validate(config)) return failed_stream(*invalid);
+  if (auto invalid = validate_for_prompt(config)) return failed_stream(*invalid);
   TokenStream stream = inner_->generate(std::move(prompt), std::move(config));
   // The proxy, not just the library: a running stream keeps its model open (text_model.hpp),
   // so the implicit close in ~PluginModel must wait for the streams too.
+  stream.attach_anchor(shared_from_this());
+  return stream;
+}
+
+TokenStream PluginModel::generate_tokens(std::vector<int32_t> prompt, GenerateConfig config) {
+  if (auto invalid = validate_for_prompt(config)) return failed_stream(*invalid);
+  TokenStream stream = inner_->generate_tokens(std::move(prompt), std::move(config));
   stream.attach_anchor(shared_from_this());
   return stream;
 }
@@ -240,6 +247,26 @@ asio::awaitable<std::vector<BatchResult>> PluginModel::batch_generate(std::vecto
   const auto self = shared_from_this();
   co_return co_await await_plugin(*library_,
                                   [&] { return inner_->batch_generate(std::move(prompts), std::move(config)); });
+}
+
+asio::awaitable<std::vector<Token>> PluginModel::tokenize(std::string text, bool add_special) {
+  const auto self = shared_from_this();
+  co_return co_await await_plugin(*library_, [&] { return inner_->tokenize(std::move(text), add_special); });
+}
+
+asio::awaitable<std::string> PluginModel::detokenize(std::vector<int32_t> ids) {
+  const auto self = shared_from_this();
+  co_return co_await await_plugin(*library_, [&] { return inner_->detokenize(std::move(ids)); });
+}
+
+asio::awaitable<std::vector<Embedding>> PluginModel::embed(std::vector<std::string> inputs) {
+  const auto self = shared_from_this();
+  co_return co_await await_plugin(*library_, [&] { return inner_->embed(std::move(inputs)); });
+}
+
+asio::awaitable<std::vector<RerankScore>> PluginModel::rerank(std::string query, std::vector<std::string> documents) {
+  const auto self = shared_from_this();
+  co_return co_await await_plugin(*library_, [&] { return inner_->rerank(std::move(query), std::move(documents)); });
 }
 
 asio::awaitable<void> PluginModel::reload(std::string path, LoadOptions options) {

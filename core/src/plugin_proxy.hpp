@@ -69,6 +69,12 @@ class PluginModel final : public TextModel, public std::enable_shared_from_this<
                                                                GenerateConfig config) override;
   boost::asio::awaitable<std::vector<BatchResult>> batch_generate(std::vector<std::string> prompts,
                                                                   GenerateConfig config) override;
+  TokenStream generate_tokens(std::vector<int32_t> prompt, GenerateConfig config) override;
+  boost::asio::awaitable<std::vector<Token>> tokenize(std::string text, bool add_special) override;
+  boost::asio::awaitable<std::string> detokenize(std::vector<int32_t> ids) override;
+  boost::asio::awaitable<std::vector<Embedding>> embed(std::vector<std::string> inputs) override;
+  boost::asio::awaitable<std::vector<RerankScore>> rerank(std::string query,
+                                                          std::vector<std::string> documents) override;
   ModelInfo info() const override { return inner_->info(); }
   std::string model_type() const override { return inner_->model_type(); }
   ModelStats stats() const override { return inner_->stats(); }

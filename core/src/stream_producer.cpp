@@ -55,6 +55,10 @@ asio::awaitable<void> StreamWriter::wait_writable() {
 
 GenerateMetrics& StreamWriter::metrics() noexcept { return state_.metrics(); }
 
+void StreamWriter::set_tool_reply(std::vector<ToolCall> calls, std::string reply) {
+  state_.set_tool_reply(std::move(calls), std::move(reply));
+}
+
 void StreamWriter::queued() { state_.queued(); }
 
 void StreamWriter::admitted(std::chrono::nanoseconds waited) { state_.admitted(waited); }

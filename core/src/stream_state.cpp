@@ -219,4 +219,10 @@ void StreamState::emit_producer_cancellation() {
   });
 }
 
+void StreamState::set_tool_reply(std::vector<ToolCall> calls, std::string reply) {
+  const std::lock_guard lock(mutex_);
+  result_.tool_calls = std::move(calls);
+  result_.reply = std::move(reply);
+}
+
 }  // namespace inference::detail

@@ -65,6 +65,7 @@ class StreamState : public std::enable_shared_from_this<StreamState> {
   void admitted(std::chrono::nanoseconds waited);
   void prompt_evaluated(uint64_t prompt_tokens);
   GenerateMetrics& metrics() noexcept { return result_.metrics; }
+  void set_tool_reply(std::vector<ToolCall> calls, std::string reply);
   Clock::time_point started() const noexcept { return started_; }
   bool has_producer() const noexcept { return strand_.has_value(); }
   Strand& strand() noexcept { return *strand_; }

@@ -4,6 +4,7 @@
 #include <boost/system/system_error.hpp>
 
 #include "inference/error.hpp"
+#include "inference/stream_producer.hpp"
 
 namespace inference {
 
@@ -36,7 +37,7 @@ asio::awaitable<BatchResult> collect(TokenStream& stream) {
 
 asio::awaitable<std::vector<BatchResult>> TextModel::batch_generate(std::vector<std::string> prompts,
                                                                     GenerateConfig config) {
-  if (auto invalid = validate(config)) throw *invalid;
+  if (auto invalid = validate_for_prompt(config)) throw *invalid;
   // Every request is admitted before the first is read: they run across all slots in
   // parallel, and reading them in order only waits for work that is already under way.
   std::vector<TokenStream> streams;
@@ -56,7 +57,7 @@ asio::awaitable<std::vector<BatchResult>> TextModel::batch_generate(std::vector<
 
 asio::awaitable<std::vector<ClassifyResult>> TextModel::classify(std::vector<std::string> prompts,
                                                                  GenerateConfig config) {
-  if (auto invalid = validate(config)) throw *invalid;
+  if (auto invalid = validate_for_prompt(config)) throw *invalid;
   config.max_tokens = 1;
   if (config.logprobs <= 0) config.logprobs = kDefaultClassifyAlternatives;
   auto batch = co_await batch_generate(std::move(prompts), std::move(config));
@@ -69,6 +70,32 @@ asio::awaitable<std::vector<ClassifyResult>> TextModel::classify(std::vector<std
     results.push_back(std::move(r));
   }
   co_return results;
+}
+
+TokenStream TextModel::generate_tokens(std::vector<int32_t> /*prompt*/, GenerateConfig /*config*/) {
+  return failed_stream(make_error_code(errc::unsupported),
+                       "a prompt of token ids on a " + model_type() + " model of this backend");
+}
+
+asio::awaitable<std::vector<Token>> TextModel::tokenize(std::string /*text*/, bool /*add_special*/) {
+  throw Error(errc::unsupported, "tokenize() on a " + model_type() + " model of this backend");
+  co_return std::vector<Token>{};
+}
+
+asio::awaitable<std::string> TextModel::detokenize(std::vector<int32_t> /*ids*/) {
+  throw Error(errc::unsupported, "detokenize() on a " + model_type() + " model of this backend");
+  co_return std::string{};
+}
+
+asio::awaitable<std::vector<Embedding>> TextModel::embed(std::vector<std::string> /*inputs*/) {
+  throw Error(errc::unsupported, "embed() on a " + model_type() + " model of this backend");
+  co_return std::vector<Embedding>{};
+}
+
+asio::awaitable<std::vector<RerankScore>> TextModel::rerank(std::string /*query*/,
+                                                            std::vector<std::string> /*documents*/) {
+  throw Error(errc::unsupported, "rerank() on a " + model_type() + " model of this backend");
+  co_return std::vector<RerankScore>{};
 }
 
 asio::awaitable<void> TextModel::reload(std::string /*path*/, LoadOptions /*options*/) {

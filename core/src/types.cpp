@@ -14,6 +14,8 @@ std::string_view to_string(FinishReason reason) noexcept {
       return "cancelled";
     case FinishReason::error:
       return "error";
+    case FinishReason::tool_calls:
+      return "tool_calls";
   }
   return "error";
 }

@@ -10,8 +10,16 @@
 #include <vector>
 
 #include "inference/error.hpp"
+#include "inference/tools.hpp"
 
 namespace inference {
+
+// A bias added to one token's logit (llama-server's logit_bias): positive favours it, negative
+// disfavours it; -infinity forbids it.
+struct LogitBias {
+  int32_t token = 0;  // a vocabulary id, >= 0
+  float bias = 0.0F;  // finite, or -infinity
+};
 
 // Used when GenerateConfig::max_tokens is unset.
 inline constexpr int32_t kDefaultMaxTokens = 256;
@@ -40,6 +48,21 @@ struct GenerateConfig {
   std::optional<std::chrono::steady_clock::duration> timeout;     // from each generate()/chat() call
   std::optional<int32_t> priority;                                // higher is served first; unset = 0
 
+  // Constrained output: at most one of the two. The model can then write only text that the
+  // JSON Schema (text, e.g. R"({"type":"object"})") or the GBNF grammar accepts, whatever its
+  // weights. A schema that is not JSON is refused before any work; a schema or grammar the
+  // backend cannot use is refused with Error(invalid_argument) quoting the backend's message.
+  std::string json_schema;
+  std::string grammar;
+  std::vector<LogitBias> logit_bias;
+
+  // chat() only (generate() refuses them): tools the model may call, and how it must choose.
+  // With tools, the reply is parsed into GenerateResult::tool_calls or GenerateResult::reply.
+  // They cannot be combined with json_schema or grammar (the tools are the constraint).
+  std::vector<ToolDefinition> tools;
+  ToolChoice tool_choice = ToolChoice::automatic;
+  std::string tool_name;  // ToolChoice::named: the tool to call (one of tools)
+
   int32_t effective_max_tokens() const { return max_tokens.value_or(kDefaultMaxTokens); }
 
   // Sets the timeout: each request made with this config must end within `duration` of its own
@@ -50,10 +73,15 @@ struct GenerateConfig {
   }
 };
 
-// Checks the ranges noted above (floats must also be finite). Returns Error(invalid_argument)
-// naming the first field out of range and its value, or std::nullopt when the config is usable.
+// Checks the ranges noted above (floats must also be finite), that json_schema, grammar and tools
+// are not combined, that tool names are valid and unique and that tool_name names one of them. Returns
+// Error(invalid_argument) naming the first field out of range and its value, or std::nullopt when the config is usable.
 // generate() and chat() run it before any work: an invalid config gives a stream whose first
 // next() throws that error; batch_generate() and classify() throw it.
 std::optional<Error> validate(const GenerateConfig& config);
+
+// validate() plus what only chat() accepts (tools): for generate(), generate_tokens() and the
+// functions built on them.
+std::optional<Error> validate_for_prompt(const GenerateConfig& config);
 
 }  // namespace inference

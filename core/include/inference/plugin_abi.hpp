@@ -29,7 +29,7 @@ class Backend;
 // 4: TextModel gained reload() (a new virtual); GenerateMetrics gained replica and slot,
 // ModelStats affinity_hits, prefix_hits and replicas (layout); errc gained unsupported and
 // device_lost (appended: earlier values unchanged).
-inline constexpr uint32_t kPluginAbiVersion = 4;
+inline constexpr uint32_t kPluginAbiVersion = 5;
 inline constexpr const char* kPluginSymbol = "inference_plugin_v1";
 
 #define INFERENCE_STRINGIFY_IMPL(x) #x

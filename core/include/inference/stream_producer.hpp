@@ -46,6 +46,10 @@ class StreamWriter {
   // filled by the runtime when the backend leaves them at zero.
   GenerateMetrics& metrics() noexcept;
 
+  // chat() with tools: what the reply meant (GenerateResult::tool_calls and ::reply), set before
+  // the body returns (FinishReason::tool_calls when `calls` is not empty).
+  void set_tool_reply(std::vector<ToolCall> calls, std::string reply);
+
   // Progress the runtime needs to report honest metrics for a stream that ends early (cancel,
   // deadline, error), when the backend's own end-of-request figures never come:
   // queued() before waiting for a slot, admitted() once it has one (sets queue_wait; until

@@ -64,6 +64,33 @@ class TextModel {
   virtual boost::asio::awaitable<std::vector<BatchResult>> batch_generate(std::vector<std::string> prompts,
                                                                           GenerateConfig config);
 
+  // A prompt given as token ids, used as they are (no BOS added, nothing re-tokenised): e.g. ids
+  // from tokenize(), edited. Otherwise like generate(). Ids outside the vocabulary are refused
+  // with Error(invalid_argument). The default gives a stream that fails with Error(unsupported).
+  virtual TokenStream generate_tokens(std::vector<int32_t> prompt, GenerateConfig config);
+
+  // Text to the model's token ids, each with its text piece (Token::top empty), and back. They
+  // never take a slot: they answer while every slot is busy generating. add_special adds what
+  // the model puts before a prompt (e.g. BOS), as generate() does. Cancellation: Asio
+  // per-operation cancellation ends them with Error(cancelled). The defaults throw
+  // Error(unsupported).
+  virtual boost::asio::awaitable<std::vector<Token>> tokenize(std::string text, bool add_special);
+  virtual boost::asio::awaitable<std::string> detokenize(std::vector<int32_t> ids);
+
+  // Embeddings, for a model loaded for them (the llama-server engine: backend option
+  // embeddings=true): one vector per input, in order, the inputs spread across the slots like
+  // concurrent requests (queued, bounded by queue_limit). A model loaded to generate refuses with
+  // Error(unsupported) saying how to load it; an empty input is Error(invalid_argument).
+  // Cancellation: Asio per-operation cancellation ends the call with Error(cancelled) and frees
+  // the slots. The default throws Error(unsupported).
+  virtual boost::asio::awaitable<std::vector<Embedding>> embed(std::vector<std::string> inputs);
+
+  // Relevance of each document to the query, for a reranker model loaded for it (the
+  // llama-server engine: backend option reranking=true), in the order of the documents.
+  // Otherwise as embed().
+  virtual boost::asio::awaitable<std::vector<RerankScore>> rerank(std::string query,
+                                                                  std::vector<std::string> documents);
+
   virtual ModelInfo info() const = 0;
   virtual std::string model_type() const = 0;  // the architecture, e.g. "llama"
   virtual ModelStats stats() const = 0;

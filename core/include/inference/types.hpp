@@ -9,6 +9,8 @@
 #include <system_error>
 #include <vector>
 
+#include "inference/tools.hpp"
+
 namespace inference {
 
 // One alternative the model considered for a position, when GenerateConfig::logprobs is on.
@@ -28,16 +30,20 @@ struct Token {
 };
 
 struct Message {
-  std::string role;  // "system", "user", "assistant"
+  std::string role;  // "system", "user", "assistant", "tool"
   std::string content;
+  // Default member initialisers keep Message{"user", "hi"} free of missing-initializer warnings.
+  std::vector<ToolCall> tool_calls{};  // role "assistant": the calls it made (content may be empty)
+  std::string tool_call_id{};          // role "tool": the ToolCall::id this message answers
 };
 
 enum class FinishReason {
-  length,     // max_tokens reached
-  stop,       // a stop string or stop token matched
-  eos,        // the model produced end-of-sequence
-  cancelled,  // cancel(), destruction of the stream, or Asio cancellation
-  error,      // see GenerateResult::error
+  length,      // max_tokens reached
+  stop,        // a stop string or stop token matched
+  eos,         // the model produced end-of-sequence
+  cancelled,   // cancel(), destruction of the stream, or Asio cancellation
+  error,       // see GenerateResult::error
+  tool_calls,  // chat() with tools: the model called tools (GenerateResult::tool_calls)
 };
 
 std::string_view to_string(FinishReason reason) noexcept;
@@ -63,6 +69,10 @@ struct GenerateResult {
   std::error_code error;      // set exactly when finish_reason == error
   std::string error_message;  // one line, with context, when error is set (the Error's what())
   std::string error_detail;   // the Error's detail(): e.g. the server's last lines; often empty
+  // chat() with tools offered (GenerateConfig::tools): what the reply meant. The streamed tokens
+  // are what the model wrote (for the llama-server engine, a JSON envelope); these are it parsed.
+  std::vector<ToolCall> tool_calls;  // set exactly when finish_reason == tool_calls
+  std::string reply;                 // the model answered in words: those words (finish_reason stop/eos/length)
 };
 
 // classify(): the single next token for a prompt and the top alternatives.
@@ -76,6 +86,18 @@ struct BatchResult {
   std::string text;
   std::vector<Token> tokens;
   GenerateResult result;
+};
+
+// embed(): one input's vector, in the order of the inputs.
+struct Embedding {
+  std::vector<float> values;   // ModelInfo::embedding_length values (normalised as the backend documents)
+  uint64_t prompt_tokens = 0;  // the input's length in tokens
+};
+
+// rerank(): one document's relevance to the query, in the order of the documents.
+struct RerankScore {
+  uint32_t index = 0;  // the document's position in the input
+  double score = 0.0;  // higher is more relevant; comparable within one call only
 };
 
 // One replica of a model (one server process, e.g. one per GPU), in ModelStats::replicas.

@@ -35,7 +35,7 @@ StubModel::StubModel(asio::any_io_executor executor, std::string path, LoadOptio
       pool_(SlotPoolOptions{.slots = options_.parallel_slots, .queue_limit = options_.queue_limit}) {}
 
 TokenStream StubModel::generate(std::string prompt, GenerateConfig config) {
-  if (auto invalid = validate(config)) return failed_stream(*invalid);
+  if (auto invalid = validate_for_prompt(config)) return failed_stream(*invalid);
   if (closed_.load(std::memory_order_relaxed)) return failed_stream(make_error_code(errc::closed), "stub model");
   StreamOptions stream(options_.stream_buffer_tokens, config);
   return spawn_stream(executor_, stream,

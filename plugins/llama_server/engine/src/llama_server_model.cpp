@@ -144,7 +144,9 @@ TokenStream LlamaServerModel::chat(std::vector<Message> messages, GenerateConfig
 }
 
 TokenStream LlamaServerModel::start(std::shared_ptr<Request> request) {
-  if (auto invalid = validate(request->config)) return failed_stream(*invalid);
+  if (auto invalid = request->is_chat ? validate(request->config) : validate_for_prompt(request->config)) {
+    return failed_stream(*invalid);
+  }
   if (closed_.load()) return failed_stream(make_error_code(errc::closed), "llama-server model");
   if (context_.shut_down()) {
     return failed_stream(make_error_code(errc::closed), "llama-server model: its io_context was destroyed");
