@@ -264,6 +264,46 @@ TEST(PluginProxy, BatchGenerateRunsThroughThePlugin) {
   EXPECT_EQ(results[1].text, "abc");
 }
 
+TEST(PluginProxy, TokenizeDetokenizeAndEmbedRunThroughThePlugin) {
+  asio::io_context io;
+  Registry registry;
+  registry.load_plugin(good_plugin());
+  const auto model = load_good_model(io, registry);
+  const std::vector<Token> tokens = test::run(io, model->tokenize("hi", false));
+  ASSERT_EQ(tokens.size(), 2U);
+  EXPECT_EQ(tokens[0].id, 'h');
+  EXPECT_EQ(tokens[1].text, "i");
+  EXPECT_EQ(test::run(io, model->detokenize({'o', 'k'})), "ok");
+  const std::vector<Embedding> vectors = test::run(io, model->embed({"abc", "de"}));
+  ASSERT_EQ(vectors.size(), 2U);
+  EXPECT_EQ(vectors[0].values, std::vector<float>{3.0F});
+  EXPECT_EQ(vectors[1].prompt_tokens, 2U);
+  try {
+    test::run(io, model->rerank("q", {"d"}));
+    ADD_FAILURE() << "rerank() on a plugin without it succeeded";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.is(errc::unsupported)) << e.what();
+  }
+  test::run(io, close(model));
+}
+
+TEST(PluginProxy, ToolsOutsideChatAreRefusedBeforeThePluginSeesThem) {
+  asio::io_context io;
+  Registry registry;
+  registry.load_plugin(good_plugin());
+  const auto model = load_good_model(io, registry);
+  GenerateConfig config;
+  config.tools = {ToolDefinition{"lookup", "", ""}};
+  auto generated = model->generate("hello", config);
+  const auto generate_error = test::run(io, first_error(generated));
+  ASSERT_TRUE(generate_error && generate_error->is(errc::invalid_argument)) << "generate() with tools was not refused";
+  EXPECT_NE(std::string(generate_error->what()).find("chat() only"), std::string::npos) << generate_error->what();
+  auto by_ids = model->generate_tokens({1, 2}, config);
+  const auto ids_error = test::run(io, first_error(by_ids));
+  EXPECT_TRUE(ids_error && ids_error->is(errc::invalid_argument)) << "generate_tokens() with tools was not refused";
+  test::run(io, close(model));
+}
+
 TEST(PluginProxy, LoadModelErrorsComeBackAsCoreErrors) {
   // libbackend_testduplicate.so's backend returns no model.
   asio::io_context io;

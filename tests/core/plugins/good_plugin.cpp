@@ -54,6 +54,22 @@ class GoodModel final : public TextModel, public std::enable_shared_from_this<Go
                         });
   }
   TokenStream chat(std::vector<Message>, GenerateConfig config) override { return generate({}, std::move(config)); }
+  // Each byte is a token whose id is the byte's value; an embedding is the input's length.
+  asio::awaitable<std::vector<Token>> tokenize(std::string text, bool) override {
+    std::vector<Token> tokens;
+    for (const char c : text) tokens.push_back(Token{static_cast<int32_t>(c), std::string(1, c), {}});
+    co_return tokens;
+  }
+  asio::awaitable<std::string> detokenize(std::vector<int32_t> ids) override {
+    std::string text;
+    for (const int32_t id : ids) text += static_cast<char>(id);
+    co_return text;
+  }
+  asio::awaitable<std::vector<Embedding>> embed(std::vector<std::string> inputs) override {
+    std::vector<Embedding> vectors;
+    for (const auto& input : inputs) vectors.push_back(Embedding{{static_cast<float>(input.size())}, input.size()});
+    co_return vectors;
+  }
   ModelInfo info() const override {
     ModelInfo info;
     info.path = path_;
