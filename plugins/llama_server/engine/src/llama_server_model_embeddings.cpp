@@ -28,8 +28,10 @@ constexpr size_t kMaxItems = 2048;
 constexpr size_t kMaxItemBytes = 1 << 20;
 
 const std::string kLoadForEmbeddings = "load it with the backend option embeddings=true";
-// What llama-server build 11669 answers /v1/embeddings when its pooling is none.
+// What llama-server build 11669 answers /v1/embeddings when its pooling is none (400), and when
+// an input does not fit its batch (a 500, though the input is at fault).
 constexpr std::string_view kPoolingNoneAnswer = "not OAI compatible";
+constexpr std::string_view kTooLargeAnswer = "too large to process";
 const std::string kPoolingAdvice = "load it with the backend option pooling=mean, cls or last";
 
 void check_items(const std::vector<std::string>& items, const std::string& what) {
@@ -53,7 +55,8 @@ Error classify_refusal(const ServerError& refusal, const std::string& item) {
         errc::unsupported,
         item + ": the model pools with none (one vector per token), which embed() does not return: " + kPoolingAdvice);
   }
-  if (refusal.status() >= 400 && refusal.status() < 500) {
+  const bool too_large = refusal.server_message().find(kTooLargeAnswer) != std::string::npos;
+  if (too_large || (refusal.status() >= 400 && refusal.status() < 500)) {
     return Error(errc::invalid_argument, item + ": llama-server refused it: " + refusal.server_message());
   }
   return refusal;

@@ -91,6 +91,21 @@ TEST(LlamaCppEmbeddingsTest, TenInputsOverFourSlotsComeBackInInputOrder) {
   });
 }
 
+TEST(LlamaCppEmbeddingsTest, AnInputLargerThanTheServersBatchIsInvalidArgumentNamingIt) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  run_test([]() -> asio::awaitable<void> {
+    auto model = co_await load_tiny(embedding_options(1));
+    std::string long_input;
+    for (uint32_t i = 0; i < 2 * kEmbeddingContextPerSlot; ++i) long_input += " word";
+    const std::vector<std::string> inputs{"short", long_input};
+    const Error refused = co_await error_of([&]() -> asio::awaitable<void> { co_await model->embed(inputs); });
+    EXPECT_TRUE(refused.is(errc::invalid_argument)) << refused.what();
+    EXPECT_NE(std::string(refused.what()).find("input 1"), std::string::npos) << refused.what();
+    EXPECT_EQ((co_await model->embed(kOne)).size(), 1U);  // the server still serves
+    co_await model->close();
+  });
+}
+
 TEST(LlamaCppEmbeddingsTest, EmbedOnAModelLoadedToGenerateIsUnsupported) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   run_test([]() -> asio::awaitable<void> {
