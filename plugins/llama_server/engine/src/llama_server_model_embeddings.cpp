@@ -2,9 +2,13 @@
 // backend option answers embed() (rerank()) and refuses generation. Each input is one request on
 // a slot of its own, so a batch spreads over every slot of every replica like concurrent
 // generations do; the generation path is in llama_server_model.cpp.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -122,34 +126,48 @@ asio::awaitable<std::vector<RerankScore>> LlamaServerModel::rerank(std::string q
   co_return scores;
 }
 
-// Every request runs on one strand, the group's too: the group's cancellation reaches the
-// requests on the strand they run on.
+// The requests of one call, on one strand (the group's too, so the group's cancellation reaches
+// them on the strand they run on), in the order of the bodies.
+asio::awaitable<std::vector<std::string>> LlamaServerModel::run_all(std::vector<std::string> bodies, std::string target,
+                                                                    std::string what) {
+  const auto strand = co_await asio::this_coro::executor;
+  using Spawned = decltype(asio::co_spawn(strand, std::declval<asio::awaitable<std::string>>(), asio::deferred));
+  std::vector<Spawned> requests;
+  for (size_t i = 0; i < bodies.size(); ++i) {
+    requests.push_back(
+        asio::co_spawn(strand, post_one(target, bodies[i], what + " " + std::to_string(i)), asio::deferred));
+  }
+  auto [order, failures, answers] = co_await asio::experimental::make_parallel_group(std::move(requests))
+                                        .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
+  // The first failure is the cause; the requests it cancelled failed after it.
+  for (const size_t index : order) {
+    if (failures[index]) std::rethrow_exception(failures[index]);
+  }
+  co_return std::move(answers);
+}
+
+// The caller's cancellation reaches the strand through a signal both sides own: Boost 1.81's
+// co_spawn forwards a cancellation to another executor with a raw pointer that may dangle once
+// the operation completed (docs/architecture.md, toolchain notes), so it is not left to co_spawn.
 asio::awaitable<std::vector<std::string>> LlamaServerModel::post_each(std::string target,
                                                                       std::vector<std::string> bodies,
                                                                       std::string what) {
   if (bodies.empty()) co_return std::vector<std::string>{};
   if (closed_.load()) throw Error(errc::closed, "llama-server model");
   if (context_.shut_down()) throw Error(errc::closed, "llama-server model: its io_context was destroyed");
-  auto run_all = [](std::shared_ptr<LlamaServerModel> self, std::string target, std::vector<std::string> bodies,
-                    std::string what) -> asio::awaitable<std::vector<std::string>> {
-    const auto strand = co_await asio::this_coro::executor;
-    using Spawned = decltype(asio::co_spawn(strand, std::declval<asio::awaitable<std::string>>(), asio::deferred));
-    std::vector<Spawned> requests;
-    for (size_t i = 0; i < bodies.size(); ++i) {
-      requests.push_back(
-          asio::co_spawn(strand, self->post_one(target, bodies[i], what + " " + std::to_string(i)), asio::deferred));
-    }
-    auto [order, failures, answers] = co_await asio::experimental::make_parallel_group(std::move(requests))
-                                          .async_wait(asio::experimental::wait_for_one_error(), asio::use_awaitable);
-    // The first failure is the cause; the requests it cancelled failed after it.
-    for (const size_t index : order) {
-      if (failures[index]) std::rethrow_exception(failures[index]);
-    }
-    co_return std::move(answers);
-  };
-  co_return co_await asio::co_spawn(asio::make_strand(executor_),
-                                    run_all(shared_from_this(), std::move(target), std::move(bodies), std::move(what)),
-                                    asio::use_awaitable);
+  const auto strand = asio::make_strand(executor_);
+  const auto signal = std::make_shared<asio::cancellation_signal>();
+  asio::cancellation_slot caller = (co_await asio::this_coro::cancellation_state).slot();
+  if (caller.is_connected()) {
+    caller.assign(
+        [signal, strand](asio::cancellation_type type) { asio::post(strand, [signal, type] { signal->emit(type); }); });
+  }
+  auto answers =
+      co_await asio::co_spawn(strand, run_all(std::move(bodies), std::move(target), std::move(what)),
+                              asio::bind_cancellation_slot(signal->slot(), asio::as_tuple(asio::use_awaitable)));
+  if (caller.is_connected()) caller.clear();
+  if (std::get<0>(answers)) std::rethrow_exception(std::get<0>(answers));
+  co_return std::move(std::get<1>(answers));
 }
 
 // One item on a slot of its own, placed like a generation without a session or prefix.

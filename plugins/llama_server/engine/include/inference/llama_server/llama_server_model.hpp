@@ -150,6 +150,8 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   std::optional<Error> refuse_generation() const;
   boost::asio::awaitable<std::vector<std::string>> post_each(std::string target, std::vector<std::string> bodies,
                                                              std::string what);
+  boost::asio::awaitable<std::vector<std::string>> run_all(std::vector<std::string> bodies, std::string target,
+                                                           std::string what);
   boost::asio::awaitable<std::string> post_one(const std::string& target, const std::string& body, std::string item);
   boost::asio::awaitable<void> wait_slot_idle(const ServerInstance& instance, uint32_t slot);
   boost::asio::awaitable<std::optional<ExitStatus>> confirm_exit(const ServerInstance& instance);
