@@ -69,5 +69,23 @@ TEST_F(GatewayEmbeddingsLlamaServerTest, AModelServedToGenerateRefusesEmbeddings
   EXPECT_NE(message.find("embeddings=true"), std::string::npos) << message;
 }
 
+TEST_F(GatewayEmbeddingsLlamaServerTest, ModelOptionsServeOneFileForEmbeddingsAndOneToGenerate) {
+  auto both = options(false);
+  // The same file twice: under its stem to generate, under an alias for embeddings
+  // (llmctl serve --alias tiny-embed=PATH --model-opt tiny-embed:embeddings=true ...).
+  gateway::ServedModel embedder{"tiny-embed", tiny_model_for_tests().string()};
+  embedder.backend_options = {{"embeddings", "true"}, {"pooling", "mean"}};
+  both.models.push_back(embedder);
+  RunningGateway server(both);
+  auto embed = body();
+  embed["model"] = "tiny-embed";
+  const auto vectors = post_json(server.port(), "/v1/embeddings", embed);
+  EXPECT_EQ(vectors.status, 200u) << vectors.body;
+  const auto completion =
+      post_json(server.port(), "/v1/completions", json::object{{"model", kModel}, {"prompt", "hi"}, {"max_tokens", 2}});
+  EXPECT_EQ(completion.status, 200u) << completion.body;
+  EXPECT_EQ(post_json(server.port(), "/v1/embeddings", body()).status, 400u);
+}
+
 }  // namespace
 }  // namespace inference::test
