@@ -106,4 +106,20 @@ std::vector<ServedModel> build_catalog(const std::vector<std::string>& model_pat
   return std::move(catalog).finish();
 }
 
+void apply_model_options(std::vector<ServedModel>& models, const std::vector<std::string>& items) {
+  for (const std::string& item : items) {
+    const auto colon = item.find(':');
+    const auto equals = item.find('=', colon == std::string::npos ? 0 : colon);
+    if (colon == std::string::npos || colon == 0 || equals == std::string::npos || equals == colon + 1) {
+      throw Error(errc::invalid_argument, "--model-opt '" + item + "': expected NAME:KEY=VALUE");
+    }
+    const std::string name = item.substr(0, colon);
+    const auto model = std::find_if(models.begin(), models.end(), [&](const ServedModel& m) { return m.name == name; });
+    if (model == models.end()) {
+      throw Error(errc::invalid_argument, "--model-opt '" + item + "': no served model is named '" + name + "'");
+    }
+    model->backend_options[item.substr(colon + 1, equals - colon - 1)] = item.substr(equals + 1);
+  }
+}
+
 }  // namespace inference::gateway

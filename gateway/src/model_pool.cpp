@@ -254,6 +254,7 @@ struct ModelPool::State final : LeaseOwner, std::enable_shared_from_this<ModelPo
         co_await finish_close(self, std::move(model));
       }
       LoadOptions load_options = self->options;
+      for (const auto& [key, value] : entry.served.backend_options) load_options.backend_options[key] = value;
       auto model = co_await self->registry.load_model(entry.served.path, load_options, self->backend);
       if (self->closed) {
         ++self->closing;

@@ -16,6 +16,7 @@
 #include "inference/gateway/api_error.hpp"
 #include "inference/gateway/api_key.hpp"
 #include "inference/gateway/openai_response.hpp"
+#include "model_call_exchange.hpp"
 
 namespace inference::gateway {
 
@@ -105,7 +106,8 @@ std::optional<HttpResponse> simple_answer(GatewayContext& context, const HttpReq
 bool is_completion_path(std::string_view path) { return path == "/v1/chat/completions" || path == "/v1/completions"; }
 
 bool is_known_path(std::string_view path) {
-  return is_completion_path(path) || path == "/health" || path == "/metrics" || path.starts_with(kModelsPath);
+  return is_completion_path(path) || is_model_call_path(path) || path == "/health" || path == "/metrics" ||
+         path.starts_with(kModelsPath);
 }
 
 ApiError route_error(const HttpRequest& request, std::string_view path) {
@@ -129,7 +131,8 @@ asio::awaitable<bool> route_request(GatewayContext& context, Connection& connect
     co_await write_response(connection.socket, preflight_response(context, request));
     co_return request.keep_alive();
   }
-  if (path.starts_with("/v1/") && !authorized(request[http::field::authorization], context.options.api_key)) {
+  const bool needs_key = path.starts_with("/v1/") || is_model_call_path(path);
+  if (needs_key && !authorized(request[http::field::authorization], context.options.api_key)) {
     const ApiError error(401, "authentication_error", "invalid_api_key",
                          "missing or wrong API key (Authorization: Bearer ...)");
     context.metrics.record_http_response(401);
@@ -139,6 +142,9 @@ asio::awaitable<bool> route_request(GatewayContext& context, Connection& connect
   if (request.method() == http::verb::post && is_completion_path(path)) {
     const auto endpoint = path == "/v1/completions" ? Endpoint::completions : Endpoint::chat_completions;
     co_return co_await answer_completion(context, connection, buffer, request, endpoint);
+  }
+  if (request.method() == http::verb::post && is_model_call_path(path)) {
+    co_return co_await answer_model_call(context, connection, request, path);
   }
   auto response = simple_answer(context, request, path);
   if (!response) response = error_response(request, context.options, route_error(request, path));

@@ -1,6 +1,7 @@
-// Routes one HTTP request to its answer: the OpenAI endpoints under /v1 (behind the API key when
-// one is configured), /health and /metrics (open: for probes and scrapers on the same host), CORS
-// preflight when configured, 404 and 405 for everything else. Internal to the gateway.
+// Routes one HTTP request to its answer: the OpenAI endpoints under /v1, /tokenize and /detokenize
+// (behind the API key when one is configured), /health and /metrics (open: for probes and
+// scrapers on the same host), CORS preflight when configured, 404 and 405 for everything else.
+// Internal to the gateway.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

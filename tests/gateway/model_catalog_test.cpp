@@ -99,5 +99,22 @@ TEST(ModelCatalogTest, NoModelAtAllIsRefused) {
   EXPECT_THAT(refusal({""}, "", {}), HasSubstr("--model '': expected a path"));
 }
 
+TEST(ModelCatalogTest, ModelOptionsGoToTheNamedModelOnly) {
+  std::vector<ServedModel> models{{"a", "a.gguf"}, {"b", "b.gguf"}};
+  apply_model_options(models, {"b:embeddings=true", "b:pooling=mean", "a:x=1=2"});
+  EXPECT_EQ(models[0].backend_options, (std::map<std::string, std::string>{{"x", "1=2"}}));
+  EXPECT_EQ(models[1].backend_options,
+            (std::map<std::string, std::string>{{"embeddings", "true"}, {"pooling", "mean"}}));
+  for (const char* bad : {"embeddings=true", ":k=v", "b:=v", "b:k", "c:k=v"}) {
+    try {
+      apply_model_options(models, {bad});
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is(errc::invalid_argument)) << e.what();
+      EXPECT_NE(std::string(e.what()).find("--model-opt"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace inference::gateway

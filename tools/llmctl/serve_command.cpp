@@ -44,6 +44,7 @@ struct ServeOptions {
   std::vector<std::string> model_paths;  // --model, repeatable
   std::string models_dir;
   std::vector<std::string> aliases;
+  std::vector<std::string> model_options;  // --model-opt NAME:KEY=VALUE, repeatable
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
   std::string api_key;
@@ -81,6 +82,7 @@ gateway::GatewayOptions gateway_options(const ServeOptions& options) {
   out.host = options.host;
   out.port = options.port;
   out.models = gateway::build_catalog(options.model_paths, options.models_dir, options.aliases);
+  gateway::apply_model_options(out.models, options.model_options);
   out.backend = options.model.backend;
   out.load = options.model.load_options();
   out.load.queue_limit = options.queue_limit;
@@ -168,6 +170,11 @@ void add_serving_flags(CLI::App& command, ServeOptions& options) {
   command.add_option("--alias", options.aliases, "Serve PATH under NAME (repeatable)")
       ->allow_extra_args(false)
       ->type_name("NAME=PATH");
+  command
+      .add_option("--model-opt", options.model_options,
+                  "Backend option for one served model, over --opt (repeatable; e.g. NAME:embeddings=true)")
+      ->allow_extra_args(false)
+      ->type_name("NAME:KEY=VALUE");
   command.add_option("--host", options.host, "Address to listen on")->capture_default_str();
   command.add_option("--port", options.port, "Port to listen on (0: any free port)")->capture_default_str();
   auto* key =

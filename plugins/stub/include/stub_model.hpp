@@ -21,6 +21,8 @@ class StubModel final : public TextModel, public std::enable_shared_from_this<St
 
   TokenStream generate(std::string prompt, GenerateConfig config) override;
   TokenStream chat(std::vector<Message> messages, GenerateConfig config) override;
+  // A deterministic vector per input (stub_embedding.hpp), each input on a slot of the pool in turn.
+  boost::asio::awaitable<std::vector<Embedding>> embed(std::vector<std::string> inputs) override;
   ModelInfo info() const override;
   std::string model_type() const override { return "stub"; }
   ModelStats stats() const override;

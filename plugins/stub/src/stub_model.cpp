@@ -6,6 +6,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "inference/model_stats_from_pool.hpp"
+#include "stub_embedding.hpp"
 #include "stub_vocabulary.hpp"
 
 namespace inference::stub {
@@ -109,6 +110,7 @@ ModelInfo StubModel::info() const {
   info.context_length = options_.context_len == 0 ? 4096 : options_.context_len;
   info.vocab_size = vocabulary_size();
   info.tokenizer_model = "stub";
+  info.embedding_length = kEmbeddingLength;
   return info;
 }
 

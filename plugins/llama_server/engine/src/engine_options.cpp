@@ -59,7 +59,50 @@ std::vector<std::string> split_server_args(const std::string& value) {
   }
 }
 
+bool is_pooling(const std::string& value) {
+  return value == "none" || value == "mean" || value == "cls" || value == "last" || value == "rank";
+}
+
+// embeddings, pooling, reranking; false when `key` is none of them.
+bool parse_embedding_option(const std::string& key, const std::string& value, EngineOptions& out) {
+  if (key == engine_option::kEmbeddings.name) {
+    out.embeddings = parse_flag(key, value);
+  } else if (key == engine_option::kReranking.name) {
+    out.reranking = parse_flag(key, value);
+  } else if (key == engine_option::kPooling.name) {
+    if (!is_pooling(value)) {
+      throw Error(errc::invalid_argument,
+                  "backend option pooling=" + value + ": expected none, mean, cls, last or rank");
+    }
+    out.pooling = value;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// After the loop, when every key is known: pooling only means something to an embeddings server,
+// and a reranker pools with rank.
+void check_embedding_options(const EngineOptions& out) {
+  if (out.pooling.empty()) return;
+  if (!out.serves_embeddings()) {
+    throw Error(errc::invalid_argument, "backend option pooling=" + out.pooling + " needs embeddings=true");
+  }
+  if (out.reranking && out.pooling != "rank") {
+    throw Error(errc::invalid_argument,
+                "backend option pooling=" + out.pooling + " contradicts reranking=true (a reranker pools with rank)");
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> embedding_arguments(const EngineOptions& options) {
+  std::vector<std::string> args;
+  if (options.embeddings) args.emplace_back("--embeddings");
+  if (options.reranking) args.emplace_back("--reranking");
+  if (!options.pooling.empty()) args.insert(args.end(), {"--pooling", options.pooling});
+  return args;
+}
 
 EngineOptions parse_engine_options(const std::map<std::string, std::string>& options,
                                    const std::vector<std::string>& extra_known_keys) {
@@ -108,10 +151,13 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       const std::optional<uint32_t> replicas = engine_option::replicas_from(value);
       if (!replicas) throw Error(errc::invalid_argument, engine_option::replicas_refusal(value));
       out.replicas = *replicas;
+    } else if (parse_embedding_option(key, value, out)) {
+      // done
     } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {
       throw Error(errc::invalid_argument, "backend option " + key + ": unknown (known: " + known_keys() + ")");
     }
   }
+  check_embedding_options(out);
   // After the loop, when both keys are known: a fixed port means TCP.
   if (out.port != 0) {
     if (out.transport == TransportChoice::unix_socket) {

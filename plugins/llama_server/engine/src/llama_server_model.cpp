@@ -23,6 +23,7 @@
 #include "inference/llama_server/server_version_cache.hpp"
 #include "inference/llama_server/sse_parser.hpp"
 #include "inference/model_stats_from_pool.hpp"
+#include "llama_server_exchange.hpp"
 #include "supervision_context.hpp"
 
 namespace inference::llama_server {
@@ -31,19 +32,6 @@ namespace asio = boost::asio;
 using namespace boost::asio::experimental::awaitable_operators;
 
 namespace {
-
-// Counts a request from before it may reach the server until the server is done with it (its
-// slot idle again), for close().
-class AtServer {
- public:
-  explicit AtServer(std::atomic<int>& count) : count_(count) { count_.fetch_add(1); }
-  AtServer(const AtServer&) = delete;
-  AtServer& operator=(const AtServer&) = delete;
-  ~AtServer() { count_.fetch_sub(1); }
-
- private:
-  std::atomic<int>& count_;
-};
 
 // Connects; a failure other than cancellation is returned, for the caller to judge.
 asio::awaitable<std::exception_ptr> try_connect(HttpConnection& connection) {
@@ -84,41 +72,6 @@ struct LlamaServerModel::Request {
   GenerateConfig config;
 };
 
-// One request's hold on a server, in run()'s frame on the request's strand: the instance it
-// reached, its registration with the supervisor (the stall watchdog, close()'s abort) and its
-// connection. Members go in reverse order: the connection first, then the at-server count, the
-// registration and the instance. close() may end the request from another thread at any moment:
-// the abort hops onto the strand and closes the connection while it exists (cleared here, on the
-// same strand).
-struct LlamaServerModel::Exchange {
-  struct AbortTarget {
-    HttpConnection* connection = nullptr;
-  };
-
-  explicit Exchange(asio::any_io_executor strand) : executor(std::move(strand)) {}
-  Exchange(const Exchange&) = delete;
-  Exchange& operator=(const Exchange&) = delete;
-  ~Exchange() { abort_target->connection = nullptr; }
-
-  // What close() calls, from any thread, to end this request.
-  std::function<void()> abort() const {
-    return [target = abort_target, strand = executor] {
-      asio::post(strand, [target] {
-        if (target->connection) target->connection->close();
-      });
-    };
-  }
-
-  const asio::any_io_executor executor;
-  const std::shared_ptr<AbortTarget> abort_target = std::make_shared<AbortTarget>();
-  uint32_t replica = 0;
-  std::shared_ptr<ServerSupervisor> supervisor;  // the replica's, when the request was placed
-  std::shared_ptr<ServerInstance> instance;
-  std::unique_ptr<ServerSupervisor::Activity> activity;
-  std::optional<AtServer> at_server;
-  std::optional<HttpConnection> connection;
-};
-
 // How a token stream ended, as stream_tokens() saw it; judged once, by end_unfinished().
 // Neither set: a stop token ended it here, and the server's task must be cancelled.
 struct LlamaServerModel::StreamEnd {
@@ -147,6 +100,7 @@ TokenStream LlamaServerModel::start(std::shared_ptr<Request> request) {
   if (auto invalid = request->is_chat ? validate(request->config) : validate_for_prompt(request->config)) {
     return failed_stream(*invalid);
   }
+  if (std::optional<Error> refused = refuse_generation()) return failed_stream(*refused);
   if (closed_.load()) return failed_stream(make_error_code(errc::closed), "llama-server model");
   if (context_.shut_down()) {
     return failed_stream(make_error_code(errc::closed), "llama-server model: its io_context was destroyed");
@@ -304,7 +258,7 @@ asio::awaitable<FinishReason> LlamaServerModel::end_unfinished(StreamWriter& wri
     co_await asio::this_coro::throw_if_cancelled(false);
   }
   if (end.failure) {
-    if (std::optional<Error> cause = co_await failure_cause(writer, *exchange.instance, end.failure_code)) {
+    if (std::optional<Error> cause = co_await failure_cause(writer.cancelled(), *exchange.instance, end.failure_code)) {
       // Its server is dead: no queued request may get this slot before the replica is marked down.
       if (cause->is(errc::child_exited) || cause->is(errc::child_hung)) {
         replicas_->instance_died(exchange.replica, *exchange.instance);
@@ -320,10 +274,9 @@ asio::awaitable<FinishReason> LlamaServerModel::end_unfinished(StreamWriter& wri
 
 // Why a request failed when that was not its own doing: the model closing under it, or its
 // server hanging or dying (which also frees the slot). std::nullopt: the failure stands as it is.
-asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(const StreamWriter& writer,
-                                                                      const ServerInstance& instance,
+asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(bool cancelled, const ServerInstance& instance,
                                                                       std::error_code failure) {
-  if (writer.cancelled()) co_return std::nullopt;
+  if (cancelled) co_return std::nullopt;
   if (closed_.load()) co_return Error(errc::closed, "llama-server model closed while generating");
   // The server answered with an error: it is alive.
   if (failure == make_error_code(errc::child_error)) co_return std::nullopt;

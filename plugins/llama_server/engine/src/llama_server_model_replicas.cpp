@@ -35,7 +35,8 @@ LaunchSpec replica_spec(const std::string& path, const LoadOptions& options, con
   spec.context_per_slot = options.context_len;
   spec.gpu_layers = options.gpu_layers < 0 ? kAllGpuLayers : options.gpu_layers;
   if (!options.chat_template.empty()) spec.chat_template = options.chat_template;
-  spec.extra_args = engine.server_args;
+  spec.extra_args = embedding_arguments(engine);
+  spec.extra_args.insert(spec.extra_args.end(), engine.server_args.begin(), engine.server_args.end());
   spec.transport = engine.transport;
   spec.port = engine.port;
   if (replica.customize) replica.customize(spec);

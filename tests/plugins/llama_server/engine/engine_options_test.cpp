@@ -21,6 +21,24 @@ Error parse_failure(const std::map<std::string, std::string>& options) {
   return Error(errc::invalid_argument);
 }
 
+TEST(EngineOptionsTest, EmbeddingsPoolingAndRerankingBecomeServerArguments) {
+  EXPECT_TRUE(embedding_arguments(parse_engine_options({})).empty());
+  const EngineOptions embeddings = parse_engine_options({{"embeddings", "true"}, {"pooling", "cls"}});
+  EXPECT_TRUE(embeddings.serves_embeddings());
+  EXPECT_EQ(embedding_arguments(embeddings), (std::vector<std::string>{"--embeddings", "--pooling", "cls"}));
+  const EngineOptions reranking = parse_engine_options({{"reranking", "1"}});
+  EXPECT_TRUE(reranking.serves_embeddings());
+  EXPECT_EQ(embedding_arguments(reranking), (std::vector<std::string>{"--reranking"}));
+}
+
+TEST(EngineOptionsTest, BadEmbeddingValuesAreRefusedNamingTheKey) {
+  EXPECT_THAT(parse_failure({{"embeddings", "yes"}}).what(), HasSubstr("embeddings=yes"));
+  EXPECT_THAT(parse_failure({{"reranking", "2"}}).what(), HasSubstr("reranking=2"));
+  EXPECT_THAT(parse_failure({{"embeddings", "true"}, {"pooling", "max"}}).what(), HasSubstr("pooling=max"));
+  EXPECT_THAT(parse_failure({{"pooling", "mean"}}).what(), HasSubstr("pooling=mean needs embeddings=true"));
+  EXPECT_THAT(parse_failure({{"reranking", "true"}, {"pooling", "mean"}}).what(), HasSubstr("contradicts reranking"));
+}
+
 TEST(EngineOptionsTest, PortIsUnsetByDefaultSoEachLaunchPicksOne) {
   const EngineOptions options = parse_engine_options({});
   EXPECT_EQ(options.port, 0);

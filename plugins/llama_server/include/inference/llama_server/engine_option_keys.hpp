@@ -114,6 +114,22 @@ inline constexpr Key kReplicas{
     "CPU the threads are split between them (unless server_args sets --threads); the rocm backend puts one on each "
     "GPU of its devices option"};
 
+// Embeddings and reranking (TextModel::embed(), rerank()): a server started for them answers
+// nothing else (llama-server build 11669 crashes on a /completion when started with --embeddings),
+// so a model is loaded either to generate or for these.
+inline constexpr Key kEmbeddings{
+    "embeddings", "false",
+    "true: the server computes embeddings (--embeddings) and the model serves embed(); generate() and chat() then "
+    "fail with unsupported"};
+inline constexpr Key kPooling{
+    "pooling", "",
+    "with embeddings=true, how one input's token vectors become its vector: mean, cls, last, rank, or none (one "
+    "vector per token, which embed() refuses) (--pooling). Unset: the model's own pooling"};
+inline constexpr Key kReranking{
+    "reranking", "false",
+    "true: the server scores documents against a query (--reranking, implies embeddings with pooling rank) and "
+    "the model serves rerank() (not embed(), not generation)"};
+
 // The number a replicas value names, or std::nullopt unless it is a whole number from 1 to
 // kMaxReplicas. Shared by the engine and by backends that plan replicas before it parses its keys.
 inline std::optional<uint32_t> replicas_from(std::string_view value) {
@@ -157,6 +173,9 @@ inline constexpr std::array kKeys = {kLoadTimeoutMs,
                                      kRestart,
                                      kServerPath,
                                      kServerArgs,
-                                     kReplicas};
+                                     kReplicas,
+                                     kEmbeddings,
+                                     kPooling,
+                                     kReranking};
 
 }  // namespace inference::llama_server::engine_option

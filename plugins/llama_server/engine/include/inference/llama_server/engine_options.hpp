@@ -34,12 +34,21 @@ struct EngineOptions {
   bool restart = true;
   std::vector<std::string> server_args;  // appended to the server's command line
   uint32_t replicas = engine_option::kDefaultReplicas;
+  bool embeddings = false;  // --embeddings; also true with reranking
+  std::string pooling;      // --pooling; empty: the model's own
+  bool reranking = false;   // --reranking
+
+  // The server answers embeddings (and maybe rerank) only: generate() and chat() are refused.
+  bool serves_embeddings() const noexcept { return embeddings || reranking; }
 
   bool operator==(const EngineOptions&) const = default;
 };
 
 // Parses the keys of engine_option::kKeys; unknown keys are refused (a typo must not be silently ignored) unless
 // listed in `extra_known_keys` (keys a backend built on the engine handles itself).
+// The llama-server arguments the embeddings keys stand for (--embeddings, --pooling, --reranking).
+std::vector<std::string> embedding_arguments(const EngineOptions& options);
+
 EngineOptions parse_engine_options(const std::map<std::string, std::string>& options,
                                    const std::vector<std::string>& extra_known_keys = {});
 

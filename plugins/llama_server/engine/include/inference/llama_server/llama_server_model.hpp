@@ -85,6 +85,13 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
 
   TokenStream generate(std::string prompt, GenerateConfig config) override;
   TokenStream chat(std::vector<Message> messages, GenerateConfig config) override;
+  // Embeddings and reranking (llama_server_model_embeddings.cpp), for a model loaded with the
+  // embeddings or reranking backend option: one /v1/embeddings or /rerank request per input,
+  // all admitted at once through the slot pool like generations (queue_limit, priority 0).
+  // embed() refuses a server whose pooling is none (one vector per token) with unsupported.
+  boost::asio::awaitable<std::vector<Embedding>> embed(std::vector<std::string> inputs) override;
+  boost::asio::awaitable<std::vector<RerankScore>> rerank(std::string query,
+                                                          std::vector<std::string> documents) override;
   ModelInfo info() const override;
   std::string model_type() const override;
   ModelStats stats() const override;
@@ -135,8 +142,17 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
                                                   const CompletionParams& params, const GenerateConfig& config);
   boost::asio::awaitable<FinishReason> end_unfinished(StreamWriter& writer, Exchange& exchange, uint32_t slot,
                                                       StreamEnd end);
-  boost::asio::awaitable<std::optional<Error>> failure_cause(const StreamWriter& writer, const ServerInstance& instance,
+  boost::asio::awaitable<std::optional<Error>> failure_cause(bool cancelled, const ServerInstance& instance,
                                                              std::error_code failure);
+  // Embeddings and reranking: generate() refused on a model loaded for them; each body POSTed
+  // to `target` on a slot of its own, all at once, the answers in the order of the bodies;
+  // `what` names an item in errors ("embed() input").
+  std::optional<Error> refuse_generation() const;
+  boost::asio::awaitable<std::vector<std::string>> post_each(std::string target, std::vector<std::string> bodies,
+                                                             std::string what);
+  boost::asio::awaitable<std::vector<std::string>> run_all(std::vector<std::string> bodies, std::string target,
+                                                           std::string what);
+  boost::asio::awaitable<std::string> post_one(const std::string& target, const std::string& body, std::string item);
   boost::asio::awaitable<void> wait_slot_idle(const ServerInstance& instance, uint32_t slot);
   boost::asio::awaitable<std::optional<ExitStatus>> confirm_exit(const ServerInstance& instance);
 
