@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   add_make_model_command(app, action);
   add_demo_command(app, action);
   add_serve_command(app, action);
+  add_tokenize_command(app, action);
 
   try {
     app.parse(argc, argv);
