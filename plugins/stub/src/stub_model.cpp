@@ -92,8 +92,9 @@ TokenStream StubModel::chat(std::vector<Message> messages, GenerateConfig config
 }
 
 TokenStream StubModel::generate_tokens(std::vector<int32_t> prompt, GenerateConfig config) {
-  if (prompt.empty())
+  if (prompt.empty()) {
     return failed_stream(Error(errc::invalid_argument, "generate_tokens(): the prompt has no tokens"));
+  }
   for (const int32_t id : prompt) {
     if (!in_vocabulary(id)) return failed_stream(outside_vocabulary("generate_tokens() prompt", id));
   }

@@ -142,8 +142,9 @@ TokenStream LlamaServerModel::generate(std::string prompt, GenerateConfig config
 }
 
 TokenStream LlamaServerModel::generate_tokens(std::vector<int32_t> prompt, GenerateConfig config) {
-  if (prompt.empty())
+  if (prompt.empty()) {
     return failed_stream(Error(errc::invalid_argument, "generate_tokens(): the prompt has no tokens"));
+  }
   if (auto invalid = check_token_ids(prompt, settings()->info.vocab_size, "generate_tokens() prompt")) {
     return failed_stream(*invalid);
   }

@@ -32,10 +32,12 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "inference/context_lifetime.hpp"
 #include "inference/error.hpp"
