@@ -28,6 +28,7 @@
 #include "bench_stats.hpp"
 #include "command_context.hpp"
 #include "commands.hpp"
+#include "constraint_flags.hpp"
 #include "inference/error.hpp"
 #include "inference/generate_config.hpp"
 #include "inference/registry.hpp"
@@ -60,6 +61,7 @@ struct BenchOptions {
   uint32_t prompt_words = kDefaultPromptWords;
   uint32_t shared_prefix_words = 0;
   bool json = false;
+  inference::GenerateConfig constraint;  // --json-schema / --grammar: json_schema and grammar only
 };
 
 // Shared by all workers of one run; they take turns on the one io thread.
@@ -182,6 +184,8 @@ asio::awaitable<void> measure(std::shared_ptr<inference::TextModel> model, const
   run.model = std::move(model);
   run.config.max_tokens = options.max_tokens;
   run.config.temperature = 0.0F;
+  run.config.json_schema = options.constraint.json_schema;
+  run.config.grammar = options.constraint.grammar;
   run.requests = options.requests;
   run.prompt_words = options.prompt_words;
   run.shared_prefix_words = options.shared_prefix_words;
@@ -257,6 +261,7 @@ void add_bench_command(CLI::App& app, CommandAction& action) {
                    "Open every prompt with the same N words (a shared system prompt), then --prompt-words words "
                    "of its own starting with its index; 0: no shared prefix")
       ->capture_default_str();
+  add_constraint_flags(*command, options->constraint);
   command->add_flag("--json", options->json, "Print one JSON object instead of the table (no progress line)");
   command->callback([options, &action] { action = [options] { return run_bench(*options); }; });
 }

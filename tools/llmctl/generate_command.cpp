@@ -11,6 +11,7 @@
 
 #include "command_context.hpp"
 #include "commands.hpp"
+#include "constraint_flags.hpp"
 #include "inference/error.hpp"
 #include "inference/generate_config.hpp"
 #include "inference/registry.hpp"
@@ -110,6 +111,7 @@ void add_request_command(CLI::App& app, CommandAction& action, bool chat) {
       ->check(CLI::NonNegativeNumber);
   command->add_option_function<uint64_t>(
       "--seed", [&config](const uint64_t& s) { config.seed = s; }, "Sampling seed (default: the backend's)");
+  add_constraint_flags(*command, config);
   if (chat) command->add_option("--system", options->system, "System message sent before the user message");
   command->add_flag("--json", options->json,
                     "One JSON line per token ({\"id\",\"text\"}), then {\"result\":{...metrics...}}");

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add_demo_command(app, action);
   add_serve_command(app, action);
   add_embed_command(app, action);
+  add_tokenize_command(app, action);
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,6 @@
 #include "stub_vocabulary.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace inference::stub {
@@ -22,6 +23,22 @@ constexpr uint64_t mix(uint64_t x) noexcept {
   return x ^ (x >> 31);
 }
 
+constexpr std::string_view kUnknownPiece = " <unk>";
+constexpr std::string_view kSpaces = " \t\n\r\f\v";
+
+Token word_token(std::size_t index) {
+  Token token;
+  token.id = kFirstWordId + static_cast<int32_t>(index);
+  token.text.reserve(kWords[index].size() + 1);
+  token.text.push_back(' ');
+  token.text.append(kWords[index]);
+  return token;
+}
+
+std::size_t index_at(uint64_t sequence_seed, uint64_t position) {
+  return static_cast<std::size_t>(mix(sequence_seed + position) % kWords.size());
+}
+
 }  // namespace
 
 uint32_t vocabulary_size() noexcept { return static_cast<uint32_t>(kFirstWordId + kWords.size()); }
@@ -32,14 +49,46 @@ uint64_t sequence_seed(std::string_view prompt, uint64_t seed) noexcept {
   return mix(h ^ mix(seed));
 }
 
-Token token_at(uint64_t sequence_seed, uint64_t position) {
-  const auto index = static_cast<std::size_t>(mix(sequence_seed + position) % kWords.size());
-  Token token;
-  token.id = kFirstWordId + static_cast<int32_t>(index);
-  token.text.reserve(kWords[index].size() + 1);
-  token.text.push_back(' ');
-  token.text.append(kWords[index]);
-  return token;
+Token token_at(uint64_t sequence_seed, uint64_t position) { return word_token(index_at(sequence_seed, position)); }
+
+Token allowed_token_at(uint64_t sequence_seed, uint64_t position, std::span<const int32_t> forbidden) {
+  const auto is_forbidden = [forbidden](std::size_t index) {
+    const auto id = kFirstWordId + static_cast<int32_t>(index);
+    return std::find(forbidden.begin(), forbidden.end(), id) != forbidden.end();
+  };
+  std::size_t index = index_at(sequence_seed, position);
+  for (std::size_t tried = 0; tried < kWords.size() && is_forbidden(index); ++tried) {
+    index = (index + 1) % kWords.size();
+  }
+  return word_token(index);
+}
+
+std::vector<Token> tokenize_words(std::string_view text, bool add_special) {
+  std::vector<Token> tokens;
+  if (add_special) tokens.push_back(Token{kBosId, "", {}});
+  for (std::size_t start = text.find_first_not_of(kSpaces); start != std::string_view::npos;) {
+    const std::size_t end = std::min(text.find_first_of(kSpaces, start), text.size());
+    const std::string_view word = text.substr(start, end - start);
+    const auto known = std::find(kWords.begin(), kWords.end(), word);
+    if (known == kWords.end()) {
+      tokens.push_back(Token{kUnknownId, std::string(kUnknownPiece), {}});
+    } else {
+      tokens.push_back(word_token(static_cast<std::size_t>(known - kWords.begin())));
+    }
+    start = text.find_first_not_of(kSpaces, end);
+  }
+  return tokens;
+}
+
+std::string detokenize_words(std::span<const int32_t> ids) {
+  std::string text;
+  for (const int32_t id : ids) {
+    const std::string_view word = id == kUnknownId ? kUnknownPiece.substr(1) : word_of(id);
+    if (word.empty()) continue;  // BOS and the other reserved ids
+    if (!text.empty()) text.push_back(' ');
+    text.append(word);
+  }
+  return text;
 }
 
 std::string_view word_of(int32_t id) noexcept {

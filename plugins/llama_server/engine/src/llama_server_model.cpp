@@ -15,6 +15,7 @@
 #include "inference/llama_server/completion_chunk.hpp"
 #include "inference/llama_server/completion_request.hpp"
 #include "inference/llama_server/completion_stream.hpp"
+#include "inference/llama_server/constraint_refusal.hpp"
 #include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/request_params.hpp"
 #include "inference/llama_server/server_binary.hpp"
@@ -59,6 +60,11 @@ std::string placement_key(const std::string& prompt, const std::vector<ChatMessa
   return key;
 }
 
+// generate_tokens(): the ids' bytes, so prompts that share leading ids share a key prefix.
+std::string placement_key(const std::vector<int32_t>& ids) {
+  return std::string(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int32_t));
+}
+
 // How often a request may be placed again because the replica it got gave up or was replaced
 // while it waited for that replica's server: once per replica and generation is plenty.
 constexpr uint32_t kPlacementsPerReplica = 2;
@@ -66,8 +72,9 @@ constexpr uint32_t kPlacementsPerReplica = 2;
 }  // namespace
 
 struct LlamaServerModel::Request {
-  std::string prompt;                 // generate()
-  std::vector<ChatMessage> messages;  // chat(), rendered with the server's template
+  std::string prompt;                              // generate()
+  std::optional<std::vector<int32_t>> prompt_ids;  // generate_tokens(): sent instead of prompt
+  std::vector<ChatMessage> messages;               // chat(), rendered with the server's template
   bool is_chat = false;
   GenerateConfig config;
 };
@@ -77,12 +84,25 @@ struct LlamaServerModel::Request {
 struct LlamaServerModel::StreamEnd {
   std::optional<FinishReason> finished;  // the server sent its final chunk
   std::exception_ptr failure;            // reading or delivering failed (always an Error)
-  std::error_code failure_code;
+  std::error_code failure_code;          // what failed: child_error when the server answered with an error
 };
 
 TokenStream LlamaServerModel::generate(std::string prompt, GenerateConfig config) {
   auto request = std::make_shared<Request>();
   request->prompt = std::move(prompt);
+  request->config = std::move(config);
+  return start(std::move(request));
+}
+
+TokenStream LlamaServerModel::generate_tokens(std::vector<int32_t> prompt, GenerateConfig config) {
+  if (prompt.empty()) {
+    return failed_stream(Error(errc::invalid_argument, "generate_tokens(): the prompt has no tokens"));
+  }
+  if (auto invalid = check_token_ids(prompt, settings()->info.vocab_size, "generate_tokens() prompt")) {
+    return failed_stream(*invalid);
+  }
+  auto request = std::make_shared<Request>();
+  request->prompt_ids = std::move(prompt);
   request->config = std::move(config);
   return start(std::move(request));
 }
@@ -101,6 +121,7 @@ TokenStream LlamaServerModel::start(std::shared_ptr<Request> request) {
     return failed_stream(*invalid);
   }
   if (std::optional<Error> refused = refuse_generation()) return failed_stream(*refused);
+  if (auto invalid = check_request(request->config, settings()->info.vocab_size)) return failed_stream(*invalid);
   if (closed_.load()) return failed_stream(make_error_code(errc::closed), "llama-server model");
   if (context_.shut_down()) {
     return failed_stream(make_error_code(errc::closed), "llama-server model: its io_context was destroyed");
@@ -117,7 +138,7 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   writer.queued();
   std::optional<Exchange> exchange;
   SlotLease lease = co_await place(writer, *request, exchange);
-  std::string prompt = request->prompt;
+  Prompt prompt = request->prompt_ids ? Prompt(*request->prompt_ids) : Prompt(request->prompt);
   if (request->is_chat) prompt = co_await render_prompt(*request, *exchange->connection);
   const CompletionParams params = request_params(config, std::move(prompt), lease.slot(), settings->engine);
   StreamEnd end = co_await stream_tokens(writer, *exchange, params, config);
@@ -132,7 +153,8 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
 asio::awaitable<SlotLease> LlamaServerModel::place(StreamWriter& writer, const Request& request,
                                                    std::optional<Exchange>& exchange) {
   const SlotRequest wanted(request.config.session, request.config.priority.value_or(0),
-                           placement_key(request.prompt, request.messages, request.is_chat));
+                           request.prompt_ids ? placement_key(*request.prompt_ids)
+                                              : placement_key(request.prompt, request.messages, request.is_chat));
   const auto executor = co_await asio::this_coro::executor;
   const uint32_t max_placements = kPlacementsPerReplica * replicas_->size();
   for (uint32_t placement = 1;; ++placement) {
@@ -233,6 +255,11 @@ asio::awaitable<LlamaServerModel::StreamEnd> LlamaServerModel::stream_tokens(Str
         end.finished = finish_reason_of(chunk.stop_type);
       }
     }
+  } catch (const ServerError& e) {
+    // A schema or grammar the server cannot use is the caller's bad argument; the server is fine.
+    std::optional<Error> refused = constraint_refusal(e, config, exchange.instance->process->output_tail());
+    end.failure = refused ? std::make_exception_ptr(std::move(*refused)) : std::current_exception();
+    end.failure_code = e.code();
   } catch (const Error& e) {
     end.failure = std::current_exception();
     end.failure_code = e.code();

@@ -2,8 +2,10 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
+#include <string>
 
 #include "inference/error.hpp"
 
@@ -25,6 +27,38 @@ void put_integer(boost::json::object& body, std::string_view key, const std::opt
   if (value) {
     body[key] = *value;
   }
+}
+
+// [[id, bias], [id, false], ...]: llama-server's list form, which takes any number of entries.
+boost::json::array logit_bias_json(const std::vector<TokenBias>& entries) {
+  boost::json::array out;
+  out.reserve(entries.size());
+  for (const TokenBias& entry : entries) {
+    if (entry.token < 0) {
+      throw Error(errc::invalid_argument,
+                  "completion parameter logit_bias: token " + std::to_string(entry.token) + " is negative");
+    }
+    const bool never = std::isinf(entry.bias) && entry.bias < 0.0;
+    if (!never && !std::isfinite(entry.bias)) {
+      throw Error(errc::invalid_argument, "completion parameter logit_bias: the bias of token " +
+                                              std::to_string(entry.token) + " must be finite or -infinity");
+    }
+    boost::json::array pair{entry.token};
+    if (never) {
+      pair.emplace_back(false);
+    } else {
+      pair.emplace_back(entry.bias);
+    }
+    out.emplace_back(std::move(pair));
+  }
+  return out;
+}
+
+boost::json::value schema_json(std::string_view text) {
+  boost::system::error_code ec;
+  boost::json::value schema = boost::json::parse(text, ec);
+  if (ec) throw Error(errc::invalid_argument, "completion parameter json_schema is not JSON: " + ec.message());
+  return schema;
 }
 
 }  // namespace
@@ -70,6 +104,15 @@ std::string completion_request_body(const CompletionParams& params) {
   put_integer(body, "id_slot", params.id_slot);
   if (params.cache_prompt) {
     body["cache_prompt"] = *params.cache_prompt;
+  }
+  if (!params.json_schema.empty()) {
+    body["json_schema"] = schema_json(params.json_schema);
+  }
+  if (!params.grammar.empty()) {
+    body["grammar"] = params.grammar;
+  }
+  if (!params.logit_bias.empty()) {
+    body["logit_bias"] = logit_bias_json(params.logit_bias);
   }
   return boost::json::serialize(body);
 }

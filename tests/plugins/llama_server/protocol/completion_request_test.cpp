@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cmath>
 #include <limits>
 
 #include "inference/error.hpp"
@@ -87,6 +88,67 @@ TEST(CompletionRequest, RejectsNegativeNProbs) {
   CompletionParams params;
   params.n_probs = -1;
   EXPECT_THROW((void)completion_request_body(params), Error);
+}
+
+TEST(CompletionRequest, SendsTheJsonSchemaAsAJsonObjectNotAString) {
+  CompletionParams params;
+  params.json_schema = R"({"type":"object","required":["ok"],"properties":{"ok":{"type":"boolean"}}})";
+  const boost::json::object body = body_of(params);
+  ASSERT_TRUE(body.at("json_schema").is_object()) << boost::json::serialize(body);
+  EXPECT_EQ(body.at("json_schema").at("type").as_string(), "object");
+  EXPECT_EQ(body.at("json_schema").at("required"), (boost::json::array{"ok"}));
+  EXPECT_FALSE(body.contains("grammar"));
+}
+
+TEST(CompletionRequest, SendsTheGrammarAsItsText) {
+  CompletionParams params;
+  params.grammar = "root ::= (\"yes\" | \"no\")\n";
+  const boost::json::object body = body_of(params);
+  EXPECT_EQ(body.at("grammar").as_string(), "root ::= (\"yes\" | \"no\")\n");
+  EXPECT_FALSE(body.contains("json_schema"));
+}
+
+TEST(CompletionRequest, SendsLogitBiasAsPairsWithFalseForMinusInfinity) {
+  CompletionParams params;
+  params.logit_bias = {{15043, 2.5}, {2, -std::numeric_limits<double>::infinity()}, {0, -1.0}};
+  const boost::json::object body = body_of(params);
+  EXPECT_EQ(body.at("logit_bias"), (boost::json::array{boost::json::array{15043, 2.5}, boost::json::array{2, false},
+                                                       boost::json::array{0, -1.0}}));
+}
+
+TEST(CompletionRequest, LeavesConstraintsOutWhenUnset) {
+  CompletionParams params;
+  const boost::json::object body = body_of(params);
+  EXPECT_FALSE(body.contains("json_schema"));
+  EXPECT_FALSE(body.contains("grammar"));
+  EXPECT_FALSE(body.contains("logit_bias"));
+}
+
+TEST(CompletionRequest, RejectsAJsonSchemaThatIsNotJson) {
+  CompletionParams params;
+  params.json_schema = "{\"type\": object}";
+  try {
+    (void)completion_request_body(params);
+    FAIL() << "expected invalid_argument";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.is(errc::invalid_argument));
+    EXPECT_NE(std::string(e.what()).find("json_schema"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CompletionRequest, RejectsANegativeLogitBiasTokenAndAPlusInfiniteOrNanBias) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (const TokenBias& bad : {TokenBias{-1, 1.0}, TokenBias{5, inf}, TokenBias{5, std::nan("")}}) {
+    CompletionParams params;
+    params.logit_bias = {bad};
+    try {
+      (void)completion_request_body(params);
+      ADD_FAILURE() << "expected invalid_argument for token " << bad.token << " bias " << bad.bias;
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is(errc::invalid_argument));
+      EXPECT_NE(std::string(e.what()).find("logit_bias"), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

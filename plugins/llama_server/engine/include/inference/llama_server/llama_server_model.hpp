@@ -15,6 +15,11 @@
 //
 // reload(): replaces the replicas one at a time (see TextModel::reload).
 //
+// tokenize() and detokenize() (llama_server_model_tokens.cpp) ask a serving replica's server on a
+// connection of their own: they take no slot, do not queue behind generations and are not
+// watched by the stall watchdog. Each call is bounded (kMaxTokenizeBytes of text,
+// kMaxDetokenizeIds ids); a server that dies under one fails it (call again).
+//
 // Ownership: shared; streams keep the model alive. close() terminates the server and waits for
 // the supervision to end; destroying the model without close() kills and reaps the server at
 // once. The server is supervised on the engine's own thread (supervision_context.hpp), so an
@@ -27,10 +32,12 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "inference/context_lifetime.hpp"
 #include "inference/error.hpp"
@@ -59,6 +66,10 @@ inline constexpr std::chrono::milliseconds kExitObserveTimeout{2'000};
 // close() with requests that may hold a task on the server: SIGKILL straight after SIGTERM,
 // because llama-server would not act on SIGTERM before the task ends (see close()).
 inline constexpr std::chrono::milliseconds kNoShutdownGrace{0};
+// tokenize() refuses more text than this per call, detokenize() more ids (Error(invalid_argument)):
+// a bound on what one call sends and receives (the answer has a few tens of bytes per token).
+inline constexpr std::size_t kMaxTokenizeBytes = std::size_t{1} << 20;
+inline constexpr std::size_t kMaxDetokenizeIds = std::size_t{1} << 20;
 // How often /slots is asked whether a cancelled request's slot is free again: llama-server has
 // no event for it, so this is the engine's one poll (see wait_slot_idle()).
 inline constexpr std::chrono::milliseconds kSlotPollInterval{2};
@@ -92,6 +103,9 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   boost::asio::awaitable<std::vector<Embedding>> embed(std::vector<std::string> inputs) override;
   boost::asio::awaitable<std::vector<RerankScore>> rerank(std::string query,
                                                           std::vector<std::string> documents) override;
+  TokenStream generate_tokens(std::vector<int32_t> prompt, GenerateConfig config) override;
+  boost::asio::awaitable<std::vector<Token>> tokenize(std::string text, bool add_special) override;
+  boost::asio::awaitable<std::string> detokenize(std::vector<int32_t> ids) override;
   ModelInfo info() const override;
   std::string model_type() const override;
   ModelStats stats() const override;
@@ -155,6 +169,11 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   boost::asio::awaitable<std::string> post_one(const std::string& target, const std::string& body, std::string item);
   boost::asio::awaitable<void> wait_slot_idle(const ServerInstance& instance, uint32_t slot);
   boost::asio::awaitable<std::optional<ExitStatus>> confirm_exit(const ServerInstance& instance);
+  // tokenize() and detokenize() (llama_server_model_tokens.cpp): a serving replica's server, and
+  // one request to it on a connection of its own, returning the 200 answer's body.
+  boost::asio::awaitable<std::shared_ptr<ServerInstance>> any_serving_instance();
+  boost::asio::awaitable<std::string> ask_any_server(std::string_view what, std::string_view target, std::string body,
+                                                     std::size_t max_answer_bytes);
 
   boost::asio::any_io_executor executor_;
   const LaunchPlanner planner_;
@@ -165,7 +184,8 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
   std::atomic<uint64_t> tokens_served_{0};
   std::atomic<bool> closed_{false};
   std::atomic<bool> reloading_{false};
-  std::atomic<int> requests_at_server_{0};  // requests that may have a task on a server
+  std::atomic<int> requests_at_server_{0};       // requests that may have a task on a server
+  std::atomic<uint32_t> next_token_replica_{0};  // tokenize()/detokenize() spread over the replicas
   // Last, so it unregisters first: when the executor's context is destroyed before the model,
   // the servers are killed and reaped, and the model lets go of that executor and refuses new
   // requests.
