@@ -20,7 +20,6 @@ CompletionParams request_params(const GenerateConfig& config, std::string prompt
   params.id_slot = static_cast<int32_t>(slot);
   params.cache_prompt = true;
   if (engine.ignore_eos) params.ignore_eos = true;
-  params.json_schema = config.json_schema;
   return params;
 }
 

@@ -2,7 +2,6 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <cmath>
 
@@ -71,9 +70,6 @@ std::string completion_request_body(const CompletionParams& params) {
   put_integer(body, "id_slot", params.id_slot);
   if (params.cache_prompt) {
     body["cache_prompt"] = *params.cache_prompt;
-  }
-  if (!params.json_schema.empty()) {
-    body["json_schema"] = boost::json::parse(params.json_schema);
   }
   return boost::json::serialize(body);
 }

@@ -32,7 +32,6 @@ struct CompletionParams {
   std::optional<std::int32_t> id_slot;  // pin to a slot; the server waits while it is busy
   std::optional<bool> cache_prompt;     // reuse the slot's KV cache for a common prefix
   std::optional<bool> ignore_eos;       // keep generating past EOS (benchmarks: fixed lengths)
-  std::string json_schema;              // a JSON Schema (text) the output must match; empty = none
 };
 
 // The request body. Throws Error(invalid_argument) for a non-finite floating-point field or
