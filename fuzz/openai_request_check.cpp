@@ -62,7 +62,7 @@ void check_accepted(const gw::CompletionRequest& request, gw::Endpoint endpoint,
     require(request.messages.empty(), "a completions request with messages");
   }
   for (const Message& message : request.messages) {
-    require(message.role == "system" || message.role == "user" || message.role == "assistant",
+    require(message.role == "system" || message.role == "user" || message.role == "assistant" || message.role == "tool",
             "a message with the role " + message.role);
   }
   require(config.stop.size() <= limits.max_stop_strings, "more stop strings than the limit");

@@ -163,8 +163,31 @@ std::string stream_tail(const Exchange& exchange, const std::optional<Error>& fa
   return tail;
 }
 
+// stream: true with tools (parses_tool_reply): whether the model writes words or calls is known
+// only once its envelope is complete, so the whole stream is read first; then the role chunk, one
+// chunk with the tool calls or the words, and the tail. A failure is an HTTP error (nothing sent).
+asio::awaitable<void> relay_tool_reply(Exchange& exchange, TokenStream& stream) {
+  std::optional<Error> failure;
+  try {
+    while (co_await stream.next()) ++exchange.tokens_received;
+  } catch (const Error& e) {
+    if (e.is(errc::cancelled)) throw;
+    failure = e;
+  }
+  if (failure) co_return co_await refuse(exchange, api_error_from(*failure));
+  const GenerateResult result = stream.result();
+  std::string text = sse_head(exchange);
+  append_event(exchange, text, role_chunk(exchange.request, exchange.identity));
+  append_event(exchange, text, tool_reply_chunk(exchange.request, exchange.identity, result));
+  text += stream_tail(exchange, std::nullopt, result);
+  exchange.status = 200;
+  exchange.headers_sent = true;
+  co_await write_text(exchange, text);
+}
+
 // stream: true. Errors other than the client's own cancellation end up in the answer.
 asio::awaitable<void> relay_stream(Exchange& exchange, TokenStream& stream) {
+  if (parses_tool_reply(exchange.request)) co_return co_await relay_tool_reply(exchange, stream);
   std::optional<Token> token;
   std::optional<Error> failure;
   try {

@@ -12,6 +12,7 @@
 
 #include "inference/gateway/api_error.hpp"
 #include "request_fields.hpp"
+#include "structured_fields.hpp"
 
 namespace inference::gateway {
 namespace {
@@ -69,7 +70,6 @@ bool is_one(const json::value& v) { return v.is_number() && v.to_number<double>(
 bool is_zero(const json::value& v) { return v.is_number() && v.to_number<double>() == 0.0; }
 bool is_empty_string(const json::value& v) { return v.is_string() && v.get_string().empty(); }
 bool is_empty_array(const json::value& v) { return v.is_array() && v.get_array().empty(); }
-bool is_empty_object(const json::value& v) { return v.is_object() && v.get_object().empty(); }
 bool is_none_or_auto(const json::value& v) {
   return v.is_string() && (v.get_string() == "none" || v.get_string() == "auto");
 }
@@ -83,18 +83,13 @@ bool is_text_modality(const json::value& v) {
 }
 bool never(const json::value&) { return false; }
 
-constexpr std::string_view kNoToolCalls = "tool calls are not supported yet";
-constexpr std::array<UnsupportedField, 15> kUnsupportedFields{{
-    {"tools", is_empty_array, kNoToolCalls},
-    {"tool_choice", is_none_or_auto, kNoToolCalls},
-    {"parallel_tool_calls", is_true, kNoToolCalls},
-    {"functions", is_empty_array, kNoToolCalls},
-    {"function_call", is_none_or_auto, kNoToolCalls},
-    {"response_format", is_text_format, "structured output is not supported; only {\"type\": \"text\"} is"},
+constexpr std::string_view kLegacyFunctions = "the legacy functions API is not supported; use tools and tool_choice";
+constexpr std::array<UnsupportedField, 10> kUnsupportedFields{{
+    {"functions", is_empty_array, kLegacyFunctions},
+    {"function_call", is_none_or_auto, kLegacyFunctions},
     {"echo", is_false, "echoing the prompt is not supported"},
     {"best_of", is_one, "only one completion per request is supported (best_of 1)"},
     {"suffix", is_empty_string, "insertion (a suffix after the completion) is not supported"},
-    {"logit_bias", is_empty_object, "logit_bias is not supported"},
     {"presence_penalty", is_zero, "presence_penalty is not supported; only 0 is"},
     {"frequency_penalty", is_zero, "frequency_penalty is not supported; only 0 is"},
     {"audio", never, "audio output is not supported"},
@@ -102,8 +97,18 @@ constexpr std::array<UnsupportedField, 15> kUnsupportedFields{{
     {"prediction", never, "predicted outputs are not supported"},
 }};
 
-void refuse_unsupported(const json::object& fields) {
-  for (const UnsupportedField& unsupported : kUnsupportedFields) {
+// Chat fields that /v1/completions cannot honour (it has no messages to render tools into).
+constexpr std::string_view kChatOnly = "it is a /v1/chat/completions field";
+constexpr std::array<UnsupportedField, 4> kChatOnlyFields{{
+    {"tools", is_empty_array, kChatOnly},
+    {"tool_choice", is_none_or_auto, kChatOnly},
+    {"parallel_tool_calls", is_true, kChatOnly},
+    {"response_format", is_text_format, kChatOnly},
+}};
+
+template <std::size_t N>
+void refuse_fields(const json::object& fields, const std::array<UnsupportedField, N>& list) {
+  for (const UnsupportedField& unsupported : list) {
     const json::value* value = field(fields, unsupported.name);
     if (value != nullptr && !unsupported.asks_nothing(*value)) {
       const std::string name(unsupported.name);
@@ -145,19 +150,19 @@ std::string read_model(const json::object& fields) {
 std::string read_role(const json::object& message, const std::string& param) {
   const json::value* role = field(message, "role");
   if (role == nullptr) {
-    refuse(param + " is required (system, developer, user or assistant)", param);
+    refuse(param + " is required (system, developer, user, assistant or tool)", param);
   }
   const json::string& name = read_string(*role, param);
-  if (name == "system" || name == "user" || name == "assistant") {
+  if (name == "system" || name == "user" || name == "assistant" || name == "tool") {
     return std::string(name);
   }
   if (name == "developer") {  // OpenAI's newer name for the system role
     return "system";
   }
-  if (name == "tool" || name == "function") {
-    refuse(param + " " + describe(*role) + " is refused: tool calls are not supported yet", param);
+  if (name == "function") {
+    refuse(param + " " + describe(*role) + " is refused: " + std::string(kLegacyFunctions), param);
   }
-  refuse(param + " " + describe(*role) + " is not a known role (system, developer, user or assistant)", param);
+  refuse(param + " " + describe(*role) + " is not a known role (system, developer, user, assistant or tool)", param);
 }
 
 std::string read_text_part(const json::value& part, const std::string& param) {
@@ -207,14 +212,14 @@ Message read_message(const json::value& value, const std::string& param) {
   const json::object& object = value.get_object();
   Message message;
   message.role = read_role(object, param + ".role");
-  for (const std::string_view calls : {"tool_calls", "function_call"}) {
-    const json::value* call = field(object, calls);
-    if (call != nullptr && !is_empty_array(*call)) {
-      refuse(param + "." + std::string(calls) + " is refused: tool calls are not supported yet",
-             param + "." + std::string(calls));
-    }
+  if (field(object, "function_call") != nullptr) {
+    refuse(param + ".function_call is refused: " + std::string(kLegacyFunctions), param + ".function_call");
   }
-  message.content = read_content(object, param + ".content");
+  detail::read_message_tool_fields(object, param, message);
+  // An assistant message that called tools may have no content (OpenAI sends null).
+  if (message.tool_calls.empty() || field(object, "content") != nullptr) {
+    message.content = read_content(object, param + ".content");
+  }
   return message;
 }
 
@@ -380,6 +385,11 @@ void read_logprobs(Endpoint endpoint, const json::object& fields, const RequestL
 
 }  // namespace
 
+bool parses_tool_reply(const CompletionRequest& request) {
+  return request.endpoint == Endpoint::chat_completions && !request.config.tools.empty() &&
+         request.config.tool_choice != ToolChoice::none;
+}
+
 CompletionRequest parse_completion_request(Endpoint endpoint, std::string_view body, const RequestLimits& limits) {
   json::monotonic_resource memory;  // everything parsed is copied out before it goes
   const json::value document = parse_body(body, limits, &memory);
@@ -389,12 +399,16 @@ CompletionRequest parse_completion_request(Endpoint endpoint, std::string_view b
   request.endpoint = endpoint;
   refuse_wrong_endpoint(endpoint, fields);
   request.model = read_model(fields);
-  refuse_unsupported(fields);  // before the messages: a body with tools hears about tools first
+  refuse_fields(fields, kUnsupportedFields);  // before the messages: a body with functions hears about them first
   if (endpoint == Endpoint::chat_completions) {
+    detail::read_response_format(fields, request.config);
+    detail::read_tools(fields, request.config);
     request.messages = read_messages(fields, limits);
   } else {
+    refuse_fields(fields, kChatOnlyFields);
     request.prompt = read_prompt(fields);
   }
+  detail::read_logit_bias(fields, request.config);
   read_sampling(fields, limits, request.config);
   read_streaming(fields, request);
   read_logprobs(endpoint, fields, limits, request);

@@ -327,11 +327,36 @@ void write_usage(JsonText& json, const GenerateMetrics& metrics) {
   json.raw(R"(,"prompt_tokens_details":{"cached_tokens":)").number(metrics.cached_prompt_tokens).raw("}}");
 }
 
+// message.tool_calls or delta.tool_calls: [{"index"?, "id", "type":"function", "function":{"name","arguments"}}].
+void write_tool_calls(JsonText& json, const std::vector<ToolCall>& calls, bool indexed) {
+  json.raw(R"("tool_calls":[)");
+  for (std::size_t i = 0; i < calls.size(); ++i) {
+    json.raw(i > 0 ? ",{" : "{");
+    if (indexed) json.raw(R"("index":)").number(static_cast<uint64_t>(i)).raw(",");
+    json.raw(R"("id":)").string(calls[i].id).raw(R"(,"type":"function","function":{"name":)").string(calls[i].name);
+    json.raw(R"(,"arguments":)").string(calls[i].arguments).raw("}}");
+  }
+  json.raw("]");
+}
+
+// With tools the message is what the envelope meant: the calls (content null), or the words.
+void write_tool_message(JsonText& json, const GenerateResult& result) {
+  json.raw(R"("message":{"role":"assistant","content":)");
+  if (result.tool_calls.empty()) {
+    json.string(result.reply);
+  } else {
+    json.raw("null,");
+    write_tool_calls(json, result.tool_calls, false);
+  }
+  json.raw("}");
+}
+
 }  // namespace
 
 std::string_view finish_reason_name(FinishReason reason) noexcept {
   // cancelled and error are not OpenAI reasons: a cancelled stream has no reader, and an error is
   // reported by the gateway as an error, so "stop" only keeps strict clients' parsers whole.
+  if (reason == FinishReason::tool_calls) return "tool_calls";
   return reason == FinishReason::length ? "length" : "stop";
 }
 
@@ -349,6 +374,22 @@ std::string token_chunk(const CompletionRequest& request, const ResponseIdentity
 std::string tokens_chunk(const CompletionRequest& request, const ResponseIdentity& identity,
                          const std::vector<Token>& tokens) {
   return choice_chunk(request, identity, tokens, Delta::content, std::nullopt);
+}
+
+std::string tool_reply_chunk(const CompletionRequest& request, const ResponseIdentity& identity,
+                             const GenerateResult& result) {
+  JsonText json(kChunkOverheadBytes + identity.id.size() + identity.model.size() + result.reply.size());
+  write_identity(json, identity, chunk_object(request));
+  json.raw(R"(,"choices":[{"index":0,"delta":{)");
+  if (result.tool_calls.empty()) {
+    json.raw(R"("content":)").string(result.reply);
+  } else {
+    write_tool_calls(json, result.tool_calls, true);
+  }
+  json.raw(R"(},"logprobs":null,"finish_reason":null}])");
+  if (request.include_usage) json.raw(R"(,"usage":null)");
+  json.raw("}");
+  return json.take();
 }
 
 std::string finish_chunk(const CompletionRequest& request, const ResponseIdentity& identity, FinishReason reason) {
@@ -371,9 +412,14 @@ std::string full_response(const CompletionRequest& request, const ResponseIdenti
   JsonText json(expected_bytes(request, identity, tokens));
   write_identity(json, identity, chat ? "chat.completion" : "text_completion");
   json.raw(R"(,"choices":[{"index":0,)");
-  json.raw(chat ? R"("message":{"role":"assistant","content":)" : R"("text":)");
-  write_text(json, tokens);
-  json.raw(chat ? "}" : "").raw(R"(,"logprobs":)");
+  if (parses_tool_reply(request)) {
+    write_tool_message(json, result);
+  } else {
+    json.raw(chat ? R"("message":{"role":"assistant","content":)" : R"("text":)");
+    write_text(json, tokens);
+    json.raw(chat ? "}" : "");
+  }
+  json.raw(R"(,"logprobs":)");
   write_logprobs(json, request, tokens);
   write_finish(json, result.finish_reason);
   json.raw("}],");

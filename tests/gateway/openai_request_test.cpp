@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -157,6 +159,70 @@ TEST(OpenAIRequest, UnsupportedFieldsAreAcceptedAtTheValueThatAsksForNothing) {
     "echo": false, "best_of": 1, "suffix": "", "logit_bias": {}, "presence_penalty": 0, "frequency_penalty": 0.0,
     "modalities": ["text"])"));
   EXPECT_EQ(request.model, "m");
+  EXPECT_TRUE(request.config.tools.empty());
+  EXPECT_TRUE(request.config.json_schema.empty());
+  EXPECT_TRUE(request.config.logit_bias.empty());
+  const CompletionRequest completion = parse(kCompletions, completion_with(R"("tools": [], "tool_choice": "auto",
+    "parallel_tool_calls": true, "response_format": {"type": "text"})"));
+  EXPECT_TRUE(completion.config.tools.empty());
+}
+
+TEST(OpenAIRequest, ResponseFormatJsonObjectAndJsonSchemaBecomeTheConfigsSchema) {
+  EXPECT_EQ(parse(kChat, chat_with(R"("response_format":{"type":"json_object"})")).config.json_schema,
+            R"({"type":"object"})");
+  const CompletionRequest request = parse(kChat, chat_with(R"("response_format":{"type":"json_schema",
+    "json_schema":{"name":"answer","strict":true,"schema":{"type":"object","properties":{"n":{"type":"integer"}}}}})"));
+  EXPECT_EQ(boost::json::parse(request.config.json_schema),
+            boost::json::parse(R"({"type":"object","properties":{"n":{"type":"integer"}}})"));
+}
+
+TEST(OpenAIRequest, LogitBiasMapsTokenIdsToBiasesAndMinus100Forbids) {
+  const CompletionRequest request = parse(kCompletions, completion_with(R"("logit_bias":{"15043":-100,"7":2.5})"));
+  ASSERT_EQ(request.config.logit_bias.size(), 2U);
+  EXPECT_EQ(request.config.logit_bias[0].token, 15043);
+  EXPECT_TRUE(std::isinf(request.config.logit_bias[0].bias) && request.config.logit_bias[0].bias < 0);
+  EXPECT_EQ(request.config.logit_bias[1].token, 7);
+  EXPECT_FLOAT_EQ(request.config.logit_bias[1].bias, 2.5F);
+}
+
+TEST(OpenAIRequest, ToolsToolChoiceAndParallelToolCallsAreRead) {
+  const CompletionRequest request = parse(kChat, chat_with(R"("tools":[{"type":"function","function":{"name":"f",
+    "description":"does f","parameters":{"type":"object","properties":{"x":{"type":"integer"}}},"strict":true}},
+    {"type":"function","function":{"name":"g"}}],"tool_choice":{"type":"function","function":{"name":"g"}},
+    "parallel_tool_calls":false)"));
+  ASSERT_EQ(request.config.tools.size(), 2U);
+  EXPECT_EQ(request.config.tools[0].name, "f");
+  EXPECT_EQ(request.config.tools[0].description, "does f");
+  EXPECT_EQ(boost::json::parse(request.config.tools[0].parameters),
+            boost::json::parse(R"({"type":"object","properties":{"x":{"type":"integer"}}})"));
+  EXPECT_EQ(request.config.tools[1].parameters, "");
+  EXPECT_EQ(request.config.tool_choice, ToolChoice::named);
+  EXPECT_EQ(request.config.tool_name, "g");
+  EXPECT_FALSE(request.config.parallel_tool_calls);
+  EXPECT_TRUE(parses_tool_reply(request));
+  const std::string tool = R"("tools":[{"type":"function","function":{"name":"f"}}])";
+  EXPECT_EQ(parse(kChat, chat_with(tool)).config.tool_choice, ToolChoice::automatic);
+  EXPECT_EQ(parse(kChat, chat_with(tool + R"(,"tool_choice":"required")")).config.tool_choice, ToolChoice::required);
+  const CompletionRequest none = parse(kChat, chat_with(tool + R"(,"tool_choice":"none")"));
+  EXPECT_EQ(none.config.tool_choice, ToolChoice::none);
+  EXPECT_FALSE(parses_tool_reply(none));
+}
+
+TEST(OpenAIRequest, AssistantToolCallsAndToolMessagesAreRead) {
+  const CompletionRequest request = parse(kChat, R"({"model":"m","messages":[{"role":"user","content":"w?"},
+    {"role":"assistant","content":null,"tool_calls":[{"id":"call_0","type":"function",
+      "function":{"name":"f","arguments":"{\"x\":1}"}}]},
+    {"role":"tool","tool_call_id":"call_0","content":"sunny"}]})");
+  ASSERT_EQ(request.messages.size(), 3U);
+  EXPECT_EQ(request.messages[1].role, "assistant");
+  EXPECT_EQ(request.messages[1].content, "");
+  ASSERT_EQ(request.messages[1].tool_calls.size(), 1U);
+  EXPECT_EQ(request.messages[1].tool_calls[0].id, "call_0");
+  EXPECT_EQ(request.messages[1].tool_calls[0].name, "f");
+  EXPECT_EQ(request.messages[1].tool_calls[0].arguments, R"({"x":1})");
+  EXPECT_EQ(request.messages[2].role, "tool");
+  EXPECT_EQ(request.messages[2].tool_call_id, "call_0");
+  EXPECT_EQ(request.messages[2].content, "sunny");
 }
 
 struct Refused {
@@ -187,10 +253,8 @@ TEST(OpenAIRequest, ModelAndMessagesAreCheckedNamingTheField) {
       {kChat, R"({"model":"m","messages":[]})", "messages", "must not be empty"},
       {kChat, R"({"model":"m","messages":[5]})", "messages[0]", "got 5"},
       {kChat, R"({"model":"m","messages":[{"content":"x"}]})", "messages[0].role", "is required"},
-      {kChat, R"({"model":"m","messages":[{"role":"tool","content":"x"}]})", "messages[0].role",
-       "tool calls are not supported yet"},
       {kChat, R"({"model":"m","messages":[{"role":"function","content":"x"}]})", "messages[0].role",
-       "tool calls are not supported yet"},
+       "legacy functions API"},
       {kChat, R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":"wizard","content":"x"}]})",
        "messages[1].role", "\"wizard\" is not a known role"},
       {kChat, R"({"model":"m","messages":[{"role":"user"}]})", "messages[0].content", "is required"},
@@ -206,8 +270,8 @@ TEST(OpenAIRequest, ModelAndMessagesAreCheckedNamingTheField) {
        "messages[0].content[0].text", "is required"},
       {kChat, R"({"model":"m","messages":[{"role":"user","content":["a"]}]})", "messages[0].content[0]",
        "content part object"},
-      {kChat, R"({"model":"m","messages":[{"role":"assistant","content":"","tool_calls":[{"id":"c"}]}]})",
-       "messages[0].tool_calls", "tool calls are not supported yet"},
+      {kChat, R"({"model":"m","messages":[{"role":"assistant","content":"","function_call":{"name":"f"}}]})",
+       "messages[0].function_call", "legacy functions API"},
   };
   for (const Refused& c : cases) {
     expect_refused(c);
@@ -287,17 +351,11 @@ TEST(OpenAIRequest, StreamingAndLogprobFieldsAreCheckedNamingTheField) {
 
 TEST(OpenAIRequest, FieldsTheRuntimeCannotHonourAreRefusedNamingTheField) {
   const Refused cases[] = {
-      {kChat, chat_with(R"("tools":[{"type":"function","function":{"name":"f"}}])"), "tools",
-       "tool calls are not supported yet"},
-      {kChat, chat_with(R"("tool_choice":"required")"), "tool_choice", "tool calls are not supported yet"},
-      {kChat, chat_with(R"("parallel_tool_calls":false)"), "parallel_tool_calls", "tool calls"},
-      {kChat, chat_with(R"("functions":[{"name":"f"}])"), "functions", "tool calls"},
-      {kChat, chat_with(R"("function_call":{"name":"f"})"), "function_call", "tool calls"},
-      {kChat, chat_with(R"("response_format":{"type":"json_object"})"), "response_format", "structured output"},
+      {kChat, chat_with(R"("functions":[{"name":"f"}])"), "functions", "use tools"},
+      {kChat, chat_with(R"("function_call":{"name":"f"})"), "function_call", "use tools"},
       {kCompletions, completion_with(R"("echo":true)"), "echo", "echo = true is refused"},
       {kCompletions, completion_with(R"("best_of":3)"), "best_of", "best_of = 3 is refused"},
       {kCompletions, completion_with(R"("suffix":"end")"), "suffix", "suffix = \"end\" is refused"},
-      {kChat, chat_with(R"("logit_bias":{"50256":-100})"), "logit_bias", "logit_bias is not supported"},
       {kChat, chat_with(R"("presence_penalty":0.5)"), "presence_penalty", "presence_penalty = 0.5 is refused"},
       {kChat, chat_with(R"("frequency_penalty":-1)"), "frequency_penalty", "frequency_penalty = -1 is refused"},
       {kChat, chat_with(R"("audio":{"voice":"alloy","format":"wav"})"), "audio", "audio output"},
@@ -309,10 +367,10 @@ TEST(OpenAIRequest, FieldsTheRuntimeCannotHonourAreRefusedNamingTheField) {
   }
 }
 
-TEST(OpenAIRequest, ABodyWithToolsHearsAboutToolsBeforeItsToolMessages) {
+TEST(OpenAIRequest, ABodyWithBadToolsHearsAboutToolsBeforeItsToolMessages) {
   expect_refused({kChat,
                   R"({"model":"m","messages":[{"role":"tool","content":"sunny"}],"tools":[{"type":"function"}]})",
-                  "tools", "tool calls are not supported yet"});
+                  "tools[0].function", "required"});
 }
 
 TEST(OpenAIRequest, ABodyForTheOtherEndpointSaysSo) {
@@ -391,6 +449,44 @@ TEST(OpenAIRequest, ALongValueIsQuotedShortInTheMessage) {
   EXPECT_EQ(error.param(), "messages[0].role");
   EXPECT_LT(std::string(error.what()).size(), 200U) << error.what();
   EXPECT_NE(std::string(error.what()).find("xxx\"..."), std::string::npos) << error.what();
+}
+
+TEST(OpenAIRequest, StructuredOutputAndToolFieldsAreCheckedNamingTheField) {
+  const std::string tool = R"("tools":[{"type":"function","function":{"name":"f"}}])";
+  const Refused cases[] = {
+      {kChat, chat_with(R"("response_format":{"type":"xml"})"), "response_format.type", "\"xml\""},
+      {kChat, chat_with(R"("response_format":{"type":"json_schema"})"), "response_format.json_schema", "required"},
+      {kChat, chat_with(R"("response_format":{"type":"json_schema","json_schema":{"name":"a","schema":5}})"),
+       "response_format.json_schema.schema", "got 5"},
+      {kChat, chat_with(R"("logit_bias":{"abc":1})"), "logit_bias", "not a token id"},
+      {kChat, chat_with(R"("logit_bias":{"5":101})"), "logit_bias[\"5\"]", "got 101"},
+      {kChat, chat_with(R"("logit_bias":[1])"), "logit_bias", "must be an object"},
+      {kChat, chat_with(R"("tools":{"name":"f"})"), "tools", "must be an array"},
+      {kChat, chat_with(R"("tools":[{"type":"retrieval"}])"), "tools[0].type", "only \"function\""},
+      {kChat, chat_with(R"("tools":[{"type":"function","function":{}}])"), "tools[0].function.name", "required"},
+      {kChat, chat_with(R"("tools":[{"type":"function","function":{"name":"a b"}}])"), "tools[0].function.name",
+       "not a tool name"},
+      {kChat, chat_with(R"("tools":[{"type":"function","function":{"name":"f","parameters":"{}"}}])"),
+       "tools[0].function.parameters", "must be an object"},
+      {kChat, chat_with(tool + R"(,"tool_choice":"maybe")"), "tool_choice", "\"maybe\""},
+      {kChat, chat_with(R"("tool_choice":"required")"), "tool_choice", "tools is empty"},
+      {kChat, chat_with(tool + R"(,"tool_choice":{"type":"function","function":{"name":"g"}})"),
+       "tool_choice.function.name", "not one of the tools"},
+      {kChat, chat_with(tool + R"(,"parallel_tool_calls":"no")"), "parallel_tool_calls", "got \"no\""},
+      {kChat, chat_with(tool + R"(,"response_format":{"type":"json_object"})"), "response_format",
+       "cannot be combined with tools"},
+      {kChat, R"({"model":"m","messages":[{"role":"tool","content":"x"}]})", "messages[0].tool_call_id", "required"},
+      {kChat, R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c"}]}]})",
+       "messages[0].tool_calls[0].type", "required"},
+      {kChat, R"({"model":"m","messages":[{"role":"user","content":"x","tool_calls":[{"id":"c"}]}]})",
+       "messages[0].tool_calls", "only allowed in an assistant message"},
+      {kCompletions, completion_with(tool), "tools", "/v1/chat/completions field"},
+      {kCompletions, completion_with(R"("response_format":{"type":"json_object"})"), "response_format",
+       "/v1/chat/completions field"},
+  };
+  for (const Refused& c : cases) {
+    expect_refused(c);
+  }
 }
 
 }  // namespace

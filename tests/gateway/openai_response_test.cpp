@@ -125,6 +125,7 @@ TEST(OpenAIResponse, FinishReasonsAreOpenAIs) {
   EXPECT_EQ(finish_reason_name(FinishReason::eos), "stop");
   EXPECT_EQ(finish_reason_name(FinishReason::cancelled), "stop");
   EXPECT_EQ(finish_reason_name(FinishReason::error), "stop");
+  EXPECT_EQ(finish_reason_name(FinishReason::tool_calls), "tool_calls");
 }
 
 TEST(OpenAIResponse, WithIncludeUsageEveryChoiceChunkHasANullUsage) {
@@ -177,6 +178,60 @@ TEST(OpenAIResponse, AFullChatResponseHasTheMessageAndUsage) {
   EXPECT_TRUE(choice.at("logprobs").is_null());
   EXPECT_EQ(choice.at("finish_reason").as_string(), "stop");
   expect_usage(body.at("usage"), 6, 2, 3);
+}
+
+CompletionRequest with_tools() {
+  CompletionRequest request = request_for(Endpoint::chat_completions);
+  request.config.tools = {ToolDefinition{"get_weather", "", ""}};
+  return request;
+}
+
+GenerateResult called(std::vector<ToolCall> calls) {
+  GenerateResult result = finished(FinishReason::tool_calls, metrics(6, 2, 3));
+  result.tool_calls = std::move(calls);
+  return result;
+}
+
+const json::value kCall = json::parse(
+    R"({"id":"call_0","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Oslo\"}"}})");
+
+TEST(OpenAIResponse, AFullResponseWithToolCallsHasThemAndNullContent) {
+  const std::vector<Token> envelope{token(1, R"({"tool_calls":[...]})")};
+  const json::object body = parsed(full_response(with_tools(), kIdentity, envelope,
+                                                 called({ToolCall{"call_0", "get_weather", R"({"city":"Oslo"})"}})));
+  const json::object& choice = only_choice(body);
+  EXPECT_EQ(choice.at("message"),
+            (json::object{{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array{kCall}}}));
+  EXPECT_EQ(choice.at("finish_reason").as_string(), "tool_calls");
+}
+
+TEST(OpenAIResponse, AFullResponseWithToolsThatAnsweredInWordsHasTheReplyNotTheEnvelope) {
+  GenerateResult result = finished(FinishReason::eos, metrics(6, 2, 3));
+  result.reply = "It is sunny.";
+  const json::object body =
+      parsed(full_response(with_tools(), kIdentity, {token(1, R"({"reply":"It is sunny."})")}, result));
+  EXPECT_EQ(only_choice(body).at("message"), (json::object{{"role", "assistant"}, {"content", "It is sunny."}}));
+  EXPECT_EQ(only_choice(body).at("finish_reason").as_string(), "stop");
+}
+
+TEST(OpenAIResponse, TheToolReplyChunkCarriesIndexedToolCallsOrTheWords) {
+  const json::object calls = parsed(tool_reply_chunk(
+      with_tools(), kIdentity,
+      called({ToolCall{"call_0", "get_weather", R"({"city":"Oslo"})"}, ToolCall{"call_1", "get_weather", "{}"}})));
+  expect_identity(calls, "chat.completion.chunk");
+  const json::array& deltas = only_choice(calls).at("delta").at("tool_calls").as_array();
+  ASSERT_EQ(deltas.size(), 2U);
+  json::object first = kCall.as_object();
+  first["index"] = 0;
+  EXPECT_EQ(deltas[0], first);
+  EXPECT_EQ(deltas[1].at("index").as_int64(), 1);
+  EXPECT_EQ(deltas[1].at("id").as_string(), "call_1");
+  EXPECT_TRUE(only_choice(calls).at("finish_reason").is_null());
+
+  GenerateResult words = finished(FinishReason::eos, {});
+  words.reply = "Hello";
+  const json::object reply = parsed(tool_reply_chunk(with_tools(), kIdentity, words));
+  EXPECT_EQ(only_choice(reply).at("delta"), (json::object{{"content", "Hello"}}));
 }
 
 TEST(OpenAIResponse, AFullCompletionsResponseHasTheText) {

@@ -61,7 +61,8 @@ struct GenerateConfig {
   // They cannot be combined with json_schema or grammar (the tools are the constraint).
   std::vector<ToolDefinition> tools;
   ToolChoice tool_choice = ToolChoice::automatic;
-  std::string tool_name;  // ToolChoice::named: the tool to call (one of tools)
+  std::string tool_name;            // ToolChoice::named: the tool to call (one of tools)
+  bool parallel_tool_calls = true;  // false: at most one call per reply
 
   int32_t effective_max_tokens() const { return max_tokens.value_or(kDefaultMaxTokens); }
 

@@ -7,8 +7,12 @@
 //   both:  model (required), max_tokens / max_completion_tokens (0..limits.max_tokens),
 //          temperature (0..2), top_p (0..1), seed, stop (string or array), n (only 1),
 //          stream, stream_options.include_usage, user (the session affinity key)
-//   chat:  messages (roles system, developer (= system), user, assistant; content a string or
-//          an array of {"type":"text"} parts), logprobs (bool), top_logprobs (0..limit)
+//          logit_bias ({"<token id>": -100..100}; -100 forbids the token)
+//   chat:  messages (roles system, developer (= system), user, assistant (with tool_calls), tool
+//          (with tool_call_id); content a string or an array of {"type":"text"} parts; null in
+//          an assistant message with tool_calls), logprobs (bool), top_logprobs (0..limit),
+//          response_format (text, json_object, json_schema), tools, tool_choice,
+//          parallel_tool_calls (docs/serve.md; response_format and tools exclude each other)
 //   completions: prompt (string, or an array of exactly one string), logprobs (int 0..limit)
 #pragma once
 
@@ -39,6 +43,10 @@ struct CompletionRequest {
   bool logprobs = false;       // report log-probabilities per token
   int32_t top_logprobs = 0;    // alternatives per token in the report
 };
+
+// Chat with tools whose reply is an envelope (tool_choice other than "none"): the answer is the
+// parsed GenerateResult::tool_calls or ::reply, not the streamed text, so streaming buffers it.
+bool parses_tool_reply(const CompletionRequest& request);
 
 // Parses and validates `body`. Throws ApiError (400, code "invalid_argument" or
 // "invalid_json", param = the field at fault) for anything it refuses. The JSON parser is bounded

@@ -20,7 +20,7 @@ struct ResponseIdentity {
   int64_t created = 0;  // Unix seconds
 };
 
-// OpenAI's finish_reason: "length" for length, "stop" for stop and eos.
+// OpenAI's finish_reason: "length" for length, "tool_calls" for tool_calls, "stop" for stop and eos.
 std::string_view finish_reason_name(FinishReason reason) noexcept;
 
 // Streaming (one SSE `data:` payload each):
@@ -32,13 +32,19 @@ std::string token_chunk(const CompletionRequest& request, const ResponseIdentity
 // tokens arrive faster than the client reads them.
 std::string tokens_chunk(const CompletionRequest& request, const ResponseIdentity& identity,
                          const std::vector<Token>& tokens);
+// Chat with tools (parses_tool_reply): the one chunk that carries the reply, sent once the stream
+// has ended: delta.tool_calls [{index, id, type "function", function {name, arguments}}] when the
+// model called tools, else delta.content with its words (nothing when there are none).
+std::string tool_reply_chunk(const CompletionRequest& request, const ResponseIdentity& identity,
+                             const GenerateResult& result);
 // The last choice chunk: empty delta (or text ""), finish_reason set.
 std::string finish_chunk(const CompletionRequest& request, const ResponseIdentity& identity, FinishReason reason);
 // stream_options.include_usage: "choices": [] and the usage object.
 std::string usage_chunk(const CompletionRequest& request, const ResponseIdentity& identity,
                         const GenerateMetrics& metrics);
 
-// Non-streaming: the whole response, with usage, and logprobs when asked for.
+// Non-streaming: the whole response, with usage, and logprobs when asked for. Chat with tools
+// (parses_tool_reply): message.tool_calls with content null, or content = the reply's words.
 std::string full_response(const CompletionRequest& request, const ResponseIdentity& identity,
                           const std::vector<Token>& tokens, const GenerateResult& result);
 

@@ -23,6 +23,7 @@
 #include "inference/llama_server/server_slots.hpp"
 #include "inference/llama_server/server_version_cache.hpp"
 #include "inference/llama_server/sse_parser.hpp"
+#include "inference/llama_server/tool_envelope.hpp"
 #include "inference/model_stats_from_pool.hpp"
 #include "llama_server_exchange.hpp"
 #include "supervision_context.hpp"
@@ -65,6 +66,32 @@ std::string placement_key(const std::vector<int32_t>& ids) {
   return std::string(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int32_t));
 }
 
+// chat() with tools: what the model wrote, read as calls or words (tool_envelope.hpp). An envelope
+// that does not parse (max_tokens cut it short) gives neither, and the finish reason stands.
+FinishReason deliver_tool_reply(StreamWriter& writer, const GenerateConfig& config, std::string text,
+                                FinishReason finish) {
+  if (config.tool_choice == ToolChoice::none) {
+    writer.set_tool_reply({}, std::move(text));
+    return finish;
+  }
+  std::optional<ToolReply> reply = parse_tool_envelope(text);
+  if (!reply) return finish;
+  if (reply->calls.empty()) {
+    writer.set_tool_reply({}, std::move(reply->reply));
+    return finish;
+  }
+  writer.set_tool_reply(std::move(reply->calls), {});
+  return FinishReason::tool_calls;
+}
+
+// What /completion is sent: with tools, the envelope's schema is the output's constraint (validate()
+// keeps json_schema and grammar empty then), mapped like any other json_schema.
+GenerateConfig constrained(const GenerateConfig& config, const std::string& tool_schema) {
+  GenerateConfig sent = config;
+  if (!config.tools.empty()) sent.json_schema = tool_schema;
+  return sent;
+}
+
 // How often a request may be placed again because the replica it got gave up or was replaced
 // while it waited for that replica's server: once per replica and generation is plenty.
 constexpr uint32_t kPlacementsPerReplica = 2;
@@ -77,12 +104,14 @@ struct LlamaServerModel::Request {
   std::vector<ChatMessage> messages;               // chat(), rendered with the server's template
   bool is_chat = false;
   GenerateConfig config;
+  std::string tool_schema;  // chat() with tools: the envelope's JSON Schema (empty for ToolChoice::none)
 };
 
 // How a token stream ended, as stream_tokens() saw it; judged once, by end_unfinished().
 // Neither set: a stop token ended it here, and the server's task must be cancelled.
 struct LlamaServerModel::StreamEnd {
   std::optional<FinishReason> finished;  // the server sent its final chunk
+  std::string text;                      // chat() with tools: what the model wrote
   std::exception_ptr failure;            // reading or delivering failed (always an Error)
   std::error_code failure_code;          // what failed: child_error when the server answered with an error
 };
@@ -111,8 +140,19 @@ TokenStream LlamaServerModel::chat(std::vector<Message> messages, GenerateConfig
   auto request = std::make_shared<Request>();
   request->is_chat = true;
   request->messages.reserve(messages.size());
-  for (auto& m : messages) request->messages.push_back(ChatMessage{std::move(m.role), std::move(m.content)});
+  for (auto& m : messages) {
+    request->messages.push_back(
+        ChatMessage{std::move(m.role), std::move(m.content), std::move(m.tool_calls), std::move(m.tool_call_id)});
+  }
   request->config = std::move(config);
+  if (!request->config.tools.empty() && !validate(request->config)) {
+    // Before any work: a tool whose parameters are not a JSON Schema object is the caller's fault.
+    try {
+      request->tool_schema = tool_envelope_schema(request->config);
+    } catch (const Error& e) {
+      return failed_stream(e);
+    }
+  }
   return start(std::move(request));
 }
 
@@ -140,10 +180,14 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   SlotLease lease = co_await place(writer, *request, exchange);
   Prompt prompt = request->prompt_ids ? Prompt(*request->prompt_ids) : Prompt(request->prompt);
   if (request->is_chat) prompt = co_await render_prompt(*request, *exchange->connection);
-  const CompletionParams params = request_params(config, std::move(prompt), lease.slot(), settings->engine);
+  const CompletionParams params =
+      request_params(constrained(config, request->tool_schema), std::move(prompt), lease.slot(), settings->engine);
   StreamEnd end = co_await stream_tokens(writer, *exchange, params, config);
-  if (end.finished) co_return *end.finished;
-  co_return co_await end_unfinished(writer, *exchange, lease.slot(), std::move(end));
+  std::string text = std::move(end.text);
+  const FinishReason finish =
+      end.finished ? *end.finished : co_await end_unfinished(writer, *exchange, lease.slot(), std::move(end));
+  if (config.tools.empty()) co_return finish;
+  co_return deliver_tool_reply(writer, config, std::move(text), finish);
 }
 
 // A slot on a replica that serves, and a connection to that replica's server. The pool places
@@ -220,11 +264,24 @@ asio::awaitable<void> LlamaServerModel::connect(Exchange& exchange) {
   }
 }
 
-// chat(): the messages rendered with the server's own template.
+// chat(): the messages (and tools) rendered with the server's own template. A template that
+// cannot render tools would drop them without a word, and the model would call tools it was
+// never shown: refused instead (asked of /props on each such request; it answers from memory).
 asio::awaitable<std::string> LlamaServerModel::render_prompt(const Request& request, HttpConnection& connection) {
+  const std::vector<ToolDefinition>& tools = request.config.tools;
+  if (!tools.empty()) {
+    throw_if_closing();
+    const auto props = co_await connection.request(HttpMethod::get, "/props");
+    if (!template_supports_tools(props.body)) {
+      throw Error(errc::invalid_argument,
+                  "chat() with tools: this model's chat template cannot render tools (llama-server reports "
+                  "chat_template_caps.supports_tools false); use a model or backend option chat_template whose "
+                  "template renders them");
+    }
+  }
   throw_if_closing();
-  const auto rendered =
-      co_await connection.request(HttpMethod::post, "/apply-template", apply_template_request_body(request.messages));
+  const auto rendered = co_await connection.request(HttpMethod::post, "/apply-template",
+                                                    apply_template_request_body(request.messages, tools));
   co_return parse_apply_template_response(rendered.body);
 }
 
@@ -247,6 +304,7 @@ asio::awaitable<LlamaServerModel::StreamEnd> LlamaServerModel::stream_tokens(Str
       }
       tokens.begin(chunk);
       while (std::optional<Token> token = tokens.next()) {
+        if (!config.tools.empty()) end.text += token->text;
         co_await writer.push(std::move(*token));
         ++delivered;
       }

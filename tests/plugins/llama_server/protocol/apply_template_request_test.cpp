@@ -41,5 +41,42 @@ TEST(ApplyTemplateRequest, RejectsAResponseWithoutAStringPrompt) {
   }
 }
 
+TEST(ApplyTemplateRequest, SendsToolCallsToolResultsAndToolsInOpenAIShapes) {
+  const std::vector<ChatMessage> messages{{"user", "Weather?"},
+                                          {"assistant", "", {ToolCall{"call_0", "get_weather", R"({"city":"Oslo"})"}}},
+                                          {"tool", "sunny", {}, "call_0"}};
+  const std::vector<ToolDefinition> tools{{"get_weather", "A forecast", R"({"type":"object"})"}, {"ping", "", ""}};
+  const boost::json::value body = boost::json::parse(apply_template_request_body(messages, tools));
+  EXPECT_EQ(body,
+            boost::json::parse(R"({"messages":[{"role":"user","content":"Weather?"},)"
+                               R"({"role":"assistant","content":"","tool_calls":[{"id":"call_0",)"
+                               R"("type":"function","function":{"name":"get_weather",)"
+                               R"("arguments":"{\"city\":\"Oslo\"}"}}]},)"
+                               R"({"role":"tool","content":"sunny","tool_call_id":"call_0"}],)"
+                               R"("tools":[{"type":"function","function":{"name":"get_weather",)"
+                               R"("parameters":{"type":"object"},"description":"A forecast"}},)"
+                               R"({"type":"function","function":{"name":"ping","parameters":{"type":"object"}}}]})"));
+}
+
+TEST(ApplyTemplateRequest, RefusesToolParametersThatAreNotAJsonObject) {
+  for (const char* parameters : {"{", "[]", "\"object\""}) {
+    const std::vector<ToolDefinition> tools{{"bad_tool", "", parameters}};
+    try {
+      (void)apply_template_request_body({}, tools);
+      ADD_FAILURE() << "expected invalid_argument for " << parameters;
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is(errc::invalid_argument)) << e.what();
+      EXPECT_NE(std::string(e.what()).find("bad_tool"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(ApplyTemplateRequest, ReadsWhetherTheTemplateSupportsToolsFromProps) {
+  EXPECT_TRUE(template_supports_tools(R"({"chat_template_caps":{"supports_tools":true}})"));
+  EXPECT_FALSE(template_supports_tools(R"({"chat_template_caps":{"supports_tools":false}})"));
+  EXPECT_FALSE(template_supports_tools(R"({"chat_template":"x"})"));
+  EXPECT_THROW((void)template_supports_tools("[]"), Error);
+}
+
 }  // namespace
 }  // namespace inference::llama_server
