@@ -18,6 +18,7 @@
 #include "inference/text_model.hpp"
 #include "json_output.hpp"
 #include "model_flags.hpp"
+#include "positional_text.hpp"
 
 namespace llmctl {
 
@@ -35,20 +36,11 @@ struct GenerateOptions {
   bool json = false;
 };
 
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& word : words) {
-    if (!out.empty()) out += ' ';
-    out += word;
-  }
-  return out;
-}
-
 inference::TokenStream start_request(inference::TextModel& model, const GenerateOptions& options) {
-  if (!options.chat) return model.generate(joined(options.prompt), options.config);
+  if (!options.chat) return model.generate(positional_text(options.prompt), options.config);
   std::vector<inference::Message> messages;
   if (!options.system.empty()) messages.push_back({"system", options.system});
-  messages.push_back({"user", joined(options.prompt)});
+  messages.push_back({"user", positional_text(options.prompt)});
   return model.chat(std::move(messages), options.config);
 }
 

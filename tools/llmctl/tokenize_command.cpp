@@ -22,6 +22,7 @@
 #include "inference/text_model.hpp"
 #include "json_output.hpp"
 #include "model_flags.hpp"
+#include "positional_text.hpp"
 
 namespace llmctl {
 
@@ -38,15 +39,6 @@ struct TokenizeOptions {
   std::vector<std::string> input;  // words of the text, or ids
   std::vector<int32_t> ids;        // --detokenize: parsed while the command line is
 };
-
-std::string joined(const std::vector<std::string>& words) {
-  std::string out;
-  for (const auto& word : words) {
-    if (!out.empty()) out += ' ';
-    out += word;
-  }
-  return out;
-}
 
 // "1 15043" as two arguments, or "1,15043" as one: a malformed id is a usage error naming it.
 std::vector<int32_t> parse_ids(const std::vector<std::string>& arguments) {
@@ -140,7 +132,7 @@ asio::awaitable<void> tokenize(inference::Registry& registry, const TokenizeOpti
   if (options.detokenize) {
     print_text(co_await model->detokenize(options.ids), options.json);
   } else {
-    print_tokens(co_await model->tokenize(joined(options.input), options.add_special), options.json);
+    print_tokens(co_await model->tokenize(positional_text(options.input), options.add_special), options.json);
   }
   co_await model->close();
 }

@@ -41,4 +41,7 @@ std::vector<Token> tokenize_words(std::string_view text, bool add_special);
 // list separated by single spaces. Precondition: every id is below vocabulary_size() and >= 0.
 std::string detokenize_words(std::span<const int32_t> ids);
 
+// How many tokens the stub counts in a prompt: its whitespace-separated words.
+uint64_t count_words(std::string_view text) noexcept;
+
 }  // namespace inference::stub

@@ -11,21 +11,7 @@ namespace inference::stub {
 
 namespace asio = boost::asio;
 
-namespace {
-
-// Words, as the stub counts a prompt's tokens.
-uint64_t words_in(std::string_view text) {
-  uint64_t words = 0;
-  bool in_word = false;
-  for (char c : text) {
-    const bool space = c == ' ' || c == '\n' || c == '\t';
-    if (!space && !in_word) ++words;
-    in_word = !space;
-  }
-  return words;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::vector<float> embedding_of(std::string_view text, uint64_t dimension) {
   const uint64_t seed = sequence_seed(text, 0);
@@ -52,7 +38,7 @@ asio::awaitable<std::vector<Embedding>> StubModel::embed(std::vector<std::string
     if (closed_.load(std::memory_order_relaxed)) throw Error(errc::closed, "stub model closed");
     // Through the pool like a generation, so queue_limit and the statistics count it.
     const SlotLease lease = co_await pool_.acquire(SlotRequest{});
-    embeddings.push_back(Embedding{embedding_of(input, kEmbeddingLength), words_in(input)});
+    embeddings.push_back(Embedding{embedding_of(input, kEmbeddingLength), count_words(input)});
   }
   co_return embeddings;
 }

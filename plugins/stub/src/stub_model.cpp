@@ -17,17 +17,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-uint64_t count_words(const std::string& text) {
-  uint64_t words = 0;
-  bool in_word = false;
-  for (char c : text) {
-    const bool space = c == ' ' || c == '\n' || c == '\t';
-    if (!space && !in_word) ++words;
-    in_word = !space;
-  }
-  return words;
-}
-
 // The ids logit_bias forbids (a bias of -infinity).
 std::vector<int32_t> forbidden_ids(const GenerateConfig& config) {
   std::vector<int32_t> out;

@@ -96,4 +96,15 @@ std::string_view word_of(int32_t id) noexcept {
   return kWords[static_cast<std::size_t>(id - kFirstWordId)];
 }
 
+uint64_t count_words(std::string_view text) noexcept {
+  uint64_t words = 0;
+  bool in_word = false;
+  for (const char c : text) {
+    const bool space = c == ' ' || c == '\n' || c == '\t';
+    if (!space && !in_word) ++words;
+    in_word = !space;
+  }
+  return words;
+}
+
 }  // namespace inference::stub

@@ -6,23 +6,11 @@
 #include <boost/json/serialize.hpp>
 
 #include "inference/error.hpp"
+#include "response_object.hpp"
 
 namespace inference::llama_server {
 
 namespace {
-
-boost::json::object parse_object(std::string_view body, std::string_view endpoint) {
-  boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(body, ec);
-  if (ec) {
-    throw Error(errc::protocol_error,
-                "llama-server's " + std::string(endpoint) + " response is not JSON: " + ec.message());
-  }
-  if (!parsed.is_object()) {
-    throw Error(errc::protocol_error, "llama-server's " + std::string(endpoint) + " response is not a JSON object");
-  }
-  return std::move(parsed.as_object());
-}
 
 // The only element of the array `key` of `object`.
 const boost::json::object& single_entry(const boost::json::object& object, std::string_view key,
@@ -43,7 +31,7 @@ std::string embedding_request_body(std::string_view input) {
 
 Embedding parse_embedding_response(std::string_view body) {
   constexpr std::string_view kEndpoint = "/v1/embeddings";
-  const boost::json::object object = parse_object(body, kEndpoint);
+  const boost::json::object object = detail::parse_response_object(body, kEndpoint);
   const boost::json::value* vector = single_entry(object, "data", kEndpoint).if_contains("embedding");
   if (vector == nullptr || !vector->is_array()) {
     throw Error(errc::protocol_error, "llama-server's /v1/embeddings response has no \"embedding\" array");
@@ -72,7 +60,7 @@ std::string rerank_request_body(std::string_view query, std::string_view documen
 
 double parse_rerank_response(std::string_view body) {
   constexpr std::string_view kEndpoint = "/rerank";
-  const boost::json::object object = parse_object(body, kEndpoint);
+  const boost::json::object object = detail::parse_response_object(body, kEndpoint);
   const boost::json::value* score = single_entry(object, "results", kEndpoint).if_contains("relevance_score");
   if (score == nullptr || !score->is_number()) {
     throw Error(errc::protocol_error, "llama-server's /rerank response has no number \"relevance_score\"");

@@ -7,22 +7,10 @@
 #include <limits>
 
 #include "inference/error.hpp"
+#include "response_object.hpp"
 
 namespace inference::llama_server {
 namespace {
-
-boost::json::object parse_object(std::string_view body, std::string_view endpoint) {
-  boost::system::error_code ec;
-  boost::json::value parsed = boost::json::parse(body, ec);
-  if (ec) {
-    throw Error(errc::protocol_error,
-                "llama-server's " + std::string(endpoint) + " response is not JSON: " + ec.message());
-  }
-  if (!parsed.is_object()) {
-    throw Error(errc::protocol_error, "llama-server's " + std::string(endpoint) + " response is not a JSON object");
-  }
-  return std::move(parsed.as_object());
-}
 
 [[noreturn]] void malformed_token(std::size_t index, std::string_view what) {
   throw Error(errc::protocol_error,
@@ -53,7 +41,7 @@ std::string tokenize_request_body(std::string_view text, bool add_special) {
 }
 
 std::vector<TokenPiece> parse_tokenize_response(std::string_view body) {
-  const boost::json::object object = parse_object(body, "/tokenize");
+  const boost::json::object object = detail::parse_response_object(body, "/tokenize");
   const boost::json::value* tokens = object.if_contains("tokens");
   if (tokens == nullptr || !tokens->is_array()) {
     throw Error(errc::protocol_error, "llama-server's /tokenize response has no \"tokens\" array");
@@ -84,7 +72,7 @@ std::string detokenize_request_body(std::span<const TokenId> ids) {
 }
 
 std::string parse_detokenize_response(std::string_view body) {
-  const boost::json::object object = parse_object(body, "/detokenize");
+  const boost::json::object object = detail::parse_response_object(body, "/detokenize");
   const boost::json::value* content = object.if_contains("content");
   if (content == nullptr || !content->is_string()) {
     throw Error(errc::protocol_error, "llama-server's /detokenize response has no string \"content\"");
