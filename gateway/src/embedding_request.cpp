@@ -71,7 +71,8 @@ std::string base64_of(const std::vector<float>& values) {
 }  // namespace
 
 EmbeddingRequest parse_embedding_request(std::string_view body, const RequestLimits& limits) {
-  const json::object fields = detail::parse_json_body(body, limits);
+  const json::value document = detail::parse_json_body(body, limits);
+  const json::object& fields = document.get_object();
   EmbeddingRequest request;
   const json::value* model = field(fields, "model");
   if (model == nullptr) refuse("model is required", "model");

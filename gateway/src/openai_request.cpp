@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "inference/gateway/api_error.hpp"
+#include "json_body.hpp"
 #include "request_fields.hpp"
 #include "structured_fields.hpp"
 
@@ -31,29 +32,6 @@ using detail::refuse;
 // Text parts of one message's content are joined with this, so words of adjacent parts never run
 // together.
 constexpr std::string_view kContentPartSeparator = "\n";
-constexpr std::string_view kInvalidJson = "invalid_json";
-
-json::value parse_body(std::string_view body, const RequestLimits& limits, json::storage_ptr storage) {
-  if (body.empty()) {
-    throw invalid_request("the request body is empty; expected a JSON object", {}, std::string(kInvalidJson));
-  }
-  json::parse_options options;
-  options.max_depth = limits.max_json_depth;
-  boost::system::error_code ec;
-  json::value document = json::parse(json::string_view(body.data(), body.size()), ec, std::move(storage), options);
-  if (ec == json::error::too_deep) {
-    throw invalid_request("the request body nests arrays and objects deeper than the limit of " +
-                              std::to_string(limits.max_json_depth) + " levels",
-                          {}, std::string(kInvalidJson));
-  }
-  if (ec) {
-    throw invalid_request("the request body is not valid JSON: " + ec.message(), {}, std::string(kInvalidJson));
-  }
-  if (!document.is_object()) {
-    refuse("the request body must be a JSON object, got " + describe(document), {});
-  }
-  return document;
-}
 
 // Fields OpenAI defines that ask for something the runtime cannot do. Each is accepted only with
 // the value that asks for nothing (its default, or null); any other value is refused rather than
@@ -392,7 +370,7 @@ bool parses_tool_reply(const CompletionRequest& request) {
 
 CompletionRequest parse_completion_request(Endpoint endpoint, std::string_view body, const RequestLimits& limits) {
   json::monotonic_resource memory;  // everything parsed is copied out before it goes
-  const json::value document = parse_body(body, limits, &memory);
+  const json::value document = detail::parse_json_body(body, limits, &memory);
   const json::object& fields = document.get_object();
 
   CompletionRequest request;

@@ -30,7 +30,8 @@ bool read_flag(const json::object& fields, std::string_view name) {
 }  // namespace
 
 TokenizeRequest parse_tokenize_request(std::string_view body, const RequestLimits& limits) {
-  const json::object fields = detail::parse_json_body(body, limits);
+  const json::value document = detail::parse_json_body(body, limits);
+  const json::object& fields = document.get_object();
   TokenizeRequest request;
   request.model = read_model(fields);
   const json::value* content = field(fields, "content");
@@ -42,7 +43,8 @@ TokenizeRequest parse_tokenize_request(std::string_view body, const RequestLimit
 }
 
 DetokenizeRequest parse_detokenize_request(std::string_view body, const RequestLimits& limits) {
-  const json::object fields = detail::parse_json_body(body, limits);
+  const json::value document = detail::parse_json_body(body, limits);
+  const json::object& fields = document.get_object();
   DetokenizeRequest request;
   request.model = read_model(fields);
   const json::value* tokens = field(fields, "tokens");
