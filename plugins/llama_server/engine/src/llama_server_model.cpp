@@ -275,7 +275,7 @@ asio::awaitable<std::string> LlamaServerModel::render_prompt(const Request& requ
     if (!template_supports_tools(props.body)) {
       throw Error(errc::invalid_argument,
                   "chat() with tools: this model's chat template cannot render tools (llama-server reports "
-                  "chat_template_caps.supports_tools false); use a model or backend option chat_template whose "
+                  "chat_template_caps.supports_tools false); use a model, or a LoadOptions::chat_template, whose "
                   "template renders them");
     }
   }
