@@ -84,14 +84,6 @@ FinishReason deliver_tool_reply(StreamWriter& writer, const GenerateConfig& conf
   return FinishReason::tool_calls;
 }
 
-// What /completion is sent: with tools, the envelope's schema is the output's constraint (validate()
-// keeps json_schema and grammar empty then), mapped like any other json_schema.
-GenerateConfig constrained(const GenerateConfig& config, const std::string& tool_schema) {
-  GenerateConfig sent = config;
-  if (!config.tools.empty()) sent.json_schema = tool_schema;
-  return sent;
-}
-
 // How often a request may be placed again because the replica it got gave up or was replaced
 // while it waited for that replica's server: once per replica and generation is plenty.
 constexpr uint32_t kPlacementsPerReplica = 2;
@@ -180,8 +172,10 @@ asio::awaitable<FinishReason> LlamaServerModel::run(StreamWriter& writer, std::s
   SlotLease lease = co_await place(writer, *request, exchange);
   Prompt prompt = request->prompt_ids ? Prompt(*request->prompt_ids) : Prompt(request->prompt);
   if (request->is_chat) prompt = co_await render_prompt(*request, *exchange->connection);
-  const CompletionParams params =
-      request_params(constrained(config, request->tool_schema), std::move(prompt), lease.slot(), settings->engine);
+  CompletionParams params = request_params(config, std::move(prompt), lease.slot(), settings->engine);
+  // With tools the envelope's schema is the output's constraint (validate() keeps the caller's
+  // json_schema and grammar empty then): one field set here, not a copy of the config per request.
+  if (!config.tools.empty()) params.json_schema = request->tool_schema;
   StreamEnd end = co_await stream_tokens(writer, *exchange, params, config);
   std::string text = std::move(end.text);
   const FinishReason finish =
