@@ -7,6 +7,7 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "inference/load_options.hpp"
 #include "inference/text_model.hpp"
@@ -20,9 +21,13 @@ struct Availability {
   // backend that runs one; empty otherwise. Lets a host or `llmctl backends` say which build
   // will serve before anything is loaded.
   std::string executable;
+  // The devices that executable can use, one line each with its memory ("Vulkan0: llvmpipe
+  // (LLVM 21.1.8, 256 bits) (24105 MiB, 23433 MiB free)"); empty for a CPU-only build or a
+  // backend without devices. Filled by backends that probe them (rocm, vulkan).
+  std::vector<std::string> devices;
 
-  static Availability yes() { return {true, {}, {}}; }
-  static Availability no(std::string why) { return {false, std::move(why), {}}; }
+  static Availability yes() { return {true, {}, {}, {}}; }
+  static Availability no(std::string why) { return {false, std::move(why), {}, {}}; }
 };
 
 // Backend::priority() values. The default backend is the available one with the highest

@@ -30,6 +30,13 @@ struct ModelInfo {
   uint64_t tensor_bytes = 0;        // sum of all tensor data sizes, over all shards
   uint64_t file_size = 0;           // bytes on disk, over all shards
   std::vector<std::string> shards;  // every file of a split model, in order; one entry otherwise
+
+  // Set by the backend that loaded the model (TextModel::info()), never by the file reader:
+  // the context each slot serves and why that number (chosen to fit the device, or asked for),
+  // and the device(s) it runs on. 0 and empty for a file that was only read.
+  uint64_t serving_context_per_slot = 0;
+  std::string serving_context_reason;  // "8192 tokens per slot (4 slots): the most that fits ..."
+  std::string serving_device;          // "Vulkan0: llvmpipe (LLVM 21.1.8, 256 bits)", "GPU 0 (gfx1100)", "CPU"
 };
 
 }  // namespace inference

@@ -29,7 +29,11 @@ class Backend;
 // 4: TextModel gained reload() (a new virtual); GenerateMetrics gained replica and slot,
 // ModelStats affinity_hits, prefix_hits and replicas (layout); errc gained unsupported and
 // device_lost (appended: earlier values unchanged).
-inline constexpr uint32_t kPluginAbiVersion = 5;
+// 5: GenerateConfig gained structured output and tool fields, Message tool calls, TextModel
+// tokenize()/detokenize()/embed()/rerank()/generate_tokens() (new virtuals).
+// 6: ModelInfo gained serving_context_per_slot, serving_context_reason and serving_device;
+// Availability gained devices (layout).
+inline constexpr uint32_t kPluginAbiVersion = 6;
 inline constexpr const char* kPluginSymbol = "inference_plugin_v1";
 
 #define INFERENCE_STRINGIFY_IMPL(x) #x

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "inference/llama_server/memory_fit.hpp"
+
 namespace inference::rocm {
 
 // PCI vendor id of AMD/ATI, as sysfs prints it ("0x1002").
@@ -44,7 +46,7 @@ std::string gfx_target_name(std::uint32_t gfx_target_version);
 // A small VRAM carve-out next to a larger GTT aperture is an integrated GPU.
 bool looks_integrated(std::uint64_t vram_total, std::uint64_t gtt_total) noexcept;
 
-// Bytes as whole MiB, for messages.
-std::uint64_t to_mib(std::uint64_t bytes) noexcept;
+// Bytes as whole MiB, for messages (shared with the engine's fit check).
+using llama_server::to_mib;
 
 }  // namespace inference::rocm

@@ -13,18 +13,18 @@
 
 #include "amd_gpu.hpp"
 #include "inference/llama_server/launch_spec.hpp"
+#include "inference/llama_server/memory_fit.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/load_options.hpp"
 #include "inference/model_info.hpp"
 #include "rocm_options.hpp"
-#include "vram_fit.hpp"
 
 namespace inference::rocm {
 
 struct LaunchPlan {
   GpuInfo gpu;
-  std::int32_t gpu_layers = -1;  // for LoadOptions.gpu_layers (-1 = all)
-  FitEstimate fit;               // the estimate for gpu_layers (empty when gpu_layers is 0)
+  std::int32_t gpu_layers = -1;   // for LoadOptions.gpu_layers (-1 = all)
+  llama_server::FitEstimate fit;  // the estimate for gpu_layers (empty when gpu_layers is 0)
   std::optional<std::string> hsa_override;
   std::filesystem::path binary;
 };

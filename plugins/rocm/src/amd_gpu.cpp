@@ -2,10 +2,6 @@
 
 namespace inference::rocm {
 
-namespace {
-constexpr std::uint64_t kMiB = 1024 * 1024;
-}  // namespace
-
 std::string GpuInfo::describe() const {
   return "GPU " + std::to_string(index) + " (" + (gfx_target.empty() ? std::string("unknown gfx") : gfx_target) + ", " +
          (integrated ? "integrated" : "discrete") + ", " + std::to_string(to_mib(vram_total)) + " MiB VRAM, " +
@@ -29,7 +25,5 @@ std::string gfx_target_name(std::uint32_t gfx_target_version) {
 bool looks_integrated(std::uint64_t vram_total, std::uint64_t gtt_total) noexcept {
   return vram_total <= kMaxIntegratedCarveoutBytes && gtt_total > vram_total;
 }
-
-std::uint64_t to_mib(std::uint64_t bytes) noexcept { return bytes / kMiB; }
 
 }  // namespace inference::rocm

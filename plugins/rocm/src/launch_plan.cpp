@@ -9,6 +9,11 @@
 
 namespace inference::rocm {
 
+using llama_server::describe_shortfall;
+using llama_server::estimate_fit;
+using llama_server::layers_that_fit;
+using llama_server::total_context;
+
 LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const llama_server::EnvLookup& env) {
   const RocmOptions rocm = parse_rocm_options(options.backend_options, env);
   require_kfd(rocm.paths);

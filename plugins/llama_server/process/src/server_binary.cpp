@@ -116,6 +116,16 @@ std::optional<std::filesystem::path> configured_server_binary() {
   return std::filesystem::path(configured);
 }
 
+std::optional<std::filesystem::path> configured_runtime_server_binary(
+    std::string_view runtime, const std::optional<std::filesystem::path>& configured_default) {
+  if (!configured_default || runtime.empty()) return std::nullopt;
+  std::filesystem::path candidate = configured_default->parent_path() / ("llama-server-" + std::string(runtime));
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(candidate, ec)) return std::nullopt;
+  if (::access(candidate.c_str(), X_OK) != 0) return std::nullopt;
+  return candidate;
+}
+
 std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options) {
   const auto it = options.backend_options.find(std::string(engine_option::kServerPath.name));
   if (it == options.backend_options.end() || it->second.empty()) return std::nullopt;

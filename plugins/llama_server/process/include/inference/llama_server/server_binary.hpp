@@ -37,6 +37,14 @@ inline constexpr std::string_view kServerBinaryName = "llama-server";
 // environment. std::nullopt when the build was configured with an empty value.
 std::optional<std::filesystem::path> configured_server_binary();
 
+// The GPU build of the same install, when scripts/setup --gpu <runtime> put one there: the file
+// "llama-server-<runtime>" next to configured_default ("vulkan" -> .deps/llama-server/bin/
+// llama-server-vulkan, "hip" -> llama-server-hip). std::nullopt when there is no configured
+// default or that file is not an executable regular file.
+std::optional<std::filesystem::path> configured_runtime_server_binary(
+    std::string_view runtime,
+    const std::optional<std::filesystem::path>& configured_default = configured_server_binary());
+
 // Returns the llama-server to run, in this order of precedence:
 //   1. explicit_path (the server_path backend option) when given,
 //   2. $LLAMA_SERVER_PATH when set and non-empty,

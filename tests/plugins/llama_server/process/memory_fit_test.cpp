@@ -1,11 +1,9 @@
-#include "vram_fit.hpp"
+#include "inference/llama_server/memory_fit.hpp"
 
 #include <gtest/gtest.h>
 
-namespace inference::rocm {
+namespace inference::llama_server {
 namespace {
-
-constexpr std::uint64_t kMiB = 1024 * 1024;
 
 // Llama-3.1-8B Q4_K_M: 32 layers, 4096 wide, 32 heads, 8 KV heads.
 ModelInfo llama_8b() {
@@ -20,19 +18,19 @@ ModelInfo llama_8b() {
   return model;
 }
 
-TEST(VramFit, KvCacheFollowsTheGqaFormula) {
+TEST(MemoryFit, KvCacheFollowsTheGqaFormula) {
   // 2 × 32 layers × 8192 tokens × (4096 × 8 / 32) × 2 bytes = 1 GiB.
   EXPECT_EQ(kv_cache_bytes(llama_8b(), 8192), 1024 * kMiB);
   ModelInfo shapeless;
   EXPECT_EQ(kv_cache_bytes(shapeless, 8192), 0u);
 }
 
-TEST(VramFit, TotalContextIsPerSlotTimesSlotsOrTheTrainingContext) {
+TEST(MemoryFit, TotalContextIsPerSlotTimesSlotsOrTheTrainingContext) {
   EXPECT_EQ(total_context(llama_8b(), 2048, 4), 8192u);
   EXPECT_EQ(total_context(llama_8b(), 0, 4), 131072u);
 }
 
-TEST(VramFit, FullOffloadAddsWeightsKvAndHeadroom) {
+TEST(MemoryFit, FullOffloadAddsWeightsKvAndHeadroom) {
   const FitEstimate estimate = estimate_fit(llama_8b(), 8192, -1, 16368 * kMiB);
   EXPECT_EQ(estimate.required_bytes, 4692 * kMiB + 1024 * kMiB + kFitHeadroomBytes);
   EXPECT_EQ(estimate.layers, 32u);
@@ -40,7 +38,7 @@ TEST(VramFit, FullOffloadAddsWeightsKvAndHeadroom) {
   EXPECT_FALSE(estimate_fit(llama_8b(), 8192, -1, 6000 * kMiB).fits());
 }
 
-TEST(VramFit, ShortfallMessageNamesTheNumbersInMib) {
+TEST(MemoryFit, ShortfallMessageNamesTheNumbersInMib) {
   const FitEstimate estimate = estimate_fit(llama_8b(), 8192, -1, 6000 * kMiB);
   const std::string message = describe_shortfall(llama_8b(), estimate, "GPU 0 (gfx1100)");
   EXPECT_EQ(message,
@@ -48,7 +46,7 @@ TEST(VramFit, ShortfallMessageNamesTheNumbersInMib) {
             "tokens + headroom 768 MiB) but GPU 0 (gfx1100) has 6000 MiB free");
 }
 
-TEST(VramFit, LayersThatFitAgreeWithTheEstimate) {
+TEST(MemoryFit, LayersThatFitAgreeWithTheEstimate) {
   const ModelInfo model = llama_8b();
   const std::uint64_t free = 3000 * kMiB;
   const std::int32_t layers = layers_that_fit(model, 8192, free);
@@ -61,4 +59,4 @@ TEST(VramFit, LayersThatFitAgreeWithTheEstimate) {
 }
 
 }  // namespace
-}  // namespace inference::rocm
+}  // namespace inference::llama_server
