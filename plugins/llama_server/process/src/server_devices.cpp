@@ -129,7 +129,9 @@ std::optional<ServerDeviceList> parse_server_devices(std::string_view output) {
     const std::string_view line = trim(output.substr(0, newline));
     output.remove_prefix(newline == std::string_view::npos ? output.size() : newline + 1);
     parse_backend_line(line, list);
-    if (line == kDevicesHeader) {
+    // ends_with: llama.cpp's logger writes a line's timestamp and its message with separate
+    // writes from its own thread, so stdout's block (the list) can land between the two.
+    if (line.ends_with(kDevicesHeader)) {
       listing = true;
       continue;
     }

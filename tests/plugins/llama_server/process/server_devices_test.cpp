@@ -64,6 +64,20 @@ TEST(ServerDevicesParseTest, LavapipeIsOneVulkanDeviceWithItsMemoryAndIsSoftware
   EXPECT_TRUE(list->devices_of("ROCm").empty());
 }
 
+// Seen in a probe: the logger thread had written a line's timestamp when the list (stdout) was
+// flushed; the rest of that log line follows the list.
+TEST(ServerDevicesParseTest, AListFlushedInsideALogLineIsStillRead) {
+  const auto list = parse_server_devices(
+      "0.00.031.700 I load_backend: loaded CPU backend from /p/libggml-cpu-zen4.so\n"
+      "0.00.166.151 I Available devices:\n"
+      "  Vulkan0: llvmpipe (LLVM 21.1.8, 256 bits) (24105 MiB, 23106 MiB free)\n"
+      "load_backend: loaded Vulkan backend from /p/ggml/backends0/libggml-vulkan.so\n");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->devices.size(), 1U);
+  EXPECT_EQ(list->devices[0].free_mib, 23106U);
+  EXPECT_EQ(list->loaded_backends, (std::vector<std::string>{"CPU", "Vulkan"}));
+}
+
 TEST(ServerDevicesParseTest, AVulkanBuildThatSeesNoDeviceStillHasTheRuntime) {
   const auto list = parse_server_devices(kVulkanNoDevice);
   ASSERT_TRUE(list);
