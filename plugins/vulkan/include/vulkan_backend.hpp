@@ -1,5 +1,5 @@
 // VulkanBackend ("vulkan"): llama-server built with ggml's Vulkan backend, run through the
-// llama-server engine and pinned to one Vulkan device (any GPU vendor: RADV, ANV, NVIDIA's
+// llama-server engine and pinned to one Vulkan device per replica (any GPU vendor: RADV, ANV, NVIDIA's
 // driver; Mesa's CPU lavapipe only when allowed). Device discovery, pinning and the memory fit
 // happen before the engine starts the server; streaming and slot multiplexing are the engine's.
 //
@@ -39,11 +39,15 @@ class VulkanBackend final : public Backend {
   Availability available() const override;
   // The same, with the server_path and allow_software_device backend options.
   Availability available_with(const LoadOptions& options) const override;
-  // Reads the GGUF metadata and runs the plan (device, fit check) without starting anything.
+  // Reads the GGUF metadata and runs the plan (devices, fit check) without starting anything;
+  // the reason lists each device's fit and the context.
   Availability preflight(const std::string& path, const LoadOptions& options) const override;
-  // plan_vulkan_launch(), then LlamaServerModel::load_planned pinned to the device, all layers
-  // offloaded by default. The model's info() carries serving_device and the context with its
-  // reason. The returned model is a llama_server::LlamaServerModel.
+  // plan_vulkan_launches(), then LlamaServerModel::load_planned: one replica per planned device,
+  // each pinned to it, all layers offloaded by default. The model's info() carries
+  // serving_device (the devices, "; "-separated) and the context with its reason. The planner's
+  // device probes block the loading thread (at most kMaxVulkanDevices + replicas probes, each
+  // bounded by kVersionProbeTimeout; the enumeration is cached after the first load) and are
+  // not cancellable. The returned model is a llama_server::LlamaServerModel.
   boost::asio::awaitable<std::shared_ptr<TextModel>> load_model(std::string path, LoadOptions options) override;
 
  private:

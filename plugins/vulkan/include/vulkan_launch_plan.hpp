@@ -3,13 +3,14 @@
 // per slot and the fit of the model in the device's free memory. Kept apart from the engine so
 // each decision is testable with a fake device probe.
 //
-// Ownership: plain values. Thread-safety: plan_vulkan_launch() only probes the binary (blocking,
+// Ownership: plain values. Thread-safety: plan_vulkan_launches() only probes the binary (blocking,
 // bounded per probe by kVersionProbeTimeout); safe from any thread.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "inference/llama_server/launch_spec.hpp"
 #include "inference/llama_server/memory_fit.hpp"
@@ -31,17 +32,20 @@ struct VulkanLaunchPlan {
   llama_server::FitEstimate fit;       // the estimate for gpu_layers (empty when gpu_layers is 0)
 };
 
-// In order: a binary must be found (find_vulkan_server_binary), its devices enumerated and one
-// chosen (choose_device: the devices option, options.device, or the allowed one with the most free memory), that
-// device probed afresh for its free memory (capped by memory_limit_mib), and the model must fit
+// One plan per replica. In order: a binary must be found (find_vulkan_server_binary), its devices
+// enumerated and the replicas' devices chosen: the devices option (one replica each), else for the
+// engine option replicas=N the N allowed devices with the most free memory, else one device
+// (choose_device: options.device or the allowed one with the most free memory). Each device is
+// probed afresh for its free memory (capped by memory_limit_mib) and the model must fit there
 // with options.gpu_layers (no check for 0): with context_len set, its estimate must fit or the
 // load is refused naming the numbers; unset, the largest context that fits is chosen
-// (choose_context). The engine option replicas above 1 is refused: one device per model.
+// (choose_context), and with several replicas every one gets the smallest device's choice (the
+// engine runs one context for all).
 // Throws Error: child_start_failed (no binary, the probe fails), backend_unavailable (no Vulkan
 // runtime, no device, only software devices without allow_software_device), invalid_argument
-// (bad option or device, replicas, the model does not fit).
-VulkanLaunchPlan plan_vulkan_launch(const ModelInfo& model, const LoadOptions& options,
-                                    const llama_server::EnvLookup& env, const DeviceProbe& probe);
+// (bad option or device, replicas and devices disagree, too few devices, the model does not fit).
+std::vector<VulkanLaunchPlan> plan_vulkan_launches(const ModelInfo& model, const LoadOptions& options,
+                                                   const llama_server::EnvLookup& env, const DeviceProbe& probe);
 
 // "Vulkan0: llvmpipe (LLVM 21.1.8, 256 bits)": ModelInfo::serving_device.
 std::string serving_device(const VulkanLaunchPlan& plan);

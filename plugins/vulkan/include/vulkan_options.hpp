@@ -8,9 +8,10 @@
 //                          so nobody gets a software renderer by surprise
 //   memory_limit_mib       caps the device memory the fit check counts as free, in MiB: for
 //                          tests, and for sharing a card with other programs
-//   devices                the Vulkan device index to run on ("1"), as llmctl's --devices sets
-//                          it; instead of LoadOptions.device. One index only: the backend runs
-//                          one replica on one device
+//   devices                comma-separated Vulkan device indices ("0,1"), as llmctl's --devices
+//                          sets them: one replica (llama-server process) per device, pooled
+//                          behind one model; instead of LoadOptions.device. The engine option
+//                          replicas, when also given, must equal their count
 //
 // Thread-safety: plain values and pure functions (binary lookup only stat()s files).
 #pragma once
@@ -40,7 +41,7 @@ inline constexpr std::string_view kVulkanServerPathVariable = "VULKAN_LLAMA_SERV
 struct VulkanOptions {
   bool allow_software = false;
   std::optional<std::uint64_t> memory_limit_mib;
-  std::optional<int> device;  // from devices
+  std::vector<int> devices;  // empty: not given
 };
 
 // The keys above, for LlamaServerModel::load's extra_option_keys.
@@ -48,7 +49,8 @@ std::vector<std::string> vulkan_option_keys();
 
 // Reads the keys above (other keys are left for the engine to judge). Throws
 // Error(invalid_argument) naming the key for an allow_software_device other than "0"/"1" or a
-// memory_limit_mib that is not a positive whole number, or devices that is not one index.
+// memory_limit_mib that is not a positive whole number, or a devices list that is empty, not
+// made of indices, or names one twice.
 VulkanOptions parse_vulkan_options(const std::map<std::string, std::string>& options,
                                    const llama_server::EnvLookup& env);
 

@@ -33,13 +33,48 @@ Availability VulkanBackend::available_with(const LoadOptions& options) const {
   return result;
 }
 
+namespace {
+
+// "Vulkan0: … (1200 MiB needed of 23106 MiB free)" for each replica's device.
+std::string describe_fit(const VulkanLaunchPlan& plan) {
+  if (plan.gpu_layers == 0) return serving_device(plan) + ": CPU only (gpu_layers=0)";
+  return serving_device(plan) + ": " + std::to_string(llama_server::to_mib(plan.fit.required_bytes)) +
+         " MiB needed of " + std::to_string(llama_server::to_mib(plan.usable_bytes)) + " MiB free";
+}
+
+// The plans as the engine's launch: one replica per plan, pinned to its device.
+llama_server::ModelLaunch model_launch(ModelInfo info, const LoadOptions& asked,
+                                       const std::vector<VulkanLaunchPlan>& plans) {
+  llama_server::ModelLaunch launch;
+  launch.info = std::move(info);
+  launch.info.serving_context_per_slot = plans.front().context_per_slot;
+  launch.info.serving_context_reason = plans.front().context_reason;
+  launch.options = asked;
+  launch.options.context_len = plans.front().context_per_slot;
+  launch.options.gpu_layers = plans.front().gpu_layers;
+  launch.options.backend_options[std::string(llama_server::engine_option::kServerPath.name)] =
+      plans.front().binary.string();
+  for (const VulkanLaunchPlan& plan : plans) {
+    llama_server::ReplicaLaunch replica;
+    replica.customize = [plan](llama_server::LaunchSpec& spec) { apply_vulkan_plan(plan, spec); };
+    replica.device = serving_device(plan);
+    launch.info.serving_device += (launch.info.serving_device.empty() ? "" : "; ") + replica.device;
+    launch.replicas.push_back(std::move(replica));
+  }
+  return launch;
+}
+
+}  // namespace
+
+// Every device the load would use, judged as the load judges it.
 Availability VulkanBackend::preflight(const std::string& path, const LoadOptions& options) const {
   try {
     const ModelInfo model = gguf::read_model_info(path);
-    const VulkanLaunchPlan plan = plan_vulkan_launch(model, options, env_, probe_);
+    const std::vector<VulkanLaunchPlan> plans = plan_vulkan_launches(model, options, env_, probe_);
     Availability fits = Availability::yes();
-    fits.executable = plan.binary.string();
-    fits.reason = serving_device(plan) + ": " + plan.context_reason;
+    fits.executable = plans.front().binary.string();
+    for (const VulkanLaunchPlan& plan : plans) fits.reason += (fits.reason.empty() ? "" : "; ") + describe_fit(plan);
+    fits.reason += "; " + plans.front().context_reason;
     return fits;
   } catch (const Error& e) {
     return Availability::no(e.what());
@@ -49,21 +84,9 @@ Availability VulkanBackend::preflight(const std::string& path, const LoadOptions
 asio::awaitable<std::shared_ptr<TextModel>> VulkanBackend::load_model(std::string path, LoadOptions options) {
   llama_server::LaunchPlanner planner = [env = env_, probe = probe_](const std::string& model_path,
                                                                      const LoadOptions& asked) {
-    llama_server::ModelLaunch launch;
-    launch.info = gguf::read_model_info(model_path);
-    const VulkanLaunchPlan plan = plan_vulkan_launch(launch.info, asked, env, probe);
-    launch.info.serving_context_per_slot = plan.context_per_slot;
-    launch.info.serving_context_reason = plan.context_reason;
-    launch.info.serving_device = serving_device(plan);
-    launch.options = asked;
-    launch.options.context_len = plan.context_per_slot;
-    launch.options.gpu_layers = plan.gpu_layers;
-    launch.options.backend_options[std::string(llama_server::engine_option::kServerPath.name)] = plan.binary.string();
-    llama_server::ReplicaLaunch replica;
-    replica.customize = [plan](llama_server::LaunchSpec& spec) { apply_vulkan_plan(plan, spec); };
-    replica.device = launch.info.serving_device;
-    launch.replicas.push_back(std::move(replica));
-    return launch;
+    ModelInfo info = gguf::read_model_info(model_path);
+    const std::vector<VulkanLaunchPlan> plans = plan_vulkan_launches(info, asked, env, probe);
+    return model_launch(std::move(info), asked, plans);
   };
   co_return co_await llama_server::LlamaServerModel::load_planned(std::move(path), std::move(options),
                                                                   std::move(planner), vulkan_option_keys());

@@ -1,5 +1,6 @@
 #include "vulkan_options.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include "inference/error.hpp"
@@ -24,15 +25,29 @@ std::uint64_t parse_limit(const std::string& value) {
   return mib;
 }
 
-int parse_device(const std::string& value) {
-  int index = -1;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), index);
-  if (!value.empty() && ec == std::errc() && end == value.data() + value.size() && index >= 0) return index;
-  const bool several = value.find(',') != std::string::npos;
-  throw Error(errc::invalid_argument,
-              "backend option " + std::string(kDevicesOption) + "=" + value +
-                  (several ? ": the vulkan backend runs one replica on one device; name one Vulkan device index"
-                           : ": not a Vulkan device index (e.g. devices=0)"));
+// "0,1" -> {0, 1}.
+std::vector<int> parse_devices(const std::string& value) {
+  const auto refuse = [&](const std::string& why) {
+    return Error(errc::invalid_argument,
+                 "backend option " + std::string(kDevicesOption) + "=" + value + ": " + why + " (e.g. devices=0,1)");
+  };
+  std::vector<int> devices;
+  std::string_view rest = value;
+  for (;;) {
+    const auto comma = rest.find(',');
+    const std::string_view item = rest.substr(0, comma);
+    int index = -1;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), index);
+    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || index < 0) {
+      throw refuse("'" + std::string(item) + "' is not a Vulkan device index");
+    }
+    if (std::find(devices.begin(), devices.end(), index) != devices.end()) {
+      throw refuse("device " + std::to_string(index) + " is named twice");
+    }
+    devices.push_back(index);
+    if (comma == std::string_view::npos) return devices;
+    rest.remove_prefix(comma + 1);
+  }
 }
 
 }  // namespace
@@ -53,7 +68,7 @@ VulkanOptions parse_vulkan_options(const std::map<std::string, std::string>& opt
     parsed.allow_software = *allow == "1";
   }
   if (const auto limit = lookup(options, kMemoryLimitOption)) parsed.memory_limit_mib = parse_limit(*limit);
-  if (const auto device = lookup(options, kDevicesOption)) parsed.device = parse_device(*device);
+  if (const auto devices = lookup(options, kDevicesOption)) parsed.devices = parse_devices(*devices);
   return parsed;
 }
 

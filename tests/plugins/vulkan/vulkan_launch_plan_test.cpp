@@ -51,7 +51,7 @@ LoadOptions options_with(std::map<std::string, std::string> backend_options) {
 
 std::string refusal(const ModelInfo& model, const LoadOptions& options, const FakeDeviceProbe& fake, errc expected) {
   try {
-    (void)plan_vulkan_launch(model, options, environment({}), fake.probe());
+    (void)plan_vulkan_launches(model, options, environment({}), fake.probe());
     return "";
   } catch (const Error& e) {
     EXPECT_TRUE(e.is(expected)) << e.what();
@@ -117,7 +117,7 @@ TEST(VulkanOptionsTest, TheBinaryComesFromTheOptionThenTheVariableThenTheConfigu
 
 TEST(VulkanLaunchPlanTest, WithoutContextLenTheLargestContextThatFitsIsChosenAndSaysWhy) {
   const FakeDeviceProbe fake = one_card(16000);
-  const VulkanLaunchPlan plan = plan_vulkan_launch(eight_b(), options_with({}), environment({}), fake.probe());
+  const VulkanLaunchPlan plan = plan_vulkan_launches(eight_b(), options_with({}), environment({}), fake.probe()).at(0);
   EXPECT_EQ(plan.device.index, 0);
   EXPECT_GE(plan.context_per_slot, llama_server::kMinChosenContextPerSlot);
   EXPECT_LT(plan.context_per_slot, 131072U);
@@ -145,35 +145,69 @@ TEST(VulkanLaunchPlanTest, MemoryLimitCapsTheFreeMemoryAndIsNamed) {
   const std::string message = refusal(eight_b(), options, one_card(16000), errc::invalid_argument);
   EXPECT_NE(message.find("(memory_limit_mib=4000) has 4000 MiB free"), std::string::npos) << message;
   options.backend_options["memory_limit_mib"] = "8000";
-  const VulkanLaunchPlan plan = plan_vulkan_launch(eight_b(), options, environment({}), one_card(16000).probe());
+  const VulkanLaunchPlan plan =
+      plan_vulkan_launches(eight_b(), options, environment({}), one_card(16000).probe()).at(0);
   EXPECT_EQ(plan.usable_bytes, 8000ull << 20);
   EXPECT_EQ(plan.context_per_slot, 4096U);
   EXPECT_NE(plan.context_reason.find("as asked (context_len)"), std::string::npos) << plan.context_reason;
 }
 
-TEST(VulkanLaunchPlanTest, ReplicasAboveOneAreRefused) {
-  const std::string message =
-      refusal(eight_b(), options_with({{"replicas", "2"}}), one_card(16000), errc::invalid_argument);
-  EXPECT_NE(message.find("one replica on one device, not replicas=2"), std::string::npos) << message;
-}
-
-TEST(VulkanLaunchPlanTest, TheDevicesOptionNamesOneDeviceAndRefusesSeveral) {
+// Two cards and lavapipe: the RX 7800 XT (15000 MiB free) and an Arc (7000 MiB free).
+FakeDeviceProbe two_cards_and_lavapipe() {
   FakeDeviceProbe fake;
   fake.add("AMD Radeon RX 7800 XT (RADV NAVI32)", 16368, 15000);
-  fake.add("Intel(R) Graphics (ADL GT2)", 8000, 7000);
-  const VulkanLaunchPlan plan =
-      plan_vulkan_launch(eight_b(), options_with({{"devices", "1"}}), environment({}), fake.probe());
-  EXPECT_EQ(plan.device.index, 1);
-  const std::string several = refusal(eight_b(), options_with({{"devices", "0,1"}}), fake, errc::invalid_argument);
-  EXPECT_NE(several.find("devices=0,1: the vulkan backend runs one replica on one device"), std::string::npos)
-      << several;
+  fake.add("llvmpipe (LLVM 21.1.8, 256 bits)", 24105, 23106);
+  fake.add("Intel(R) Arc(tm) A750 Graphics (DG2)", 8000, 7000);
+  return fake;
+}
+
+std::vector<int> indices(const std::vector<VulkanLaunchPlan>& plans) {
+  std::vector<int> out;
+  for (const VulkanLaunchPlan& plan : plans) out.push_back(plan.device.index);
+  return out;
+}
+
+TEST(VulkanLaunchPlanTest, TheDevicesOptionGivesOneReplicaPerDeviceSharingTheSmallestChosenContext) {
+  const FakeDeviceProbe fake = two_cards_and_lavapipe();
+  const auto plans = plan_vulkan_launches(eight_b(), options_with({{"devices", "2,0"}}), environment({}), fake.probe());
+  EXPECT_EQ(indices(plans), (std::vector<int>{2, 0}));
+  ASSERT_EQ(plans.size(), 2U);
+  // The Arc's 7000 MiB choose the smaller context; the 7800 XT runs the same.
+  const auto arc_alone =
+      plan_vulkan_launches(eight_b(), options_with({{"devices", "2"}}), environment({}), fake.probe());
+  EXPECT_EQ(plans[1].context_per_slot, arc_alone.at(0).context_per_slot);
+  EXPECT_EQ(plans[0].context_per_slot, plans[1].context_per_slot);
+  EXPECT_TRUE(plans[1].fit.fits());
+  EXPECT_NE(plans[1].context_reason.find("the smallest of 2 replicas' devices"), std::string::npos)
+      << plans[1].context_reason;
+}
+
+TEST(VulkanLaunchPlanTest, ReplicasWithoutDevicesTakeTheRoomiestAllowedDevices) {
+  const FakeDeviceProbe fake = two_cards_and_lavapipe();
+  EXPECT_EQ(indices(plan_vulkan_launches(eight_b(), options_with({{"replicas", "2"}}), environment({}), fake.probe())),
+            (std::vector<int>{0, 2}))
+      << "lavapipe has the most memory but is not allowed";
+  const std::string too_many = refusal(eight_b(), options_with({{"replicas", "3"}}), fake, errc::invalid_argument);
+  EXPECT_NE(too_many.find("replicas=3 needs 3 usable Vulkan devices, found 2 among: Vulkan0: AMD"), std::string::npos)
+      << too_many;
+}
+
+TEST(VulkanLaunchPlanTest, ReplicasAndDevicesMustAgreeAndADeviceIsNamedOnce) {
+  const FakeDeviceProbe fake = two_cards_and_lavapipe();
+  const std::string disagree =
+      refusal(eight_b(), options_with({{"replicas", "3"}, {"devices", "0,2"}}), fake, errc::invalid_argument);
+  EXPECT_NE(disagree.find("replicas=3 and devices (2 devices) disagree"), std::string::npos) << disagree;
+  const std::string twice = refusal(eight_b(), options_with({{"devices", "0,0"}}), fake, errc::invalid_argument);
+  EXPECT_NE(twice.find("devices=0,0: device 0 is named twice"), std::string::npos) << twice;
+  const std::string software = refusal(eight_b(), options_with({{"devices", "0,1"}}), fake, errc::backend_unavailable);
+  EXPECT_NE(software.find("Vulkan1 is llvmpipe"), std::string::npos) << software;
 }
 
 TEST(VulkanLaunchPlanTest, ThePlanPinsTheDeviceByItsIndexWithAllLayers) {
   FakeDeviceProbe fake;
   fake.add("Intel(R) Graphics (ADL GT2)", 8000, 4000);
   fake.add("AMD Radeon RX 7800 XT (RADV NAVI32)", 16368, 15000);
-  const VulkanLaunchPlan plan = plan_vulkan_launch(eight_b(), options_with({}), environment({}), fake.probe());
+  const VulkanLaunchPlan plan = plan_vulkan_launches(eight_b(), options_with({}), environment({}), fake.probe()).at(0);
   llama_server::LaunchSpec spec;
   spec.environment_set.emplace_back("GGML_VK_VISIBLE_DEVICES", "0");
   apply_vulkan_plan(plan, spec);

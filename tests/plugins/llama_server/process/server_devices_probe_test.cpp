@@ -18,10 +18,13 @@ namespace fs = std::filesystem;
 
 bool executable(const fs::path& binary) { return !binary.empty() && ::access(binary.c_str(), X_OK) == 0; }
 
-#define SKIP_WITHOUT_VULKAN_BUILD(binary)                                                    \
-  if (!(binary))                                                                             \
-  GTEST_SKIP() << "no Vulkan llama-server (llama-server-vulkan next to the configured one; " \
-                  "run scripts/setup --gpu vulkan)"
+#define SKIP_WITHOUT_VULKAN_BUILD(binary)                                                                          \
+  do {                                                                                                             \
+    if (!(binary)) {                                                                                               \
+      GTEST_SKIP() << "no Vulkan llama-server (llama-server-vulkan next to the configured one; run scripts/setup " \
+                      "--gpu vulkan)";                                                                             \
+    }                                                                                                              \
+  } while (false)
 
 TEST(ServerDevicesProbeTest, TheCpuBuildListsNoDeviceAndLoadedOnlyTheCpuBackend) {
   const fs::path binary = inference::test::llama_server_for_tests();
