@@ -94,10 +94,6 @@ void plan_fit(const ModelInfo& model, const LoadOptions& options, const VulkanOp
                         std::to_string(to_mib(plan.usable_bytes)) + " MiB free on " + device;
 }
 
-}  // namespace
-
-namespace {
-
 // The plan of one replica on device `index` of `binary`.
 VulkanLaunchPlan plan_on(const ModelInfo& model, const LoadOptions& options, const VulkanOptions& vulkan,
                          const std::filesystem::path& binary, int index, const DeviceProbe& probe) {
