@@ -76,6 +76,7 @@ TEST(LlmctlBackends, JsonListsStubAsAvailableWithItsPluginFile) {
     EXPECT_TRUE(backend.at("available").as_bool());
     EXPECT_EQ(std::filesystem::path(std::string(backend.at("plugin_file").as_string())).filename(),
               "libbackend_stub.so");
+    EXPECT_TRUE(backend.at("devices").as_array().empty()) << "the stub runs on no device";
   }
   EXPECT_TRUE(found) << describe(r);
   EXPECT_TRUE(out.at("failures").is_array());
@@ -204,12 +205,13 @@ TEST(LlmctlBench, TextModePrintsATableAndNoProgressWhenStderrIsNotATerminal) {
   EXPECT_TRUE(r.err.empty()) << describe(r);
 }
 
-TEST(LlmctlDemo, PrintsEachStreamWithWhereItRanThenTheModelsStats) {
+TEST(LlmctlDemo, PrintsTheBackendThenEachStreamWithWhereItRanThenTheModelsStats) {
   const auto r =
       run_llmctl(with_plugins({"demo", "--backend", "stub", "--streams", "3", "--max-tokens", "4", "Once", "Twice"}));
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   const auto lines = r.out_lines();
   ASSERT_EQ(lines.size(), 6U) << describe(r);  // loaded, 3 streams, done, replicas
+  EXPECT_NE(lines[0].find(" with backend stub on a device it does not name in "), std::string::npos) << lines[0];
   for (std::size_t i = 1; i <= 3; ++i) EXPECT_NE(lines[i].find("4 tokens on "), std::string::npos) << lines[i];
   EXPECT_EQ(lines[4].rfind("done: 12 tokens served", 0), 0U) << describe(r);
   EXPECT_EQ(lines[5].rfind("replicas: none reported by backend 'stub'", 0), 0U) << describe(r);

@@ -1,5 +1,5 @@
-// llmctl backends: every registered backend, whether it can run here, the server binary it would
-// run, and the plugins that failed to load.
+// llmctl backends: every registered backend, whether it can run here (and why not), the server
+// binary it would run with the devices that binary sees, and the plugins that failed to load.
 #include <fmt/core.h>
 #include <CLI/CLI.hpp>
 
@@ -33,6 +33,9 @@ boost::json::object backends_json(const CommandContext& context, const std::vect
     // Availability::executable under the key scripts already read (scripts/bench).
     item["server_path"] = entry.availability.executable;
     item["plugin_file"] = entry.plugin_file;
+    boost::json::array devices;
+    for (const auto& device : entry.availability.devices) devices.push_back(boost::json::string(device));
+    item["devices"] = std::move(devices);
     backends.push_back(std::move(item));
   }
   boost::json::array failures;
@@ -70,6 +73,10 @@ void print_backends_table(const std::vector<inference::BackendEntry>& entries) {
                    entry.availability.reason});
   }
   table.print(stdout);
+  // Devices under the table, one line each: a row could not hold several, each with its memory.
+  for (const auto& entry : entries) {
+    for (const auto& device : entry.availability.devices) fmt::print("{} device: {}\n", entry.name, device);
+  }
 }
 
 int run_backends(const BackendsOptions& options) {
@@ -91,7 +98,7 @@ void add_backends_command(CLI::App& app, CommandAction& action) {
   auto* command = app.add_subcommand("backends", "List the registered backends and plugin load failures");
   add_plugin_flags(*command, options->plugins);
   command->add_flag("--json", options->json,
-                    "Print one JSON object (backends with server_path, failures, plugin_dirs)");
+                    "Print one JSON object (backends with server_path and devices, failures, plugin_dirs)");
   command->callback([options, &action] { action = [options] { return run_backends(*options); }; });
 }
 

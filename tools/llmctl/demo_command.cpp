@@ -1,4 +1,5 @@
-// llmctl demo: the main job made visible. Loads one model and runs several generations at once
+// llmctl demo: the main job made visible. Loads one model (on the best available backend unless
+// --backend names one, saying which and the device it runs on) and runs several generations at once
 // over its slots; on a terminal every stream is a line redrawn as its tokens arrive (queued,
 // running, done), elsewhere each stream is printed when it finishes; a finished stream shows the
 // replica and slot that served it (rN/sM). Ends with the model's stats, which show that no more
@@ -126,10 +127,16 @@ void print_summary(const inference::ModelStats& stats, const std::string& backen
 }
 
 asio::awaitable<void> demo(inference::Registry& registry, const DemoOptions& options) {
+  // The best available backend unless one is named: the one the registry loads with.
+  inference::LoadOptions load_options = options.model.load_options();
+  const std::string backend =
+      options.model.backend.empty() ? registry.default_backend(load_options)->name() : options.model.backend;
   const auto load_started = Clock::now();
-  auto model = co_await registry.load_model(options.model.model, options.model.load_options(), options.model.backend);
-  std::printf("loaded %s (%s) in %.0f ms; %u streams over %u slots\n", options.model.model.c_str(),
-              model->model_type().c_str(),
+  auto model = co_await registry.load_model(options.model.model, std::move(load_options), backend);
+  const std::string device = model->info().serving_device;
+  std::printf("loaded %s (%s) with backend %s on %s in %.0f ms; %u streams over %u slots\n",
+              options.model.model.c_str(), model->model_type().c_str(), backend.c_str(),
+              device.empty() ? "a device it does not name" : device.c_str(),
               std::chrono::duration<double, std::milli>(Clock::now() - load_started).count(), options.streams,
               model->stats().slots_total);
   const bool live = ::isatty(STDOUT_FILENO) == 1;
@@ -149,8 +156,7 @@ asio::awaitable<void> demo(inference::Registry& registry, const DemoOptions& opt
     co_await timer.async_wait(asio::use_awaitable);
     if (live) draw(views, true);
   }
-  print_summary(model->stats(),
-                options.model.backend.empty() ? registry.default_backend()->name() : options.model.backend);
+  print_summary(model->stats(), backend);
   co_await model->close();
 }
 

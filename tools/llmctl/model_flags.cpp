@@ -95,7 +95,7 @@ void add_placement_flags(CLI::App& command, ModelFlags& flags) {
               throw CLI::ValidationError("--devices", conflict("--devices", list, *opt));
             }
           },
-          "GPUs to run on, one replica each, e.g. 0,1 (the rocm backend)")
+          "GPUs to run on, one replica each, e.g. 0,1 (the rocm and vulkan backends)")
       ->check(CLI::Validator(check_device_list, "", "device_list"))
       ->type_name("LIST");
 }
