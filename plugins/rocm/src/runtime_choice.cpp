@@ -167,10 +167,8 @@ RuntimeChoice choose_automatically(const GpuDiscovery& discovery, const GpuInfo&
   } catch (const Error& e) {
     hip_problem = e.context().empty() ? std::string(e.what()) : e.context();
   }
-  std::optional<fs::path> vulkan;
   try {
-    vulkan = vulkan_fallback_binary(explicit_path, env, installed.vulkan);
-    if (vulkan) {
+    if (const std::optional<fs::path> vulkan = vulkan_fallback_binary(explicit_path, env, installed.vulkan)) {
       RuntimeChoice choice = check_vulkan_binary(*vulkan, discovery, gpu, options, probe);
       choice.reason = "runtime=auto chose Vulkan, as HIP is not usable (" + hip_problem +
                       "): " + choice.reason.substr(choice.reason.find(' ') + 1);

@@ -1,7 +1,7 @@
 // TEMPORARY, test-only: a minimal implementation of server_devices.hpp so the rocm tests link and
 // run before the real probe (plugins/llama_server/process, branch `vulkan`) is merged. It is
-// never linked into a library or plugin; delete this file (and its mention in CMakeLists.txt)
-// once plugins/llama_server/process/src/server_devices.cpp exists.
+// never linked into a library or plugin, and CMakeLists.txt compiles it only while
+// plugins/llama_server/process/src/server_devices.cpp does not exist; delete it once that is merged.
 #include <cstdio>
 #include <sstream>
 #include <stdexcept>
