@@ -32,14 +32,18 @@ inline constexpr std::size_t kMaxTopologyNodes = 256;
 
 inline constexpr std::string_view kDefaultSysfsRoot = "/sys";
 inline constexpr std::string_view kDefaultKfdPath = "/dev/kfd";
+inline constexpr std::string_view kDefaultDriDir = "/dev/dri";
 // Environment overrides, so the plugin can be pointed at a fake tree without backend_options
 // (available() takes no options).
 inline constexpr std::string_view kSysfsRootVariable = "INFERENCE_ROCM_SYSFS_ROOT";
 inline constexpr std::string_view kKfdPathVariable = "INFERENCE_ROCM_KFD_PATH";
+inline constexpr std::string_view kDriDirVariable = "INFERENCE_ROCM_DRI_DIR";
 
 struct DiscoveryPaths {
   std::filesystem::path sysfs_root{kDefaultSysfsRoot};
   std::filesystem::path kfd_device{kDefaultKfdPath};
+  // Where the render nodes are (renderD<minor>): opened before a launch to check permissions.
+  std::filesystem::path dri_dir{kDefaultDriDir};
 };
 
 // The default paths, overridden by the environment variables above when set and non-empty.

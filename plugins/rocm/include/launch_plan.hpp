@@ -18,6 +18,7 @@
 #include "inference/load_options.hpp"
 #include "inference/model_info.hpp"
 #include "rocm_options.hpp"
+#include "runtime_choice.hpp"
 
 namespace inference::rocm {
 
@@ -26,16 +27,18 @@ struct LaunchPlan {
   std::int32_t gpu_layers = -1;   // for LoadOptions.gpu_layers (-1 = all)
   llama_server::FitEstimate fit;  // the estimate for gpu_layers (empty when gpu_layers is 0)
   std::optional<std::string> hsa_override;
-  std::filesystem::path binary;
+  // The build that drives the GPU and how it is pinned (choose_plan_runtime(); empty binary
+  // until then).
+  RuntimeChoice runtime;
 };
 
 // In order: /dev/kfd must exist, the topology must read, options.device (or the discrete GPU
 // with the most free VRAM) is chosen, the model must fit in its free VRAM with
 // options.gpu_layers (no check for 0, CPU only) — or, with auto_offload=1 and all layers
-// requested, the layers that fit are used — and a server binary must be found.
+// requested, the layers that fit are used. The build is chosen afterwards (choose_plan_runtime).
 // Throws Error: backend_unavailable (no KFD, unreadable topology, no usable GPU),
 // invalid_argument (bad option or device, the model does not fit: the message names the
-// numbers in MiB), child_start_failed (no binary).
+// numbers in MiB).
 LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const llama_server::EnvLookup& env);
 
 // One plan per replica: one per GPU of the devices option, or for the engine option
@@ -46,7 +49,14 @@ LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const
 std::vector<LaunchPlan> plan_replica_launches(const ModelInfo& model, const LoadOptions& options,
                                               const llama_server::EnvLookup& env);
 
-// The customizer's work: pins the launch to plan.gpu (see pin_device()) with plan.gpu_layers.
+// Fills plan.runtime: choose_runtime() for plan.gpu with the options' runtime and server_path
+// (device-node access, the binary, its device probe). Throws what choose_runtime() throws.
+void choose_plan_runtime(LaunchPlan& plan, const LoadOptions& options, const llama_server::EnvLookup& env,
+                         const DeviceProbe& probe);
+
+// The customizer's work: pins the launch to plan.gpu with plan.gpu_layers: HIP_VISIBLE_DEVICES
+// for the HIP build (pin_device()), GGML_VK_VISIBLE_DEVICES for the Vulkan build
+// (pin_vulkan_device()).
 void apply_plan(const LaunchPlan& plan, llama_server::LaunchSpec& spec);
 
 // Why plan.gpu is no longer there (its KFD topology node or its DRM render node is gone from

@@ -145,6 +145,7 @@ DiscoveryPaths discovery_paths_from_environment(const llama_server::EnvLookup& e
   DiscoveryPaths paths;
   if (const auto root = env(kSysfsRootVariable); root && !root->empty()) paths.sysfs_root = *root;
   if (const auto kfd = env(kKfdPathVariable); kfd && !kfd->empty()) paths.kfd_device = *kfd;
+  if (const auto dri = env(kDriDirVariable); dri && !dri->empty()) paths.dri_dir = *dri;
   return paths;
 }
 

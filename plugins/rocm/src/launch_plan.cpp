@@ -40,7 +40,6 @@ LaunchPlan plan_launch(const ModelInfo& model, const LoadOptions& options, const
       plan.fit = estimate_fit(model, context, layers, plan.gpu.vram_free());
     }
   }
-  plan.binary = find_rocm_server_binary(llama_server::explicit_server_path(options), env);
   return plan;
 }
 
@@ -105,8 +104,21 @@ std::vector<LaunchPlan> plan_replica_launches(const ModelInfo& model, const Load
   return plans;
 }
 
+// --- The runtime (HIP or Vulkan build), chosen after the GPU and the fit: runtime_choice.hpp ---
+
+void choose_plan_runtime(LaunchPlan& plan, const LoadOptions& options, const llama_server::EnvLookup& env,
+                         const DeviceProbe& probe) {
+  const RocmOptions rocm = parse_rocm_options(options.backend_options, env);
+  plan.runtime = choose_runtime(discover_gpus(rocm.paths), plan.gpu, rocm, llama_server::explicit_server_path(options),
+                                env, probe);
+}
+
 void apply_plan(const LaunchPlan& plan, llama_server::LaunchSpec& spec) {
-  pin_device(spec, plan.gpu.index, plan.hsa_override);
+  if (plan.runtime.runtime == Runtime::vulkan) {
+    pin_vulkan_device(spec, plan.runtime.vulkan_index);
+  } else {
+    pin_device(spec, plan.gpu.index, plan.hsa_override);
+  }
   spec.gpu_layers = plan.gpu_layers < 0 ? llama_server::kAllGpuLayers : plan.gpu_layers;
 }
 

@@ -109,6 +109,7 @@ void FakeSysfs::add_gpu_node(std::uint32_t node, const FakeGpu& gpu) {
   write(device / "mem_info_gtt_total", std::to_string(gpu.gtt_total) + "\n");
   write(device / "vendor", "0x1002\n");
   write(device / "device", hex(gpu.device_id) + "\n");
+  write(fs::path("dev/dri") / ("renderD" + std::to_string(gpu.render_minor)), "");
 }
 
 void FakeSysfs::create_kfd() { write("dev/kfd", ""); }

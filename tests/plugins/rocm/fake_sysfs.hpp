@@ -39,7 +39,8 @@ class FakeSysfs {
 
   // Adds topology node `node` as a CPU (simd_count 0, no DRM node).
   void add_cpu_node(std::uint32_t node);
-  // Adds topology node `node` as `gpu` plus its renderD<minor> device files.
+  // Adds topology node `node` as `gpu` plus its renderD<minor> device files in sysfs and a
+  // stand-in for its /dev/dri/renderD<minor> (a regular file: opens read-write).
   void add_gpu_node(std::uint32_t node, const FakeGpu& gpu);
   // Creates the stand-in for /dev/kfd.
   void create_kfd();
@@ -49,7 +50,8 @@ class FakeSysfs {
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path sysfs_root() const { return root_ / "sys"; }
   std::filesystem::path kfd_path() const { return root_ / "dev" / "kfd"; }
-  DiscoveryPaths paths() const { return {sysfs_root(), kfd_path()}; }
+  std::filesystem::path dri_dir() const { return root_ / "dev" / "dri"; }
+  DiscoveryPaths paths() const { return {sysfs_root(), kfd_path(), dri_dir()}; }
   std::filesystem::path node_properties(std::uint32_t node) const;
   std::filesystem::path drm_device(std::uint32_t render_minor) const;
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <map>
 
+#include "fake_servers.hpp"
 #include "fake_sysfs.hpp"
 #include "inference/registry.hpp"
 
@@ -25,14 +26,11 @@ llama_server::EnvLookup fake_env(std::map<std::string, std::string> variables) {
 
 std::map<std::string, std::string> pointing_at(const FakeSysfs& sysfs) {
   return {{"INFERENCE_ROCM_SYSFS_ROOT", sysfs.sysfs_root().string()},
-          {"INFERENCE_ROCM_KFD_PATH", sysfs.kfd_path().string()}};
+          {"INFERENCE_ROCM_KFD_PATH", sysfs.kfd_path().string()},
+          {"INFERENCE_ROCM_DRI_DIR", sysfs.dri_dir().string()}};
 }
 
-std::string fake_server(FakeSysfs& sysfs) {
-  sysfs.write("bin/llama-server", "#!/bin/sh\n");
-  std::filesystem::permissions(sysfs.root() / "bin/llama-server", std::filesystem::perms::owner_all);
-  return (sysfs.root() / "bin/llama-server").string();
-}
+std::string fake_server(FakeSysfs& sysfs) { return test::write_hip_stand_in(sysfs).string(); }
 
 TEST(RocmBackend, AvailableWithKfdADiscreteGpuAndAServer) {
   FakeSysfs sysfs;
@@ -96,6 +94,7 @@ TEST(RocmBackend, PluginIsAvailableOnAFakeAmdMachine) {
   test::make_9950x_with_7800xt(sysfs);
   ::setenv("INFERENCE_ROCM_SYSFS_ROOT", sysfs.sysfs_root().c_str(), 1);
   ::setenv("INFERENCE_ROCM_KFD_PATH", sysfs.kfd_path().c_str(), 1);
+  ::setenv("INFERENCE_ROCM_DRI_DIR", sysfs.dri_dir().c_str(), 1);
   ::setenv("ROCM_LLAMA_SERVER_PATH", fake_server(sysfs).c_str(), 1);
   Registry registry;
   registry.load_plugin(ROCM_TEST_PLUGIN_FILE);

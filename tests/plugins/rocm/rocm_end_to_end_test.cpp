@@ -13,6 +13,7 @@
 #include <iterator>
 #include <thread>
 
+#include "fake_servers.hpp"
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
@@ -56,7 +57,9 @@ LoadOptions cpu_options(const FakeSysfs& sysfs) {
   options.gpu_layers = 0;
   options.backend_options = {
       {"sysfs_root", sysfs.sysfs_root().string()}, {"kfd_path", sysfs.kfd_path().string()}, {"ignore_eos", "1"}};
-  options.backend_options["server_path"] = test_server().string();
+  options.backend_options["dri_dir"] = sysfs.dri_dir().string();
+  // The CPU server behind a script that answers the device probe as a HIP build.
+  options.backend_options["server_path"] = test::write_hip_stand_in(sysfs, test_server()).string();
   options.backend_options["server_args"] = "-t\n1";  // one argument per line
   return options;
 }

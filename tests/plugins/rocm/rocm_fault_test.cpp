@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "fake_servers.hpp"
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
@@ -96,7 +97,9 @@ TEST(RocmFaultTest, KilledServerFailsRunningStreamsWithServerExitedAndTheBackend
     options.gpu_layers = 0;
     options.backend_options = {
         {"sysfs_root", sysfs.sysfs_root().string()}, {"kfd_path", sysfs.kfd_path().string()}, {"ignore_eos", "1"}};
-    options.backend_options["server_path"] = test_server().string();
+    options.backend_options["dri_dir"] = sysfs.dri_dir().string();
+    // The CPU server behind a script that answers the device probe as a HIP build.
+    options.backend_options["server_path"] = test::write_hip_stand_in(sysfs, test_server()).string();
     options.backend_options["server_args"] = "-t\n1";  // one argument per line
     std::shared_ptr<TextModel> model = co_await backend.load_model(std::move(path), std::move(options));
     auto server = std::dynamic_pointer_cast<llama_server::LlamaServerModel>(model);

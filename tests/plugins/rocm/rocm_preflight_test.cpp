@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "fake_servers.hpp"
 #include "fake_sysfs.hpp"
 #include "inference/gguf/tiny_model.hpp"
 #include "rocm_backend.hpp"
@@ -39,9 +40,7 @@ struct Machine {
     gpu.vram_used = 0;
     sysfs.add_gpu_node(1, gpu);
     sysfs.create_kfd();
-    sysfs.write("bin/llama-server", "#!/bin/sh\n");
-    server = sysfs.root() / "bin/llama-server";
-    std::filesystem::permissions(server, std::filesystem::perms::owner_all);
+    server = test::write_hip_stand_in(sysfs);
     model = sysfs.root() / "models" / "tiny.gguf";
     std::filesystem::create_directories(model.parent_path());
     gguf::write_tiny_model(model, 1);
@@ -50,6 +49,7 @@ struct Machine {
   std::map<std::string, std::string> env() const {
     return {{"INFERENCE_ROCM_SYSFS_ROOT", sysfs.sysfs_root().string()},
             {"INFERENCE_ROCM_KFD_PATH", sysfs.kfd_path().string()},
+            {"INFERENCE_ROCM_DRI_DIR", sysfs.dri_dir().string()},
             {"ROCM_LLAMA_SERVER_PATH", server.string()}};
   }
 };

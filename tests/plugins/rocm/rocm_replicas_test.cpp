@@ -19,6 +19,7 @@
 #include <functional>
 #include <iterator>
 
+#include "fake_servers.hpp"
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
 #include "inference/gguf/tiny_model.hpp"
@@ -78,12 +79,15 @@ LoadOptions two_gpu_options(const FakeSysfs& sysfs) {
   options.parallel_slots = kSlotsPerReplica;
   options.context_len = kContextPerSlot;
   options.gpu_layers = 0;
-  options.backend_options = {{"sysfs_root", sysfs.sysfs_root().string()},
-                             {"kfd_path", sysfs.kfd_path().string()},
-                             {"devices", "0,1"},
-                             {"ignore_eos", "1"},
-                             {"server_args", "-t\n1"},  // one argument per line
-                             {"server_path", inference::test::llama_server_for_tests().string()}};
+  options.backend_options = {
+      {"sysfs_root", sysfs.sysfs_root().string()},
+      {"kfd_path", sysfs.kfd_path().string()},
+      {"dri_dir", sysfs.dri_dir().string()},
+      {"devices", "0,1"},
+      {"ignore_eos", "1"},
+      {"server_args", "-t\n1"},  // one argument per line
+      // The CPU server behind a script answering the device probe as a HIP build.
+      {"server_path", test::write_hip_stand_in(sysfs, inference::test::llama_server_for_tests()).string()}};
   return options;
 }
 
@@ -212,14 +216,13 @@ TEST(RocmReplicas, PreflightJudgesEveryGpuOfTheDevicesOption) {
   full.vram_used = full.vram_total - 100 * test::kMiB;  // less than the fit check's headroom
   sysfs.add_gpu_node(2, full);
   sysfs.create_kfd();
-  sysfs.write("bin/llama-server", "#!/bin/sh\n");
-  fs::permissions(sysfs.root() / "bin/llama-server", fs::perms::owner_all);
   const fs::path model = sysfs.root() / "tiny.gguf";
   gguf::write_tiny_model(model, 1);
   LoadOptions options;
   options.backend_options = {{"sysfs_root", sysfs.sysfs_root().string()},
                              {"kfd_path", sysfs.kfd_path().string()},
-                             {"server_path", (sysfs.root() / "bin/llama-server").string()},
+                             {"dri_dir", sysfs.dri_dir().string()},
+                             {"server_path", test::write_hip_stand_in(sysfs).string()},
                              {"devices", "0"}};
   const RocmBackend backend;
   const Availability one = backend.preflight(model.string(), options);
@@ -233,7 +236,8 @@ TEST(RocmReplicas, PreflightJudgesEveryGpuOfTheDevicesOption) {
   options.gpu_layers = 0;  // no fit check: each GPU says so
   const Availability cpu = backend.preflight(model.string(), options);
   EXPECT_TRUE(cpu.available) << cpu.reason;
-  EXPECT_EQ(cpu.reason, "GPU 0 (gfx1100): CPU only (gpu_layers=0); GPU 1 (gfx1100): CPU only (gpu_layers=0)");
+  EXPECT_THAT(cpu.reason, ::testing::StartsWith("GPU 0 (gfx1100): CPU only (gpu_layers=0); GPU 1 (gfx1100): CPU only "
+                                                "(gpu_layers=0); runtime=auto chose HIP: "));
 }
 
 // The holding streams after replica 1's server was killed: those on replica 1 failed with the
