@@ -49,9 +49,12 @@ Availability RocmBackend::preflight(const std::string& path, const LoadOptions& 
   try {
     const ModelInfo model = gguf::read_model_info(path);
     Availability fits = Availability::yes();
-    for (const LaunchPlan& plan : plan_replica_launches(model, options, env_)) {
+    const std::vector<LaunchPlan> plans = plan_replica_launches(model, options, env_);
+    for (const LaunchPlan& plan : plans) {
       fits.reason += (fits.reason.empty() ? "" : "; ") + describe_fit(plan);
     }
+    // The context the load would serve and why (the same on every GPU).
+    fits.reason += "; context " + plans.front().context_reason;
     return fits;
   } catch (const Error& e) {
     return Availability::no(e.what());
@@ -67,7 +70,9 @@ asio::awaitable<std::shared_ptr<TextModel>> RocmBackend::load_model(std::string 
     const std::vector<LaunchPlan> plans = plan_replica_launches(launch.info, asked, env);
     const DiscoveryPaths paths = parse_rocm_options(asked.backend_options, env).paths;
     launch.options = asked;
-    launch.options.gpu_layers = plans.front().gpu_layers;  // each replica sets its own (apply_plan)
+    launch.options.gpu_layers = plans.front().gpu_layers;         // each replica sets its own (apply_plan)
+    launch.options.context_len = plans.front().context_per_slot;  // the same for every replica
+    describe_serving(plans, launch.info);
     launch.options.backend_options[std::string(llama_server::engine_option::kServerPath.name)] =
         plans.front().binary.string();
     for (const LaunchPlan& plan : plans) {

@@ -233,7 +233,9 @@ TEST(RocmReplicas, PreflightJudgesEveryGpuOfTheDevicesOption) {
   options.gpu_layers = 0;  // no fit check: each GPU says so
   const Availability cpu = backend.preflight(model.string(), options);
   EXPECT_TRUE(cpu.available) << cpu.reason;
-  EXPECT_EQ(cpu.reason, "GPU 0 (gfx1100): CPU only (gpu_layers=0); GPU 1 (gfx1100): CPU only (gpu_layers=0)");
+  EXPECT_EQ(cpu.reason,
+            "GPU 0 (gfx1100): CPU only (gpu_layers=0); GPU 1 (gfx1100): CPU only (gpu_layers=0); context the model's "
+            "training context split over the slots (gpu_layers=0: no fit check)");
 }
 
 // The holding streams after replica 1's server was killed: those on replica 1 failed with the
