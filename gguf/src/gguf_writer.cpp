@@ -84,19 +84,35 @@ void GgufBuilder::set(const std::string& key, Value value) {
   }
 }
 
-void GgufBuilder::add_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims, std::vector<std::byte> data) {
+namespace {
+
+// The bytes of a tensor of `type` and `dims`; throws for an invalid type or shape.
+uint64_t tensor_data_size(const std::string& name, uint32_t type, const std::vector<uint64_t>& dims) {
   const auto traits = tensor_type_traits(type);
   if (!traits || dims.empty() || dims.front() % traits->block_size != 0) {
     throw Error(errc::invalid_argument, "GGUF writer: tensor '" + name + "' has an invalid type or shape");
   }
   uint64_t elements = 1;
   for (auto d : dims) elements *= d;
-  const uint64_t expected = elements / traits->block_size * traits->type_size;
+  return elements / traits->block_size * traits->type_size;
+}
+
+uint64_t padded(uint64_t size, uint64_t alignment) { return (size + alignment - 1) / alignment * alignment; }
+
+}  // namespace
+
+void GgufBuilder::add_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims, std::vector<std::byte> data) {
+  const uint64_t expected = tensor_data_size(name, type, dims);
   if (data.size() != expected) {
     throw Error(errc::invalid_argument, "GGUF writer: tensor '" + name + "' needs " + std::to_string(expected) +
                                             " bytes, got " + std::to_string(data.size()));
   }
-  tensors_.push_back({std::move(name), type, std::move(dims), std::move(data)});
+  tensors_.push_back({std::move(name), type, std::move(dims), std::move(data), expected, false});
+}
+
+void GgufBuilder::add_zero_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims) {
+  const uint64_t size = tensor_data_size(name, type, dims);
+  tensors_.push_back({std::move(name), type, std::move(dims), {}, size, true});
 }
 
 uint32_t GgufBuilder::alignment() const {
@@ -110,7 +126,7 @@ uint32_t GgufBuilder::alignment() const {
   return kDefaultAlignment;
 }
 
-std::vector<std::byte> GgufBuilder::serialize(const WriteOptions& options) const {
+std::vector<std::byte> GgufBuilder::head(const WriteOptions& options) const {
   if (options.version < kMinVersion || options.version > kMaxVersion) {
     throw Error(errc::invalid_argument, "GGUF writer: unsupported version " + std::to_string(options.version));
   }
@@ -132,24 +148,50 @@ std::vector<std::byte> GgufBuilder::serialize(const WriteOptions& options) const
     for (auto d : tensor.dims) out.scalar<int64_t>(static_cast<int64_t>(d));
     out.scalar<uint32_t>(tensor.type);
     out.scalar<uint64_t>(offset);
-    offset += (tensor.data.size() + align - 1) / align * align;
+    offset += padded(tensor.size, align);
   }
   if (!tensors_.empty()) {
-    out.pad_to(align);
-  }
-  for (const auto& tensor : tensors_) {
-    out.bytes(tensor.data);
     out.pad_to(align);
   }
   return out.take();
 }
 
+std::vector<std::byte> GgufBuilder::serialize(const WriteOptions& options) const {
+  std::vector<std::byte> image = head(options);
+  const uint32_t align = alignment();
+  for (const auto& tensor : tensors_) {
+    if (!tensor.zeros) image.insert(image.end(), tensor.data.begin(), tensor.data.end());
+    image.resize(image.size() + padded(tensor.size, align) - (tensor.zeros ? 0 : tensor.size), std::byte{0});
+  }
+  return image;
+}
+
 void GgufBuilder::write(const std::filesystem::path& path, const WriteOptions& options) const {
-  const auto image = serialize(options);
+  const std::vector<std::byte> image = head(options);
+  const uint32_t align = alignment();
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
   file.write(reinterpret_cast<const char*>(image.data()), static_cast<std::streamsize>(image.size()));
+  uint64_t end = image.size();
+  static constexpr char kZeros[64] = {};
+  for (const auto& tensor : tensors_) {
+    const uint64_t span = padded(tensor.size, align);
+    end += span;
+    if (tensor.zeros) {
+      file.seekp(static_cast<std::streamoff>(end));  // a hole: the file system reads it as zeros
+      continue;
+    }
+    file.write(reinterpret_cast<const char*>(tensor.data.data()), static_cast<std::streamsize>(tensor.size));
+    for (uint64_t left = span - tensor.size; left > 0;) {
+      const uint64_t chunk = std::min<uint64_t>(left, sizeof(kZeros));
+      file.write(kZeros, static_cast<std::streamsize>(chunk));
+      left -= chunk;
+    }
+  }
   file.close();
-  if (!file) {
+  std::error_code ec;
+  // A trailing hole exists only once the file is that long.
+  if (file) std::filesystem::resize_file(path, end, ec);
+  if (!file || ec) {
     throw Error(errc::invalid_argument, path.string() + ": cannot write GGUF file");
   }
 }

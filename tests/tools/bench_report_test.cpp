@@ -131,4 +131,20 @@ TEST(BenchReportTable, SaysSoWhenTheBackendReportsNoReplicas) {
   EXPECT_NE(text.find("none reported by backend 'stub'"), std::string::npos) << text;
 }
 
+// Issue 16: which context the model serves and why, in both forms; nothing when the backend says nothing.
+TEST(BenchReportJson, CarriesTheContextServedAndWhy) {
+  BenchReport report;
+  report.context_per_slot = 22784;
+  report.context_reason = "22784 tokens per slot (4 slots): the most that fits GPU 0 (gfx1100) (...)";
+  report.device = "GPU 0 (gfx1100)";
+  const auto json = llmctl::to_json(report);
+  EXPECT_EQ(json.at("context_per_slot").to_number<uint64_t>(), 22784U);
+  EXPECT_EQ(json.at("context_reason").as_string(), report.context_reason);
+  EXPECT_EQ(json.at("device").as_string(), "GPU 0 (gfx1100)");
+  EXPECT_NE(table_of(report).find("context   "), std::string::npos) << table_of(report);
+  EXPECT_NE(table_of(report).find(report.context_reason + "; on GPU 0 (gfx1100)"), std::string::npos)
+      << table_of(report);
+  EXPECT_EQ(table_of(BenchReport{}).find("context   "), std::string::npos) << table_of(BenchReport{});
+}
+
 }  // namespace

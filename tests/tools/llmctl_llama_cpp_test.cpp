@@ -130,6 +130,42 @@ TEST_F(LlmctlLlamaCppTest, GenerateWithTwoReplicasSaysWhichReplicaAndSlotServedI
   EXPECT_TRUE(slot == 0 || slot == 1) << describe(r);
 }
 
+// Issue 16: llmctl says which context the model serves and why: chosen to fit the host when
+// --ctx is not given, asked otherwise; in text on stderr (stdout is the generated text), in --json
+// on the result line.
+TEST_F(LlmctlLlamaCppTest, GenerateSaysWhichContextWasChosenAndWhy) {
+  const auto text = run_llmctl(command({"generate", "--max-tokens", "2", "Hello"}));
+  ASSERT_EQ(text.exit_code, 0) << describe(text);
+  EXPECT_NE(text.err.find("tokens per slot (4 slots): the model's whole training context fits the host ("),
+            std::string::npos)
+      << describe(text);
+  EXPECT_NE(text.err.find("; on CPU"), std::string::npos) << describe(text);
+  EXPECT_EQ(text.out.find("tokens per slot"), std::string::npos) << describe(text);
+
+  const auto json = run_llmctl(command({"generate", "--ctx", "256", "--max-tokens", "2", "--json", "Hello"}));
+  ASSERT_EQ(json.exit_code, 0) << describe(json);
+  ASSERT_FALSE(json.out_lines().empty()) << describe(json);
+  const auto serving = boost::json::parse(json.out_lines().back()).at("serving").as_object();
+  EXPECT_EQ(serving.at("context_per_slot").to_number<uint64_t>(), 256U) << describe(json);
+  EXPECT_EQ(serving.at("context_reason").as_string(), "asked (context_len=256)") << describe(json);
+  EXPECT_EQ(serving.at("device").as_string(), "CPU") << describe(json);
+}
+
+TEST_F(LlmctlLlamaCppTest, BenchAndModelsSayWhichContextWouldBeServed) {
+  const auto bench = run_llmctl(command({"bench", "--json", "--requests", "2", "--max-tokens", "2"}));
+  ASSERT_EQ(bench.exit_code, 0) << describe(bench);
+  const auto report = boost::json::parse(bench.out).as_object();
+  EXPECT_GT(report.at("context_per_slot").to_number<uint64_t>(), 0U) << describe(bench);
+  EXPECT_NE(std::string(report.at("context_reason").as_string()).find("fits the host"), std::string::npos)
+      << describe(bench);
+  EXPECT_EQ(report.at("device").as_string(), "CPU") << describe(bench);
+
+  const auto models = run_llmctl({"models", fs::path(model_).parent_path().string(), "--plugin-dir",
+                                  plugin_dir().string(), "--backend", "llama_cpp"});
+  ASSERT_EQ(models.exit_code, 0) << describe(models);
+  EXPECT_NE(models.out.find(model_ + ": yes: CPU: context "), std::string::npos) << describe(models);
+}
+
 // No LLAMA_SERVER_PATH: llmctl must find the llama-server the build was configured with (the one
 // scripts/setup installed), as a user's shell right after setup would run it.
 class LlmctlDefaultServerTest : public ::testing::Test {

@@ -219,6 +219,10 @@ asio::awaitable<void> bench(inference::Registry& registry, const BenchOptions& o
   auto model = co_await registry.load_model(options.model.model, std::move(load_options), report.settings.backend);
   report.load_ms = to_milliseconds(Clock::now() - load_start);
   report.server_listening_ms = listening->elapsed_ms();
+  const inference::ModelInfo info = model->info();
+  report.context_per_slot = info.serving_context_per_slot;
+  report.context_reason = info.serving_context_reason;
+  report.device = info.serving_device;
   co_await measure(model, options, report);
   co_await model->close();
 

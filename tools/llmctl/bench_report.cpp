@@ -105,6 +105,9 @@ boost::json::object to_json(const BenchReport& report) {
   } else {
     out["server_listening_ms"] = nullptr;
   }
+  out["context_per_slot"] = report.context_per_slot;
+  out["context_reason"] = report.context_reason;
+  out["device"] = report.device;
   out["wall_s"] = report.wall_s;
   out["host_cpu_s"] = report.host_cpu_s;
   out["host_cpu_us_per_token"] = per_item_us(report.host_cpu_s, stats.tokens());
@@ -157,6 +160,9 @@ void print_table(const BenchReport& report, std::FILE* out) {
                                        *report.server_listening_ms)});
   } else {
     table.add_row({"load", fmt::format("{:.1f} ms", report.load_ms)});
+  }
+  if (!report.context_reason.empty()) {
+    table.add_row({"context", report.context_reason + (report.device.empty() ? "" : "; on " + report.device)});
   }
   table.add_row({"wall", fmt::format("{:.3f} s", report.wall_s)});
   table.add_row({"host cpu", fmt::format("{:.3f} s ({:.1f} us per token, {:.1f} us per request)", report.host_cpu_s,

@@ -37,6 +37,12 @@ struct BenchReport {
   double host_cpu_s = 0.0;
   BenchStats stats;
   inference::ModelStats model_stats;  // the model's own counters after the run
+  // What the loaded model serves (ModelInfo::serving_*): the context per slot, why that one (chosen
+  // to fit the device or host, or asked for), and the device. 0 and empty for a backend that says
+  // nothing (the stub).
+  uint64_t context_per_slot = 0;
+  std::string context_reason;
+  std::string device;
 
   double aggregate_tokens_per_s() const;
 };
@@ -44,7 +50,8 @@ struct BenchReport {
 // backend, model, requests, concurrency, slots (per replica), slots_total (over every replica),
 // max_tokens, prompt_words, shared_prefix_words, completed, errors, errors_by_code, tokens,
 // load_ms, server_listening_ms (null without a server), wall_s, host_cpu_s,
-// host_cpu_us_per_token, host_cpu_us_per_request, agg_tok_s, req_s, ttft_ms_p50/p99,
+// context_per_slot, context_reason, device (what the model serves: 0 and "" when the backend says
+// nothing), host_cpu_us_per_token, host_cpu_us_per_request, agg_tok_s, req_s, ttft_ms_p50/p99,
 // queue_ms_p50/p99, total_ms_p50/p99, decode_tok_s_p50, max_in_flight, requests_rejected,
 // restarts, prompt_tokens, cached_prompt_tokens, prefix_hits, affinity_hits, and replicas: one
 // object per replica the model reports (empty for a backend without replicas, e.g. the stub)

@@ -19,6 +19,7 @@
 #include "json_output.hpp"
 #include "model_flags.hpp"
 #include "positional_text.hpp"
+#include "serving_text.hpp"
 
 namespace llmctl {
 
@@ -44,14 +45,19 @@ inference::TokenStream start_request(inference::TextModel& model, const Generate
   return model.chat(std::move(messages), options.config);
 }
 
-void print_result_line(const inference::GenerateResult& result) {
+void print_result_line(const inference::GenerateResult& result, const inference::ModelInfo& info) {
   boost::json::object line;
   line["result"] = result_json(result);
+  line["serving"] = serving_json(info);
   print_json_line(line);
 }
 
 asio::awaitable<void> stream_generation(inference::Registry& registry, const GenerateOptions& options) {
   auto model = co_await registry.load_model(options.model.model, options.model.load_options(), options.model.backend);
+  const inference::ModelInfo info = model->info();
+  // On stderr: stdout is the generated text alone.
+  if (!options.json && !info.serving_context_reason.empty())
+    std::fprintf(stderr, "llmctl: %s\n", serving_line(info).c_str());
   auto stream = start_request(*model, options);
   try {
     while (auto token = co_await stream.next()) {
@@ -65,11 +71,11 @@ asio::awaitable<void> stream_generation(inference::Registry& registry, const Gen
   } catch (const inference::Error& e) {
     // A failed generation still reports how far it got; our own cancellation (Ctrl-C) does not.
     if (!options.json) std::fputs("\n", stdout);
-    if (options.json && !e.is(inference::errc::cancelled)) print_result_line(stream.result());
+    if (options.json && !e.is(inference::errc::cancelled)) print_result_line(stream.result(), info);
     throw;
   }
   if (options.json) {
-    print_result_line(stream.result());
+    print_result_line(stream.result(), info);
   } else {
     std::fputs("\n", stdout);
     std::fflush(stdout);
@@ -106,7 +112,7 @@ void add_request_command(CLI::App& app, CommandAction& action, bool chat) {
   add_constraint_flags(*command, config);
   if (chat) command->add_option("--system", options->system, "System message sent before the user message");
   command->add_flag("--json", options->json,
-                    "One JSON line per token ({\"id\",\"text\"}), then {\"result\":{...metrics...}}");
+                    "One JSON line per token ({\"id\",\"text\"}), then {\"result\":{...metrics...},\"serving\":{...}}");
   command->add_option("message", options->prompt, chat ? "The user message" : "The prompt")
       ->required()
       ->type_name("TEXT");

@@ -5,6 +5,7 @@
 #include "inference/backend.hpp"
 #include "inference/error.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
+#include "inference/llama_server/model_launch.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/plugin_abi.hpp"
 
@@ -29,6 +30,19 @@ class LlamaCppBackend final : public Backend {
       Availability ready = Availability::yes();
       ready.executable = llama_server::find_server_binary(llama_server::explicit_server_path(options)).string();
       return ready;
+    } catch (const Error& e) {
+      return Availability::no(e.what());
+    }
+  }
+
+  // The engine's CPU plan without starting anything: the model's metadata and the context that
+  // fits the host's memory (or the refusal of one that does not), as the load would decide.
+  Availability preflight(const std::string& path, const LoadOptions& options) const override {
+    try {
+      const llama_server::ModelLaunch launch = llama_server::plain_model_launch(path, options);
+      Availability fits = Availability::yes();
+      fits.reason = launch.info.serving_device + ": context " + launch.info.serving_context_reason;
+      return fits;
     } catch (const Error& e) {
       return Availability::no(e.what());
     }

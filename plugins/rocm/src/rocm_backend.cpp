@@ -62,7 +62,8 @@ Availability RocmBackend::preflight(const std::string& path, const LoadOptions& 
     const ModelInfo model = gguf::read_model_info(path);
     Availability fits = Availability::yes();
     std::string runtime;
-    for (LaunchPlan& plan : plan_replica_launches(model, options, env_)) {
+    std::vector<LaunchPlan> plans = plan_replica_launches(model, options, env_);
+    for (LaunchPlan& plan : plans) {
       choose_plan_runtime(plan, options, env_, probe_);
       fits.reason += (fits.reason.empty() ? "" : "; ") + describe_fit(plan);
       fits.executable = plan.runtime.binary.string();
@@ -70,6 +71,8 @@ Availability RocmBackend::preflight(const std::string& path, const LoadOptions& 
       runtime = plan.runtime.reason;  // the same build for every replica
     }
     fits.reason += "; " + runtime;
+    // The context the load would serve and why (the same on every GPU).
+    fits.reason += "; context " + plans.front().context_reason;
     return fits;
   } catch (const Error& e) {
     return Availability::no(e.what());
@@ -87,11 +90,12 @@ asio::awaitable<std::shared_ptr<TextModel>> RocmBackend::load_model(std::string 
     for (LaunchPlan& plan : plans) choose_plan_runtime(plan, asked, env, probe);
     const DiscoveryPaths paths = parse_rocm_options(asked.backend_options, env).paths;
     launch.options = asked;
-    launch.options.gpu_layers = plans.front().gpu_layers;  // each replica sets its own (apply_plan)
+    launch.options.gpu_layers = plans.front().gpu_layers;         // each replica sets its own (apply_plan)
+    launch.options.context_len = plans.front().context_per_slot;  // the same for every replica
+    describe_serving(plans, launch.info);
     launch.options.backend_options[std::string(llama_server::engine_option::kServerPath.name)] =
         plans.front().runtime.binary.string();
     for (const LaunchPlan& plan : plans) {
-      launch.info.serving_device += (launch.info.serving_device.empty() ? "" : "; ") + plan.runtime.serving_device;
       llama_server::ReplicaLaunch replica;
       replica.customize = [plan](llama_server::LaunchSpec& spec) { apply_plan(plan, spec); };
       replica.device = "GPU " + std::to_string(plan.gpu.index) + " (" + plan.gpu.gfx_target + ")";

@@ -238,6 +238,8 @@ TEST(RocmReplicas, PreflightJudgesEveryGpuOfTheDevicesOption) {
   EXPECT_TRUE(cpu.available) << cpu.reason;
   EXPECT_THAT(cpu.reason, ::testing::StartsWith("GPU 0 (gfx1100): CPU only (gpu_layers=0); GPU 1 (gfx1100): CPU only "
                                                 "(gpu_layers=0); runtime=auto chose HIP: "));
+  EXPECT_THAT(cpu.reason, ::testing::EndsWith("; context the model's training context split over the slots "
+                                              "(gpu_layers=0: no fit check)"));
 }
 
 // The holding streams after replica 1's server was killed: those on replica 1 failed with the

@@ -28,10 +28,17 @@ class GgufBuilder {
   // throws Error(errc::invalid_argument) otherwise).
   void add_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims, std::vector<std::byte> data);
 
+  // Appends a tensor of zeros without holding its data: write() leaves it as a hole (a sparse
+  // file that takes no disk space), serialize() spells the zeros out. For files whose tensor
+  // sizes matter and whose contents do not, e.g. a model of real size for the memory fit tests.
+  // Throws Error(errc::invalid_argument) for an invalid type or shape.
+  void add_zero_tensor(std::string name, uint32_t type, std::vector<uint64_t> dims);
+
   // The complete file image.
   std::vector<std::byte> serialize(const WriteOptions& options = {}) const;
 
-  // Writes the image to path (replacing it). Throws Error(errc::invalid_argument) on I/O failure.
+  // Writes the image to path (replacing it), zero tensors as holes. Throws
+  // Error(errc::invalid_argument) on I/O failure.
   void write(const std::filesystem::path& path, const WriteOptions& options = {}) const;
 
   const std::vector<std::pair<std::string, Value>>& metadata() const noexcept { return metadata_; }
@@ -41,10 +48,14 @@ class GgufBuilder {
     std::string name;
     uint32_t type = 0;
     std::vector<uint64_t> dims;
-    std::vector<std::byte> data;
+    std::vector<std::byte> data;  // empty for a zero tensor
+    uint64_t size = 0;            // bytes of data
+    bool zeros = false;
   };
 
   uint32_t alignment() const;
+  // Everything before the first tensor's data (header, metadata, tensor infos, padding).
+  std::vector<std::byte> head(const WriteOptions& options) const;
 
   std::vector<std::pair<std::string, Value>> metadata_;
   std::vector<PendingTensor> tensors_;

@@ -151,6 +151,10 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       const std::optional<uint32_t> replicas = engine_option::replicas_from(value);
       if (!replicas) throw Error(errc::invalid_argument, engine_option::replicas_refusal(value));
       out.replicas = *replicas;
+    } else if (key == engine_option::kHostMemoryMib.name) {
+      const std::optional<uint64_t> mib = engine_option::host_memory_mib_from(value);
+      if (!mib) throw Error(errc::invalid_argument, engine_option::host_memory_mib_refusal(value));
+      out.host_memory_mib = *mib;
     } else if (parse_embedding_option(key, value, out)) {
       // done
     } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {

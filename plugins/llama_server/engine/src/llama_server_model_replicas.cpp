@@ -109,8 +109,9 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load_planne
   // any spawn.
   check_load_options(options);
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys);
-  const ModelLaunch launch = planner(path, options);
+  ModelLaunch launch = planner(path, options);
   if (launch.replicas.empty()) throw Error(errc::internal_error, "the backend planned no replica");
+  report_serving(launch);
   auto executor = co_await asio::this_coro::executor;
   auto model = std::make_shared<LlamaServerModel>(Private{}, executor, std::move(planner), std::move(extra_option_keys),
                                                   launch, engine);
@@ -188,7 +189,8 @@ asio::awaitable<void> LlamaServerModel::reload(std::string path, LoadOptions opt
     throw Error(errc::invalid_argument, "reload() cannot change queue_limit: load the model anew");
   }
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys_);
-  const ModelLaunch launch = planner_(path, options);
+  ModelLaunch launch = planner_(path, options);
+  report_serving(launch);
   if (launch.replicas.size() != replicas_->size()) {
     throw Error(errc::invalid_argument, "reload() cannot change the number of replicas (" +
                                             std::to_string(replicas_->size()) + " -> " +

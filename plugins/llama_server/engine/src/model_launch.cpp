@@ -5,6 +5,7 @@
 
 #include "inference/gguf/model_info_reader.hpp"
 #include "inference/llama_server/engine_options.hpp"
+#include "inference/llama_server/serving_context.hpp"
 
 namespace inference::llama_server {
 
@@ -29,6 +30,12 @@ ModelLaunch plain_model_launch(const std::string& path, const LoadOptions& optio
   ModelLaunch launch;
   launch.info = gguf::read_model_info(path);
   launch.options = options;
+  const ServingContext serving =
+      fit_host_memory(launch.info, options, host_memory_budget(options.backend_options), replicas);
+  launch.options.context_len = serving.context_per_slot;
+  launch.info.serving_context_per_slot = serving.context_per_slot;
+  launch.info.serving_context_reason = serving.reason;
+  launch.info.serving_device = "CPU";
   launch.replicas.resize(replicas);
   if (replicas == 1) return launch;
   const auto server_args = options.backend_options.find(std::string(engine_option::kServerArgs.name));
@@ -50,6 +57,31 @@ ModelLaunch plain_model_launch(const std::string& path, const LoadOptions& optio
     };
   }
   return launch;
+}
+
+void report_serving(ModelLaunch& launch) {
+  ModelInfo& info = launch.info;
+  if (info.serving_context_per_slot == 0) {
+    if (launch.options.context_len != 0) {
+      const ServingContext asked = asked_context(launch.options.context_len);
+      info.serving_context_per_slot = asked.context_per_slot;
+      info.serving_context_reason = asked.reason;
+    } else {
+      // -c 0: llama-server allocates the training context and splits it over the slots.
+      const uint32_t slots = std::max(1U, launch.options.parallel_slots);
+      info.serving_context_per_slot = info.context_length / slots;
+      info.serving_context_reason = std::to_string(info.serving_context_per_slot) +
+                                    " tokens per slot: the model's training context (" +
+                                    std::to_string(info.context_length) + ") split over " + std::to_string(slots) +
+                                    (slots == 1 ? " slot" : " slots") + " (context_len unset, no fit check)";
+    }
+  }
+  if (info.serving_device.empty()) {
+    for (const ReplicaLaunch& replica : launch.replicas) {
+      if (replica.device.empty() || info.serving_device.find(replica.device) != std::string::npos) continue;
+      info.serving_device += (info.serving_device.empty() ? "" : ", ") + replica.device;
+    }
+  }
 }
 
 }  // namespace inference::llama_server

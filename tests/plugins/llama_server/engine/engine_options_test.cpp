@@ -128,6 +128,21 @@ TEST(EngineOptionsTest, ReplicasThatAreNotANumberAreRefusedNamingTheKey) {
   }
 }
 
+TEST(EngineOptionsTest, HostMemoryMibIsUnsetByDefaultAndParsed) {
+  EXPECT_EQ(parse_engine_options({}).host_memory_mib, 0U);
+  EXPECT_EQ(parse_engine_options({{"host_memory_mib", "4096"}}).host_memory_mib, 4096U);
+}
+
+TEST(EngineOptionsTest, HostMemoryMibThatIsZeroTooLargeOrNotANumberIsRefusedNamingTheKey) {
+  const std::string too_large = std::to_string(engine_option::kMaxHostMemoryMib + 1);
+  for (const std::string& value :
+       {std::string("0"), too_large, std::string("4G"), std::string(""), std::string("-1")}) {
+    const Error error = parse_failure({{"host_memory_mib", value}});
+    EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+    EXPECT_THAT(error.what(), HasSubstr("host_memory_mib=" + value)) << error.what();
+  }
+}
+
 // Each replica is its own server and needs its own port: a fixed one can serve only one.
 TEST(EngineOptionsTest, FixedPortWithSeveralReplicasIsRefusedNamingBoth) {
   const Error error = parse_failure({{"port", "8080"}, {"replicas", "2"}});

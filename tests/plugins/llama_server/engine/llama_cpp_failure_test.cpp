@@ -14,6 +14,8 @@
 
 #include "inference/error.hpp"
 #include "inference/generate_config.hpp"
+#include "inference/gguf/model_info_reader.hpp"
+#include "inference/llama_server/memory_fit.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "stream_helpers.hpp"
 #include "support/scratch_directory.hpp"
@@ -193,6 +195,60 @@ TEST(LlamaCppFailureTest, MissingModelFailsFastWithModelNotFoundAndSpawnsNothing
   ASSERT_TRUE(error.has_value());
   EXPECT_TRUE(error->is(errc::model_not_found)) << error->what();
   EXPECT_NE(std::string(error->what()).find("absent.gguf"), std::string::npos) << error->what();
+  EXPECT_TRUE(no_children_left());
+}
+
+// A server_path that leaves `marker` behind when anything runs it (the version probe included),
+// then runs the real server: proof that a load refused before the spawn ran nothing.
+fs::path marking_server(const ScratchDirectory& scratch, const fs::path& marker) {
+  const fs::path wrapper = scratch.path() / "llama-server";
+  std::ofstream(wrapper) << "#!/bin/sh\ntouch '" << marker.string() << "'\nexec '" << test_server_binary().string()
+                         << "' \"$@\"\n";
+  fs::permissions(wrapper, fs::perms::owner_all);
+  return wrapper;
+}
+
+// Issue 16: an explicit context whose weights + KV cache + headroom exceed the host's memory is
+// refused with the numbers before anything runs, instead of allocating until the OOM killer.
+TEST(LlamaCppFailureTest, ContextBeyondTheHostMemoryCapIsRefusedBeforeTheServerRuns) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  ScratchDirectory scratch;
+  const fs::path marker = scratch.path() / "server-ran";
+  LoadOptions options = tiny_options(kTestSlots, kLongContextPerSlot);
+  options.backend_options["server_path"] = marking_server(scratch, marker).string();
+  options.backend_options["host_memory_mib"] = "512";  // less than the headroom alone
+  const auto error = load_error(test_model_path().string(), options);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_TRUE(error->is(errc::invalid_argument)) << error->what();
+  const std::string message = error->what();
+  EXPECT_NE(message.find("needs "), std::string::npos) << message;
+  EXPECT_NE(message.find("KV cache"), std::string::npos) << message;
+  EXPECT_NE(message.find("for 16384 tokens"), std::string::npos) << message;
+  EXPECT_NE(message.find("but the host has 512 MiB free"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(marker)) << "the server binary ran";
+  EXPECT_TRUE(no_children_left());
+}
+
+// The same against the host's real MemAvailable: a context per slot whose KV cache alone is more
+// than the machine has.
+TEST(LlamaCppFailureTest, ContextBeyondTheAvailableHostMemoryIsRefusedBeforeTheServerRuns) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  ScratchDirectory scratch;
+  const fs::path marker = scratch.path() / "server-ran";
+  const ModelInfo tiny = gguf::read_model_info(test_model_path().string());
+  constexpr uint32_t kSlots = 1;
+  constexpr uint32_t kAbsurdContext = 1U << 30;  // tokens per slot, within llama-server's -c
+  const uint64_t available = llama_server::host_available_memory();
+  if (llama_server::estimate_fit(tiny, kAbsurdContext, -1, available).fits()) {
+    GTEST_SKIP() << "this host has room for " << kAbsurdContext << " tokens of the tiny model's KV cache";
+  }
+  LoadOptions options = tiny_options(kSlots, kAbsurdContext);
+  options.backend_options["server_path"] = marking_server(scratch, marker).string();
+  const auto error = load_error(test_model_path().string(), options);
+  ASSERT_TRUE(error.has_value());
+  EXPECT_TRUE(error->is(errc::invalid_argument)) << error->what();
+  EXPECT_NE(std::string(error->what()).find("but the host has"), std::string::npos) << error->what();
+  EXPECT_FALSE(fs::exists(marker)) << "the server binary ran";
   EXPECT_TRUE(no_children_left());
 }
 

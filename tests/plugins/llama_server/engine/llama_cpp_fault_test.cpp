@@ -29,6 +29,7 @@
 
 #include "inference/error.hpp"
 #include "inference/generate_config.hpp"
+#include "inference/llama_server/engine_option_keys.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "stream_helpers.hpp"
 #include "support/child_processes.hpp"
@@ -414,6 +415,10 @@ TEST(LlamaCppFaultTest, ContextTooLargeForTheMachineGivesServerStartFailedWithTh
   fs::permissions(wrapper, fs::perms::owner_all);
   LoadOptions options = tiny_options(1, kAbsurdContext);
   options.backend_options["server_path"] = wrapper.string();
+  // The engine's host-memory fit check would refuse this context before the spawn
+  // (LlamaCppFailureTest.ContextBeyondTheAvailableHostMemoryIsRefusedBeforeTheServerRuns); a limit
+  // it cannot see (ulimit, a cgroup) is what this test is about, so the check is told the host is huge.
+  options.backend_options["host_memory_mib"] = std::to_string(llama_server::engine_option::kMaxHostMemoryMib);
   const auto started = Clock::now();
   const auto error = load_error(test_model_path().string(), options);
   std::printf("[ MEASURE  ] context of %u tokens -> load failed: %.1f ms\n", kAbsurdContext, ms_since(started));

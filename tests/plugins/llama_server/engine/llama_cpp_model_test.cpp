@@ -61,6 +61,37 @@ TEST(LlamaCppModelTest, GenerateStreamsRealTokenIds) {
   });
 }
 
+// Issue 16, "defaults that fit": without context_len the CPU build gets the largest context that
+// fits the host's memory, for the tiny model its whole training context per slot. The engine
+// asked llama-server for exactly that and checked it in /props before the load returned.
+TEST(LlamaCppModelTest, ContextLenUnsetServesTheChosenContextAndSaysWhy) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  run_test([]() -> asio::awaitable<void> {
+    auto model = co_await load_tiny(tiny_options(kTestSlots, 0));
+    const ModelInfo info = model->info();
+    EXPECT_EQ(info.serving_context_per_slot, info.context_length);
+    EXPECT_EQ(info.serving_context_reason.rfind(std::to_string(info.context_length) + " tokens per slot (4 slots): " +
+                                                    "the model's whole training context fits the host",
+                                                0),
+              0U)
+        << info.serving_context_reason;
+    EXPECT_EQ(info.serving_device, "CPU");
+    TokenStream stream = model->generate("Hello", greedy(kShortGeneration));
+    EXPECT_FALSE((co_await drain(stream)).empty());
+    co_await model->close();
+  });
+}
+
+TEST(LlamaCppModelTest, AskedContextIsReportedAsAsked) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  run_test([]() -> asio::awaitable<void> {
+    auto model = co_await load_tiny(tiny_options(kTestSlots, kShortContextPerSlot));
+    EXPECT_EQ(model->info().serving_context_per_slot, kShortContextPerSlot);
+    EXPECT_EQ(model->info().serving_context_reason, "asked (context_len=256)");
+    co_await model->close();
+  });
+}
+
 TEST(LlamaCppModelTest, ChatStreamsRealTokenIds) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
   run_test([]() -> asio::awaitable<void> {

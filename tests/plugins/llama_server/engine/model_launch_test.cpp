@@ -12,6 +12,7 @@
 #include "inference/error.hpp"
 #include "inference/gguf/tiny_model.hpp"
 #include "inference/llama_server/engine_option_keys.hpp"
+#include "inference/llama_server/memory_fit.hpp"
 #include "support/scratch_directory.hpp"
 
 namespace inference::llama_server {
@@ -144,6 +145,123 @@ TEST_F(ModelLaunchTest, MissingModelIsModelNotFound) {
   } catch (const Error& error) {
     EXPECT_TRUE(error.is(errc::model_not_found)) << error.what();
   }
+}
+
+// Issue 16: the CPU build's fit against the host's memory (here capped with host_memory_mib).
+TEST_F(ModelLaunchTest, ContextUnsetGetsTheTrainingContextWhenTheHostHasRoom) {
+  const ModelLaunch launch = plain_model_launch(model_path(), with({{"host_memory_mib", "4096"}}));
+  const uint32_t trained = gguf::TinyModelOptions::kDefaultContextLength;
+  EXPECT_EQ(launch.options.context_len, trained) << "llama-server gets -c trained × slots";
+  EXPECT_EQ(launch.info.serving_context_per_slot, trained);
+  EXPECT_THAT(launch.info.serving_context_reason,
+              HasSubstr("2048 tokens per slot (4 slots): the model's whole training context fits the host ("));
+  EXPECT_THAT(launch.info.serving_context_reason, HasSubstr("MiB needed of 4096 MiB free"));
+  EXPECT_EQ(launch.info.serving_device, "CPU");
+}
+
+class LongContextModelLaunchTest : public ModelLaunchTest {
+ protected:
+  LongContextModelLaunchTest() {
+    gguf::TinyModelOptions options;
+    options.context_length = kTrained;
+    gguf::write_tiny_model(model_path(), kSeed, options);
+  }
+  static constexpr uint32_t kTrained = 1U << 20;
+};
+
+TEST_F(LongContextModelLaunchTest, ContextUnsetGetsTheLargestThatFitsTheHost) {
+  const ModelLaunch launch = plain_model_launch(model_path(), with({{"host_memory_mib", "1024"}}));
+  // (1024 MiB - tensors - 768 MiB headroom) / (KV bytes per token × 4 slots), in 256-token steps.
+  const uint64_t per_token = kv_cache_bytes(launch.info, 1);
+  ASSERT_GT(per_token, 0U);
+  const uint64_t room = 1024 * kMiB - launch.info.tensor_bytes - kFitHeadroomBytes;
+  const uint64_t expected = room / (per_token * kDefaultParallelSlots) / kChosenContextStep * kChosenContextStep;
+  ASSERT_LT(expected, kTrained);
+  EXPECT_EQ(launch.options.context_len, expected);
+  EXPECT_EQ(launch.info.serving_context_per_slot, expected);
+  EXPECT_THAT(launch.info.serving_context_reason,
+              HasSubstr(std::to_string(expected) + " tokens per slot (4 slots): the most that fits the host"));
+}
+
+TEST_F(LongContextModelLaunchTest, ReplicasCountEverySlotOfEveryReplica) {
+  const ModelLaunch one = plain_model_launch(model_path(), with({{"host_memory_mib", "1024"}}));
+  const ModelLaunch two = plain_model_launch(model_path(), with({{"host_memory_mib", "1024"}, {"replicas", "2"}}));
+  EXPECT_LT(two.options.context_len, one.options.context_len);
+  EXPECT_TRUE(
+      estimate_fit(two.info, uint64_t{two.options.context_len} * kDefaultParallelSlots * 2, -1, 1024 * kMiB).fits());
+}
+
+TEST_F(LongContextModelLaunchTest, ExplicitContextBeyondTheHostIsRefusedWithTheNumbers) {
+  LoadOptions options = with({{"host_memory_mib", "1024"}});
+  options.context_len = kTrained;
+  try {
+    plain_model_launch(model_path(), options);
+    ADD_FAILURE() << "a context larger than the host's memory was planned";
+  } catch (const Error& error) {
+    EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+    EXPECT_THAT(error.what(), HasSubstr("tiny.gguf needs "));
+    EXPECT_THAT(error.what(),
+                HasSubstr("for " + std::to_string(uint64_t{kTrained} * kDefaultParallelSlots) + " tokens"));
+    EXPECT_THAT(error.what(), HasSubstr("but the host has 1024 MiB free"));
+    EXPECT_THAT(error.what(), HasSubstr("context_len"));
+  }
+}
+
+TEST_F(LongContextModelLaunchTest, ExplicitContextThatFitsIsKeptAndReportedAsAsked) {
+  LoadOptions options = with({{"host_memory_mib", "1024"}});
+  options.context_len = 4096;
+  const ModelLaunch launch = plain_model_launch(model_path(), options);
+  EXPECT_EQ(launch.options.context_len, 4096U);
+  EXPECT_EQ(launch.info.serving_context_per_slot, 4096U);
+  EXPECT_EQ(launch.info.serving_context_reason, "asked (context_len=4096)");
+}
+
+TEST_F(ModelLaunchTest, BadHostMemoryMibIsRefusedNamingTheKey) {
+  try {
+    plain_model_launch(model_path(), with({{"host_memory_mib", "lots"}}));
+    ADD_FAILURE() << "host_memory_mib=lots was accepted";
+  } catch (const Error& error) {
+    EXPECT_TRUE(error.is(errc::invalid_argument)) << error.what();
+    EXPECT_THAT(error.what(), HasSubstr("host_memory_mib=lots"));
+  }
+}
+
+TEST(ReportServing, AskedContextIsReportedAsAsked) {
+  ModelLaunch launch;
+  launch.options.context_len = 512;
+  launch.replicas.resize(1);
+  report_serving(launch);
+  EXPECT_EQ(launch.info.serving_context_per_slot, 512U);
+  EXPECT_EQ(launch.info.serving_context_reason, "asked (context_len=512)");
+}
+
+TEST(ReportServing, UnsetContextIsTheTrainingContextSplitOverTheSlots) {
+  ModelLaunch launch;
+  launch.info.context_length = 8192;
+  launch.options.parallel_slots = 4;
+  launch.replicas.resize(2);
+  launch.replicas[0].device = "GPU 0 (gfx1100)";
+  launch.replicas[1].device = "GPU 1 (gfx1100)";
+  report_serving(launch);
+  EXPECT_EQ(launch.info.serving_context_per_slot, 2048U);
+  EXPECT_EQ(launch.info.serving_context_reason,
+            "2048 tokens per slot: the model's training context (8192) split over 4 slots (context_len unset, no fit "
+            "check)");
+  EXPECT_EQ(launch.info.serving_device, "GPU 0 (gfx1100), GPU 1 (gfx1100)");
+}
+
+TEST(ReportServing, WhatThePlanSaidIsKept) {
+  ModelLaunch launch;
+  launch.options.context_len = 3072;
+  launch.info.serving_context_per_slot = 3072;
+  launch.info.serving_context_reason = "3072 tokens per slot (1 slot): the most that fits GPU 0 (gfx1100) (...)";
+  launch.info.serving_device = "GPU 0 (gfx1100)";
+  launch.replicas.resize(1);
+  launch.replicas[0].device = "something else";
+  report_serving(launch);
+  EXPECT_EQ(launch.info.serving_context_reason,
+            "3072 tokens per slot (1 slot): the most that fits GPU 0 (gfx1100) (...)");
+  EXPECT_EQ(launch.info.serving_device, "GPU 0 (gfx1100)");
 }
 
 }  // namespace

@@ -130,6 +130,32 @@ inline constexpr Key kReranking{
     "true: the server scores documents against a query (--reranking, implies embeddings with pooling rank) and "
     "the model serves rerank() (not embed(), not generation)"};
 
+// The fit check of a load whose weights and KV cache live in the host's memory (a CPU build, or
+// gpu_layers=0) compares against MemAvailable; this caps it instead (tests, or a host that
+// wants to keep memory for something else). A cap above 2^40 MiB (a zettabyte) is a typo.
+inline constexpr uint64_t kMaxHostMemoryMib = uint64_t{1} << 40;
+inline constexpr Key kHostMemoryMib{
+    "host_memory_mib", "",
+    "the host memory (MiB, at least 1) a load running on the CPU may use for its weights, KV cache and headroom: "
+    "with context_len unset the largest context that fits is chosen, an explicit one that does not fit is refused "
+    "before the server starts. Unset: MemAvailable of /proc/meminfo at load time"};
+
+// The MiB a host_memory_mib value names, or std::nullopt unless it is a whole number from 1 to
+// kMaxHostMemoryMib.
+inline std::optional<uint64_t> host_memory_mib_from(std::string_view value) {
+  uint64_t mib = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), mib);
+  if (ec != std::errc() || end != value.data() + value.size() || mib < 1 || mib > kMaxHostMemoryMib) {
+    return std::nullopt;
+  }
+  return mib;
+}
+// "backend option host_memory_mib=0: expected a whole number of MiB from 1 to 1099511627776".
+inline std::string host_memory_mib_refusal(std::string_view value) {
+  return "backend option host_memory_mib=" + std::string(value) + ": expected a whole number of MiB from 1 to " +
+         std::to_string(kMaxHostMemoryMib);
+}
+
 // The number a replicas value names, or std::nullopt unless it is a whole number from 1 to
 // kMaxReplicas. Shared by the engine and by backends that plan replicas before it parses its keys.
 inline std::optional<uint32_t> replicas_from(std::string_view value) {
@@ -176,6 +202,7 @@ inline constexpr std::array kKeys = {kLoadTimeoutMs,
                                      kReplicas,
                                      kEmbeddings,
                                      kPooling,
-                                     kReranking};
+                                     kReranking,
+                                     kHostMemoryMib};
 
 }  // namespace inference::llama_server::engine_option

@@ -37,6 +37,9 @@ struct EngineOptions {
   bool embeddings = false;  // --embeddings; also true with reranking
   std::string pooling;      // --pooling; empty: the model's own
   bool reranking = false;   // --reranking
+  // host_memory_mib: the cap of the host-memory fit check (plain_model_launch()); 0: unset,
+  // MemAvailable is read at load time.
+  uint64_t host_memory_mib = 0;
 
   // The server answers embeddings (and maybe rerank) only: generate() and chat() are refused.
   bool serves_embeddings() const noexcept { return embeddings || reranking; }

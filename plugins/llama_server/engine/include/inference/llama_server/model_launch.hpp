@@ -43,7 +43,17 @@ using LaunchPlanner = std::function<ModelLaunch(const std::string& path, const L
 
 // The plan of a backend without devices of its own (llama_cpp): the model's metadata, and the
 // `replicas` engine option's number of replicas, each with the machine's CPU threads split
-// evenly (--threads) unless server_args sets them.
+// evenly (--threads) unless server_args sets them. The model runs in host memory: with
+// context_len unset the largest context that fits the host (MemAvailable, or the host_memory_mib
+// option; the weights once, every replica's slots) is chosen, an explicit one that does not fit is refused with
+// Error(invalid_argument) and the numbers (fit_host_memory()); info's serving_context_* and
+// serving_device ("CPU") say which and why.
 ModelLaunch plain_model_launch(const std::string& path, const LoadOptions& options);
+
+// What the engine does with every plan before it starts anything: a plan that left
+// info.serving_context_per_slot at 0 gets the context it will serve (options.context_len as
+// asked, or the training context split over the slots when that is 0: llama-server's -c 0), and
+// an empty info.serving_device the replicas' devices.
+void report_serving(ModelLaunch& launch);
 
 }  // namespace inference::llama_server
