@@ -41,9 +41,6 @@ namespace inference::rocm {
 using DeviceProbe = std::function<llama_server::ServerDeviceList(const std::filesystem::path& binary,
                                                                  const llama_server::ProbeEnvironment& environment)>;
 
-// Vulkan physical-device indices probed at most (one probe each; real machines have a few).
-inline constexpr std::size_t kMaxVulkanPhysicalDevices = 16;
-
 struct RuntimeChoice {
   Runtime runtime = Runtime::hip;  // hip or vulkan, never automatic
   std::filesystem::path binary;

@@ -213,7 +213,7 @@ void describe_serving(const std::vector<LaunchPlan>& plans, ModelInfo& info) {
   }
   info.serving_device.clear();
   for (const LaunchPlan& plan : plans) {
-    std::string device = plan.gpu_layers == 0          ? std::string("CPU (gpu_layers=0)")
+    std::string device = plan.gpu_layers == 0                  ? std::string("CPU (gpu_layers=0)")
                          : plan.runtime.serving_device.empty() ? short_name(plan.gpu)
                                                                : plan.runtime.serving_device;
     if (plan.gpu_layers > 0 && static_cast<std::uint64_t>(plan.gpu_layers) < info.block_count) {

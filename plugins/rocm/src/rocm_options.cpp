@@ -8,6 +8,7 @@
 
 #include "device_environment.hpp"
 #include "inference/error.hpp"
+#include "inference/llama_server/device_indices.hpp"
 
 namespace inference::rocm {
 
@@ -25,31 +26,6 @@ std::filesystem::path path_option(const std::map<std::string, std::string>& opti
   if (!value) return fallback;
   if (value->empty()) throw Error(errc::invalid_argument, "backend option " + std::string(key) + " is empty");
   return *value;
-}
-
-// "0,1,3" -> {0, 1, 3}.
-std::vector<int> parse_devices(const std::string& value) {
-  const auto refuse = [&](const std::string& why) {
-    return Error(errc::invalid_argument,
-                 "backend option " + std::string(kDevicesOption) + "=" + value + ": " + why + " (e.g. devices=0,1)");
-  };
-  std::vector<int> devices;
-  std::string_view rest = value;
-  for (;;) {
-    const auto comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    int index = -1;
-    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), index);
-    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || index < 0) {
-      throw refuse("'" + std::string(item) + "' is not a GPU index");
-    }
-    if (std::find(devices.begin(), devices.end(), index) != devices.end()) {
-      throw refuse("GPU " + std::to_string(index) + " is named twice");
-    }
-    devices.push_back(index);
-    if (comma == std::string_view::npos) return devices;
-    rest.remove_prefix(comma + 1);
-  }
 }
 
 bool flag_option(const std::map<std::string, std::string>& options, std::string_view key) {
@@ -128,7 +104,8 @@ RocmOptions parse_rocm_options(const std::map<std::string, std::string>& options
   parsed.auto_offload = flag_option(options, kAutoOffloadOption);
   parsed.allow_software_device = flag_option(options, kAllowSoftwareDeviceOption);
   parsed.runtime = runtime_option(options);
-  if (const auto devices = lookup(options, kDevicesOption)) parsed.devices = parse_devices(*devices);
+  if (const auto devices = lookup(options, kDevicesOption))
+    parsed.devices = llama_server::parse_device_indices(kDevicesOption, *devices, "GPU");
   return parsed;
 }
 

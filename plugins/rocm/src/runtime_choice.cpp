@@ -3,6 +3,7 @@
 #include "device_access.hpp"
 #include "device_environment.hpp"
 #include "inference/error.hpp"
+#include "inference/llama_server/vulkan_device_inventory.hpp"
 
 namespace inference::rocm {
 
@@ -13,7 +14,6 @@ using llama_server::ServerDeviceList;
 namespace {
 
 constexpr std::string_view kRocmRuntime = "ROCm";
-constexpr std::string_view kVulkanRuntime = "Vulkan";
 constexpr std::string_view kInstallHint =
     "install the HIP build with scripts/setup --gpu rocm or set ROCM_LLAMA_SERVER_PATH";
 
@@ -44,28 +44,22 @@ bool amd_vulkan_device(const ServerDevice& device) {
          (device.description.find("AMD") != std::string::npos || device.description.find("RADV") != std::string::npos);
 }
 
-struct PhysicalDevice {
-  int index = -1;
-  ServerDevice device;
-};
-
-// Every Vulkan physical device the build can see, one probe per index until one shows nothing.
+// Every Vulkan physical device the build can see (the engine's inventory, one probe per index).
 // Throws when the build has no Vulkan runtime at all.
-std::vector<PhysicalDevice> vulkan_physical_devices(const fs::path& binary, const DeviceProbe& probe) {
-  std::vector<PhysicalDevice> found;
-  for (std::size_t index = 0; index < kMaxVulkanPhysicalDevices; ++index) {
-    const ServerDeviceList list = probe(binary, {{std::string(kVulkanVisibleDevices), std::to_string(index)}});
-    if (index == 0 && !list.has_runtime(kVulkanRuntime)) {
-      throw Error(errc::backend_unavailable, binary.string() + " has no Vulkan support: its ggml loaded " +
-                                                 loaded_summary(list) +
-                                                 "; install the Vulkan build with scripts/setup --gpu vulkan or set "
-                                                 "VULKAN_LLAMA_SERVER_PATH");
-    }
-    const std::vector<ServerDevice> devices = list.devices_of(kVulkanRuntime);
-    if (devices.empty()) break;  // past the last physical device
-    found.push_back({static_cast<int>(index), devices.front()});
+std::vector<llama_server::VulkanDevice> vulkan_physical_devices(const fs::path& binary, const DeviceProbe& probe) {
+  const llama_server::DeviceProbe uncached_signature =
+      [&probe](const fs::path& path, const llama_server::ProbeEnvironment& environment,
+               bool /*cached: this probe decides*/) { return probe(path, environment); };
+  llama_server::VulkanInventory inventory = llama_server::enumerate_vulkan_devices(binary, uncached_signature);
+  if (!inventory.has_runtime) {
+    ServerDeviceList loaded;
+    loaded.loaded_backends = inventory.loaded_backends;
+    throw Error(errc::backend_unavailable, binary.string() + " has no Vulkan support: its ggml loaded " +
+                                               loaded_summary(loaded) +
+                                               "; install the Vulkan build with scripts/setup --gpu vulkan or set "
+                                               "VULKAN_LLAMA_SERVER_PATH");
   }
-  return found;
+  return std::move(inventory.devices);
 }
 
 // The position of `gpu` among the topology's AMD GPUs (integrated ones count: Vulkan lists them).
@@ -120,9 +114,9 @@ RuntimeChoice check_hip_binary(const fs::path& binary, const GpuInfo& gpu, const
 RuntimeChoice check_vulkan_binary(const fs::path& binary, const GpuDiscovery& discovery, const GpuInfo& gpu,
                                   const RocmOptions& options, const DeviceProbe& probe) {
   require_device_access(options.paths, gpu, /*needs_kfd=*/false);
-  std::vector<PhysicalDevice> candidates;
+  std::vector<llama_server::VulkanDevice> candidates;
   std::vector<std::string> seen;
-  for (PhysicalDevice& physical : vulkan_physical_devices(binary, probe)) {
+  for (llama_server::VulkanDevice& physical : vulkan_physical_devices(binary, probe)) {
     seen.push_back(std::to_string(physical.index) + ": " + physical.device.description);
     const bool stands_in = options.allow_software_device && physical.device.software();
     if (amd_vulkan_device(physical.device) || stands_in) candidates.push_back(std::move(physical));
@@ -137,7 +131,7 @@ RuntimeChoice check_vulkan_binary(const fs::path& binary, const GpuDiscovery& di
             " AMD Vulkan device(s)" + (seen.empty() ? " (no Vulkan device at all)" : " among: " + join(seen, "; ")) +
             (options.allow_software_device ? "" : "; a software device counts only with allow_software_device=1"));
   }
-  const PhysicalDevice& chosen = candidates[position];
+  const llama_server::VulkanDevice& chosen = candidates[position];
   RuntimeChoice choice;
   choice.runtime = Runtime::vulkan;
   choice.binary = binary;

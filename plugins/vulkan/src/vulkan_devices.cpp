@@ -9,10 +9,6 @@ namespace inference::vulkan {
 
 namespace {
 
-llama_server::ProbeEnvironment visible(int index) {
-  return {{std::string(kVisibleDevicesVariable), std::to_string(index)}};
-}
-
 std::string joined(const std::vector<std::string>& items, std::string_view separator) {
   std::string out;
   for (const std::string& item : items) out += (out.empty() ? "" : std::string(separator)) + item;
@@ -45,44 +41,6 @@ Error unusable(const VulkanInventory& inventory) {
 }
 
 }  // namespace
-
-DeviceProbe real_device_probe() {
-  return [](const std::filesystem::path& binary, const llama_server::ProbeEnvironment& environment, bool cached) {
-    return llama_server::probe_server_devices_blocking(binary, environment, cached);
-  };
-}
-
-VulkanInventory enumerate_vulkan_devices(const std::filesystem::path& binary, const DeviceProbe& probe, bool cached) {
-  VulkanInventory inventory;
-  inventory.binary = binary;
-  for (int index = 0; index < kMaxVulkanDevices; ++index) {
-    const llama_server::ServerDeviceList list = probe(binary, visible(index), cached);
-    if (index == 0) inventory.loaded_backends = list.loaded_backends;
-    inventory.has_runtime = inventory.has_runtime || list.has_runtime(kVulkanRuntime);
-    const std::vector<llama_server::ServerDevice> listed = list.devices_of(kVulkanRuntime);
-    if (listed.empty()) break;
-    VulkanDevice device;
-    device.index = index;
-    device.device = listed.front();
-    device.device.name = std::string(kVulkanRuntime) + std::to_string(index);
-    inventory.devices.push_back(std::move(device));
-  }
-  return inventory;
-}
-
-VulkanDevice probe_vulkan_device(const std::filesystem::path& binary, int index, const DeviceProbe& probe) {
-  const std::vector<llama_server::ServerDevice> listed =
-      probe(binary, visible(index), /*cached=*/false).devices_of(kVulkanRuntime);
-  if (listed.empty()) {
-    throw Error(errc::backend_unavailable,
-                "Vulkan device " + std::to_string(index) + " of " + binary.string() + " is no longer listed");
-  }
-  VulkanDevice device;
-  device.index = index;
-  device.device = listed.front();
-  device.device.name = std::string(kVulkanRuntime) + std::to_string(index);
-  return device;
-}
 
 const VulkanDevice& choose_device(const VulkanInventory& inventory, int requested, bool allow_software) {
   if (requested >= 0 && inventory.has_runtime && !inventory.devices.empty()) {

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "inference/error.hpp"
+#include "inference/llama_server/device_indices.hpp"
 
 namespace inference::vulkan {
 
@@ -25,31 +26,6 @@ std::uint64_t parse_limit(const std::string& value) {
   return mib;
 }
 
-// "0,1" -> {0, 1}.
-std::vector<int> parse_devices(const std::string& value) {
-  const auto refuse = [&](const std::string& why) {
-    return Error(errc::invalid_argument,
-                 "backend option " + std::string(kDevicesOption) + "=" + value + ": " + why + " (e.g. devices=0,1)");
-  };
-  std::vector<int> devices;
-  std::string_view rest = value;
-  for (;;) {
-    const auto comma = rest.find(',');
-    const std::string_view item = rest.substr(0, comma);
-    int index = -1;
-    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), index);
-    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || index < 0) {
-      throw refuse("'" + std::string(item) + "' is not a Vulkan device index");
-    }
-    if (std::find(devices.begin(), devices.end(), index) != devices.end()) {
-      throw refuse("device " + std::to_string(index) + " is named twice");
-    }
-    devices.push_back(index);
-    if (comma == std::string_view::npos) return devices;
-    rest.remove_prefix(comma + 1);
-  }
-}
-
 }  // namespace
 
 std::vector<std::string> vulkan_option_keys() {
@@ -68,7 +44,8 @@ VulkanOptions parse_vulkan_options(const std::map<std::string, std::string>& opt
     parsed.allow_software = *allow == "1";
   }
   if (const auto limit = lookup(options, kMemoryLimitOption)) parsed.memory_limit_mib = parse_limit(*limit);
-  if (const auto devices = lookup(options, kDevicesOption)) parsed.devices = parse_devices(*devices);
+  if (const auto devices = lookup(options, kDevicesOption))
+    parsed.devices = llama_server::parse_device_indices(kDevicesOption, *devices, "Vulkan device");
   return parsed;
 }
 

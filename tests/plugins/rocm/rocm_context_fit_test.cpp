@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 
+#include "fake_servers.hpp"
 #include "fake_sysfs.hpp"
 #include "inference/error.hpp"
 #include "inference/gguf/model_info_reader.hpp"
@@ -34,8 +35,8 @@ class SeedScenario : public ::testing::Test {
  protected:
   SeedScenario() {
     test::make_9950x_with_7800xt(sysfs_);
-    sysfs_.write("bin/llama-server", "#!/bin/sh\nexit 1\n");
-    std::filesystem::permissions(sysfs_.root() / "bin/llama-server", std::filesystem::perms::owner_all);
+    // Answers the device probe as a HIP build with one GPU would; never asked to serve.
+    server_ = test::write_hip_stand_in(sysfs_);
     model_path_ = sysfs_.root() / "llama-3.1-8b-q4_k.gguf";
     inference::test::write_seed_8b_model(model_path_);
     model_ = gguf::read_model_info(model_path_.string());
@@ -48,7 +49,8 @@ class SeedScenario : public ::testing::Test {
     load.context_len = context_len;
     load.backend_options = {{"sysfs_root", sysfs_.sysfs_root().string()},
                             {"kfd_path", sysfs_.kfd_path().string()},
-                            {"server_path", (sysfs_.root() / "bin/llama-server").string()}};
+                            {"dri_dir", sysfs_.dri_dir().string()},
+                            {"server_path", server_.string()}};
     return load;
   }
 
@@ -63,6 +65,7 @@ class SeedScenario : public ::testing::Test {
   }
 
   FakeSysfs sysfs_;
+  std::filesystem::path server_;
   std::filesystem::path model_path_;
   ModelInfo model_;
 };

@@ -198,7 +198,7 @@ TEST(VulkanLaunchPlanTest, ReplicasAndDevicesMustAgreeAndADeviceIsNamedOnce) {
       refusal(eight_b(), options_with({{"replicas", "3"}, {"devices", "0,2"}}), fake, errc::invalid_argument);
   EXPECT_NE(disagree.find("replicas=3 and devices (2 devices) disagree"), std::string::npos) << disagree;
   const std::string twice = refusal(eight_b(), options_with({{"devices", "0,0"}}), fake, errc::invalid_argument);
-  EXPECT_NE(twice.find("devices=0,0: device 0 is named twice"), std::string::npos) << twice;
+  EXPECT_NE(twice.find("devices=0,0: Vulkan device 0 is named twice"), std::string::npos) << twice;
   const std::string software = refusal(eight_b(), options_with({{"devices", "0,1"}}), fake, errc::backend_unavailable);
   EXPECT_NE(software.find("Vulkan1 is llvmpipe"), std::string::npos) << software;
 }
