@@ -1,7 +1,12 @@
 #include "support/child_processes.hpp"
 
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -100,6 +105,31 @@ std::optional<pid_t> wait_for_llama_server_child(std::chrono::milliseconds timeo
     failure << "\n  pid " << child.pid << " state " << child.state << ": " << child.command_line;
   }
   return failure;
+}
+
+::testing::AssertionResult wait_until_stopped(pid_t child) {
+  siginfo_t report{};
+  if (::waitid(P_PID, static_cast<id_t>(child), &report, WSTOPPED | WNOWAIT) != 0) {
+    return ::testing::AssertionFailure() << "waitid(" << child << ", WSTOPPED): " << std::strerror(errno);
+  }
+  if (report.si_code != CLD_STOPPED) {
+    return ::testing::AssertionFailure() << "child " << child << " reported si_code " << report.si_code
+                                         << ", not stopped";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult wait_until_exited(pid_t child, std::chrono::milliseconds timeout) {
+  const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  if (pidfd < 0) {
+    if (errno == ESRCH) return ::testing::AssertionSuccess();  // reaped already
+    return ::testing::AssertionFailure() << "pidfd_open(" << child << "): " << std::strerror(errno);
+  }
+  pollfd exited{pidfd, POLLIN, 0};
+  const int ready = ::poll(&exited, 1, static_cast<int>(timeout.count()));
+  ::close(pidfd);
+  if (ready == 1) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "pid " << child << " still runs after " << timeout.count() << " ms";
 }
 
 }  // namespace inference::test

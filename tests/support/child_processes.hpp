@@ -37,6 +37,18 @@ std::vector<ChildProcess> llama_server_children();
 // Polls /proc until a started llama-server child exists; std::nullopt after `timeout`.
 std::optional<pid_t> wait_for_llama_server_child(std::chrono::milliseconds timeout);
 
+// Waits until `child` (a child of this process) has stopped, after the caller sent it SIGSTOP.
+// kill() only queues a stop: one of the child's threads must run to start the group stop, and
+// until it does (tens of ms on a loaded machine) its other threads keep serving requests. The
+// wait is the kernel's stop report (waitid WSTOPPED), taken with WNOWAIT so it stays for anyone
+// else; the engine waits only for exits, so it does not compete.
+::testing::AssertionResult wait_until_stopped(pid_t child);
+
+// Waits until `child` has exited (a zombie counts; so does a child already reaped), at most
+// `timeout`: kill() only queues SIGKILL, and a process still runs (its command line still shows)
+// until the kill has taken effect. The wait is the kernel's exit event (a pidfd becomes readable).
+::testing::AssertionResult wait_until_exited(pid_t child, std::chrono::milliseconds timeout);
+
 // The gtest check every fault test ends with: no child process at all is left (no server, no
 // zombie, no version probe). The failure message lists what was found.
 ::testing::AssertionResult no_child_process_left();

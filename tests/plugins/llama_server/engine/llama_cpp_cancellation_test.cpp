@@ -12,11 +12,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 #include <exception>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "inference/error.hpp"
 #include "inference/generate_config.hpp"
@@ -37,6 +39,8 @@ using ScratchDirectory = inference::test::ScratchDirectory;
 constexpr uint32_t kShortContextPerSlot = 256;
 // Long enough that a close() which was not cancelled would still be waiting when the test ends.
 constexpr const char* kLongShutdownGraceMs = "200000";
+// A SIGKILLed process is gone within milliseconds; the bound only keeps a regression from hanging.
+constexpr std::chrono::milliseconds kKillTakesEffectBound{10'000};
 
 fs::path llama_cpp_plugin() {
   std::string directory = inference::test::environment_or_empty("INFERENCE_TEST_PLUGIN_DIR");
@@ -97,6 +101,7 @@ TEST(LlamaCppCancellationTest, CancellingALoadFailsItWithCancelledAndStopsTheSer
 
 TEST(LlamaCppCancellationTest, CancellingCloseEndsItEarlyTheModelStaysClosedAndItsDestructionStopsTheServer) {
   INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  std::vector<pid_t> server_pids;
   Registry registry;
   registry.load_plugin(llama_cpp_plugin());
   run_test(
@@ -107,8 +112,12 @@ TEST(LlamaCppCancellationTest, CancellingCloseEndsItEarlyTheModelStaysClosedAndI
         auto model = co_await registry.load_model(test_model_path().string(), options, "llama_cpp");
         const auto servers = inference::test::llama_server_children();
         EXPECT_EQ(servers.size(), 1U);
+        for (const auto& server : servers) server_pids.push_back(server.pid);
         // Stopped, the server cannot act on close()'s SIGTERM: close() waits out the grace.
-        for (const auto& server : servers) EXPECT_EQ(::kill(server.pid, SIGSTOP), 0);
+        for (const auto& server : servers) {
+          EXPECT_EQ(::kill(server.pid, SIGSTOP), 0);
+          EXPECT_TRUE(inference::test::wait_until_stopped(server.pid));  // kill() only queues the stop
+        }
         CancelOnce cancel(executor);
         asio::co_spawn(
             executor,
@@ -145,6 +154,8 @@ TEST(LlamaCppCancellationTest, CancellingCloseEndsItEarlyTheModelStaysClosedAndI
   // Killed, though not always reaped yet: after a cancelled close() the engine may leave the
   // killed server exiting or a zombie (a known gap, see the contract's wording). What must not be
   // left is a server that still runs: its command line is gone once the kill has taken effect.
+  // The kill is asynchronous: wait for its effect (bounded) before looking.
+  for (const pid_t pid : server_pids) EXPECT_TRUE(inference::test::wait_until_exited(pid, kKillTakesEffectBound));
   const auto servers = inference::test::llama_server_children();
   EXPECT_TRUE(servers.empty()) << "pid " << servers.front().pid << " still runs: " << servers.front().command_line;
 }

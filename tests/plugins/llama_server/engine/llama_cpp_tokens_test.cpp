@@ -16,6 +16,7 @@
 #include "inference/generate_config.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "stream_helpers.hpp"
+#include "support/child_processes.hpp"
 #include "support/greedy_config.hpp"
 
 namespace inference::llama_cpp::test {
@@ -159,6 +160,7 @@ TEST(LlamaCppTokensTest, CancellingATokenizeThatTheServerDoesNotAnswerEndsItWith
     const int pid = model->server_pid();
     // The whole process group: the installed llama-server is a wrapper that runs the binary.
     EXPECT_EQ(::kill(-pid, SIGSTOP), 0);
+    EXPECT_TRUE(inference::test::wait_until_stopped(pid));  // kill() only queues the stop
     const auto executor = co_await asio::this_coro::executor;
     asio::steady_timer timer(executor, kCancelAfter);
     auto [order, tokenized, tokens, waited] =
