@@ -132,4 +132,18 @@ std::optional<pid_t> wait_for_llama_server_child(std::chrono::milliseconds timeo
   return ::testing::AssertionFailure() << "pid " << child << " still runs after " << timeout.count() << " ms";
 }
 
+std::vector<std::string> process_environment(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> entries;
+  std::size_t start = 0;
+  while (start < raw.size()) {
+    const std::size_t end = raw.find('\0', start);
+    entries.push_back(raw.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return entries;
+}
+
 }  // namespace inference::test

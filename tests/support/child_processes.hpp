@@ -37,6 +37,10 @@ std::vector<ChildProcess> llama_server_children();
 // Polls /proc until a started llama-server child exists; std::nullopt after `timeout`.
 std::optional<pid_t> wait_for_llama_server_child(std::chrono::milliseconds timeout);
 
+// /proc/<pid>/environ as "NAME=value" entries (empty when the process is gone): how tests see
+// the environment a server was really started with (device pinning).
+std::vector<std::string> process_environment(int pid);
+
 // Waits until `child` (a child of this process) has stopped, after the caller sent it SIGSTOP.
 // kill() only queues a stop: one of the child's threads must run to start the group stop, and
 // until it does (tens of ms on a loaded machine) its other threads keep serving requests. The

@@ -19,6 +19,7 @@
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/registry.hpp"
 #include "rocm_backend.hpp"
+#include "support/child_processes.hpp"
 #include "support/greedy_config.hpp"
 #include "support/run_async.hpp"
 #include "support/test_inputs.hpp"
@@ -67,20 +68,6 @@ LoadOptions cpu_options(const FakeSysfs& sysfs) {
 void run_test(std::function<asio::awaitable<void>()> make) {
   constexpr int kThreads = 2;
   inference::testing::run_bounded(std::move(make), kThreads, kTestBudget);
-}
-
-std::vector<std::string> process_environment(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> entries;
-  std::size_t start = 0;
-  while (start < raw.size()) {
-    const std::size_t end = raw.find('\0', start);
-    entries.push_back(raw.substr(start, end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return entries;
 }
 
 std::vector<std::string> entries_named(const std::vector<std::string>& env, const std::string& name) {
@@ -154,7 +141,7 @@ TEST(RocmEndToEnd, ChildSeesExactlyOneHipVisibleDevicesPointingAtTheDiscreteGpu)
     auto server = std::dynamic_pointer_cast<llama_server::LlamaServerModel>(model);
     EXPECT_NE(server, nullptr);
     if (server) {
-      const std::vector<std::string> env = process_environment(server->server_pid());
+      const std::vector<std::string> env = inference::test::process_environment(server->server_pid());
       EXPECT_FALSE(env.empty());
       EXPECT_EQ(entries_named(env, "HIP_VISIBLE_DEVICES"), std::vector<std::string>{"HIP_VISIBLE_DEVICES=1"});
       EXPECT_TRUE(entries_named(env, "ROCR_VISIBLE_DEVICES").empty());

@@ -15,6 +15,7 @@
 #include "inference/llama_server/llama_server_model.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "rocm_backend.hpp"
+#include "support/child_processes.hpp"
 #include "support/greedy_config.hpp"
 #include "support/run_async.hpp"
 #include "support/test_inputs.hpp"
@@ -50,19 +51,6 @@ LoadOptions fake_machine_options(const FakeSysfs& sysfs) {
                              {"ignore_eos", "1"},
                              {"server_args", "-t\n1"}};
   return options;
-}
-
-std::vector<std::string> process_environment(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> entries;
-  for (std::size_t start = 0; start < raw.size();) {
-    const std::size_t end = raw.find('\0', start);
-    entries.push_back(raw.substr(start, end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return entries;
 }
 
 std::vector<std::string> entries_named(const std::vector<std::string>& env, const std::string& name) {
@@ -124,7 +112,7 @@ TEST(RocmRuntime, VulkanBuildWithRuntimeVulkanStartsOnLavapipePinnedByGgmlVkVisi
         auto server = std::dynamic_pointer_cast<llama_server::LlamaServerModel>(model);
         EXPECT_NE(server, nullptr);
         if (server) {
-          const std::vector<std::string> env = process_environment(server->server_pid());
+          const std::vector<std::string> env = inference::test::process_environment(server->server_pid());
           EXPECT_EQ(entries_named(env, "GGML_VK_VISIBLE_DEVICES"),
                     std::vector<std::string>{"GGML_VK_VISIBLE_DEVICES=0"});
           EXPECT_TRUE(entries_named(env, "HIP_VISIBLE_DEVICES").empty());

@@ -16,6 +16,7 @@
 
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/load_options.hpp"
+#include "support/child_processes.hpp"
 #include "support/test_inputs.hpp"
 
 namespace inference::vulkan::test {
@@ -55,19 +56,6 @@ inline LoadOptions lavapipe_options(std::uint32_t slots, std::uint32_t context_p
   return options;
 }
 
-// /proc/<pid>/environ as "NAME=value" entries.
-inline std::vector<std::string> process_environment(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  const std::string raw((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> entries;
-  std::size_t start = 0;
-  while (start < raw.size()) {
-    const std::size_t end = raw.find('\0', start);
-    entries.push_back(raw.substr(start, end - start));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return entries;
-}
+using inference::test::process_environment;  // tests/support/child_processes
 
 }  // namespace inference::vulkan::test
