@@ -21,6 +21,7 @@ void AbortRegistry::abort_all() {
     boost::asio::post(target.strand, [handle = std::move(target.handle)] {
       handle->aborted = true;
       if (handle->connection != nullptr) handle->connection->close();
+      if (handle->backoff != nullptr) handle->backoff->cancel();
     });
   }
 }

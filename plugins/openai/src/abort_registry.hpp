@@ -11,6 +11,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -20,8 +21,9 @@
 namespace inference::openai {
 
 struct AbortHandle {
-  bool aborted = false;                    // abort_all() reached this request
-  RemoteConnection* connection = nullptr;  // the connection in use, or none
+  bool aborted = false;                          // abort_all() reached this request
+  RemoteConnection* connection = nullptr;        // the connection in use, or none
+  boost::asio::steady_timer* backoff = nullptr;  // the wait before a retry, while it runs
 };
 
 class AbortRegistry {

@@ -44,6 +44,18 @@ class ConnectionInUse {
   AbortHandle& handle_;
 };
 
+// Points the abort handle at the wait before a retry while it runs.
+class WaitInUse {
+ public:
+  WaitInUse(AbortHandle& handle, asio::steady_timer& timer) : handle_(handle) { handle_.backoff = &timer; }
+  ~WaitInUse() { handle_.backoff = nullptr; }
+  WaitInUse(const WaitInUse&) = delete;
+  WaitInUse& operator=(const WaitInUse&) = delete;
+
+ private:
+  AbortHandle& handle_;
+};
+
 }  // namespace
 
 struct OpenAiModel::Request {
@@ -110,7 +122,7 @@ asio::awaitable<FinishReason> OpenAiModel::run(StreamWriter& writer, std::shared
   if (closed_.load()) throw Error(errc::closed, std::string(kClosedContext));
   try {
     co_return co_await run_attempts(writer, *request, registration.handle());
-  } catch (const Error&) {
+  } catch (const std::exception&) {  // an Error, or the system_error of a cancelled wait
     if (registration.handle().aborted) throw Error(errc::closed, std::string(kClosedContext));
     throw;
   }
@@ -133,6 +145,7 @@ asio::awaitable<FinishReason> OpenAiModel::run_attempts(StreamWriter& writer, co
     }
     if (!backoff) backoff.emplace(co_await asio::this_coro::executor);
     backoff->expires_after(*delay);
+    const WaitInUse in_use(handle, *backoff);
     co_await backoff->async_wait(asio::use_awaitable);
   }
 }

@@ -128,9 +128,11 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view valu
   const std::string text(value);
   const char* parsed_end = ::strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parts);
   if (parsed_end == nullptr || *parsed_end != '\0') return std::nullopt;
-  const auto when = std::chrono::system_clock::from_time_t(::timegm(&parts));
-  if (when <= now) return std::chrono::milliseconds(0);
-  const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(when - now);
+  // Compared in seconds: a date centuries away does not fit the clock's nanoseconds.
+  const std::time_t when = ::timegm(&parts);
+  const std::time_t current = std::chrono::system_clock::to_time_t(now);
+  if (when <= current) return std::chrono::milliseconds(0);
+  const std::chrono::seconds delay(when - current);
   if (delay > kMaxRetryAfter) return std::nullopt;
   return delay;
 }

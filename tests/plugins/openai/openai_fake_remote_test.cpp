@@ -272,6 +272,61 @@ TEST_F(OpenAiFakeRemoteTest, CloseEndsARunningStreamWithClosed) {
   });
 }
 
+TEST_F(OpenAiFakeRemoteTest, CloseEndsARequestWaitingToRetryAndWaitsForIt) {
+  run_test([&]() -> asio::awaitable<void> {
+    // Retry-After 9 s: within max_retry_delay_ms, and longer than close()'s own bound (kCloseGrace).
+    std::vector<FakeAnswer> answers{respond(error_answer(429, "rate_limit_error", "later", "Retry-After: 9\r\n"))};
+    FakeRemote remote(co_await asio::this_coro::executor, answers);
+    std::map<std::string, std::string> options{{"base_url", base_url(remote)}};
+    auto model = co_await load(options);
+    TokenStream stream = model->generate("Hi", short_config());
+    co_await remote.wait_for_disconnects(1);  // the 429 was read and its connection closed: now it waits
+    co_await model->close();
+    EXPECT_EQ(model->stats().slots_busy, 0U) << "close() returned while a request still waited to retry";
+    Outcome out = co_await read_all(std::move(stream));
+    EXPECT_EQ(out.error, errc::closed) << out.message;
+    EXPECT_EQ(remote.requests().size(), 1U);
+    remote.stop();
+  });
+}
+
+TEST_F(OpenAiFakeRemoteTest, ADeadlineCoversTheWaitForASlot) {
+  run_test([&]() -> asio::awaitable<void> {
+    std::vector<FakeAnswer> answers{FakeAnswer(FakeAnswer::Kind::hang, "", false)};
+    FakeRemote remote(co_await asio::this_coro::executor, answers);
+    std::map<std::string, std::string> options{{"base_url", base_url(remote)}, {"max_in_flight", "1"}};
+    auto model = co_await load(options);
+    TokenStream holder = model->generate("Hi", short_config());  // takes the only slot; never answered
+    GenerateConfig config = short_config();
+    config.timeout = milliseconds(200);
+    Outcome queued = co_await read_all(model->generate("Hi", config));
+    EXPECT_EQ(queued.error, errc::deadline_exceeded) << queued.message;
+    EXPECT_LE(remote.requests().size(), 1U) << "the queued request was sent anyway";
+    holder.cancel();
+    co_await model->close();
+    remote.stop();
+  });
+}
+
+TEST_F(OpenAiFakeRemoteTest, NobodyListeningIsBackendUnavailableAfterTheRetries) {
+  run_test([&]() -> asio::awaitable<void> {
+    std::uint16_t port = 0;
+    {
+      std::vector<FakeAnswer> none{ok_answer()};
+      FakeRemote closed(co_await asio::this_coro::executor, none);
+      port = closed.port();
+      closed.stop();  // the port is free again: connecting is refused
+    }
+    std::map<std::string, std::string> options{
+        {"base_url", "http://127.0.0.1:" + std::to_string(port) + "/v1"}, {"retries", "2"}, {"retry_backoff_ms", "1"}};
+    auto model = co_await load(options);
+    Outcome out = co_await read_all(model->generate("Hi", short_config()));
+    EXPECT_EQ(out.error, errc::backend_unavailable) << out.message;
+    EXPECT_NE(out.message.find("cannot connect"), std::string::npos) << out.message;
+    co_await model->close();
+  });
+}
+
 class OpenAiTlsTest : public OpenAiFakeRemoteTest {
  protected:
   void SetUp() override {

@@ -3,15 +3,17 @@
 // response body bytes as they arrive, for the SSE parser. Every request carries the
 // Authorization header when a key is configured.
 //
-// Bounds: connecting (resolve excepted: it is bounded by the request's own deadline) plus the TLS
-// handshake within connect_timeout; each read (the response header, then every body read) within
-// read_timeout of the previous bytes; the header block and the error body of a refusal are
+// Bounds: connecting plus the TLS handshake within connect_timeout (name resolution excepted: it
+// is the system resolver's, bounded by its own timeouts; an IP address skips it); each read (the response header, then
+// every body read) within read_timeout of the previous bytes; the header block and the error body of a refusal are
 // bounded; the stream body is not (the SSE parser bounds each line and event instead).
 //
 // Ownership: owns the socket and its buffers. A view returned by read_stream() is valid until the
 // next call on the connection. The endpoint (URL, TLS context, key) is shared with the model.
 // Thread-safety: none. One operation at a time, from one strand.
-// Cancellation: every awaitable honours Asio per-operation cancellation. A cancelled operation
+// Cancellation: every awaitable honours Asio per-operation cancellation, except that a
+// cancellation during name resolution (which Asio's resolver cannot interrupt) takes effect when
+// it completes. A cancelled operation
 // closes the connection (which aborts the HTTP request: the server sees the socket close) and
 // throws Error(cancelled), also when the cancellation lands just after the I/O completed.
 //
