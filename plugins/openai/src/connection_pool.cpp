@@ -7,12 +7,14 @@ ConnectionPool::ConnectionPool(boost::asio::any_io_executor executor, std::share
     : executor_(std::move(executor)), endpoint_(std::move(endpoint)), max_idle_(max_idle) {}
 
 std::unique_ptr<RemoteConnection> ConnectionPool::take() {
+  std::vector<std::unique_ptr<RemoteConnection>> closed;  // destroyed outside the lock
   {
     const std::lock_guard lock(mutex_);
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       std::unique_ptr<RemoteConnection> connection = std::move(idle_.back());
       idle_.pop_back();
-      return connection;
+      if (connection->idle_and_open()) return connection;
+      closed.push_back(std::move(connection));  // the server closed it meanwhile
     }
     ++created_;
   }

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <boost/asio/cancellation_state.hpp>
@@ -22,6 +23,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
 #include <optional>
 
 #include "inference/error.hpp"
@@ -265,6 +267,14 @@ RemoteConnection::~RemoteConnection() = default;
 bool RemoteConnection::is_open() const noexcept { return impl_->is_open(); }
 std::uint64_t RemoteConnection::connect_count() const noexcept { return impl_->connects; }
 void RemoteConnection::close() noexcept { impl_->close(); }
+
+bool RemoteConnection::idle_and_open() const noexcept {
+  if (!impl_->is_open() || impl_->buffer.size() > 0) return false;
+  char byte = 0;
+  const int fd = impl_->tls ? impl_->tls->next_layer().socket().native_handle() : impl_->tcp->socket().native_handle();
+  const ssize_t peeked = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 
 bool RemoteConnection::reusable() const noexcept {
   return impl_->parser && impl_->parser->is_done() && impl_->is_open();

@@ -26,7 +26,7 @@ class ConnectionPool {
   ConnectionPool(boost::asio::any_io_executor executor, std::shared_ptr<const RemoteEndpoint> endpoint,
                  std::size_t max_idle);
 
-  // The most recently returned idle connection (the likeliest to be still open), or a new one.
+  // The most recently returned idle connection that is still open (idle_and_open()), or a new one.
   std::unique_ptr<RemoteConnection> take();
   // Keeps `connection` for the next request when it is reusable() and there is room.
   void give_back(std::unique_ptr<RemoteConnection> connection);

@@ -70,6 +70,12 @@ class RemoteConnection {
   // it may carry the next request.
   bool reusable() const noexcept;
 
+  // For an idle kept-alive connection: true while the peer has neither closed it nor sent anything
+  // (an idle HTTP/1.1 connection receives nothing; bytes there, a TLS close_notify included, mean
+  // it is going away). Looks without waiting (a non-blocking peek). llama-server, for one, closes
+  // the connection after every streamed response although it advertises keep-alive.
+  bool idle_and_open() const noexcept;
+
   // Closes the socket (no TLS close_notify: the connection is being abandoned). Idempotent.
   void close() noexcept;
   bool is_open() const noexcept;
