@@ -362,6 +362,24 @@ TEST_F(OpenAiTlsTest, ASelfSignedCertificateIsRefusedWithoutCaFileAndAcceptedWit
   });
 }
 
+TEST_F(OpenAiTlsTest, ConsecutiveRequestsReuseOneTlsConnection) {
+  run_test([&]() -> asio::awaitable<void> {
+    std::vector<FakeAnswer> answers{ok_answer()};
+    FakeRemote remote(co_await asio::this_coro::executor, answers, files_);
+    std::map<std::string, std::string> options{{"base_url", base_url(remote, "localhost", true)},
+                                               {"ca_file", files_.certificate.string()}};
+    auto model = co_await load(options);
+    for (int i = 0; i < 3; ++i) {
+      Outcome out = co_await read_all(model->generate("Hi", short_config()));
+      EXPECT_FALSE(out.error) << out.message;
+    }
+    EXPECT_EQ(remote.requests().size(), 3U);
+    EXPECT_EQ(remote.connections(), 1U) << "each TLS handshake costs round trips; keep-alive should spare them";
+    co_await model->close();
+    remote.stop();
+  });
+}
+
 TEST_F(OpenAiTlsTest, ACertificateForAnotherNameIsRefusedEvenWithCaFile) {
   run_test([&]() -> asio::awaitable<void> {
     std::vector<FakeAnswer> answers{ok_answer()};
