@@ -163,10 +163,10 @@ asio::awaitable<FinishReason> OpenAiModel::attempt(StreamWriter& writer, const R
     for (;;) {
       std::optional<RemoteChunk> chunk = co_await reader.next();
       if (!chunk) break;
-      if (!chunk->text.empty()) {
+      if (chunk->token) {
         Token token;
         token.id = 0;  // the OpenAI protocol streams text, not ids (see openai_model.hpp)
-        token.text = std::move(chunk->text);
+        token.text = std::move(*chunk->token);
         co_await writer.push(std::move(token));
         ++delivered;
         tokens_served_.fetch_add(1, std::memory_order_relaxed);

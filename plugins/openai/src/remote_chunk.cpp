@@ -42,25 +42,27 @@ RemoteUsage read_usage(const json::object& usage, const json::object& event) {
   return out;
 }
 
-// choices[0]'s text (or delta content) and finish reason.
+// choices[0]'s token (text or delta content) and finish reason.
 void read_choice(const json::object& choice, bool chat, RemoteChunk& out, std::string_view context) {
   const json::value* text = nullptr;
+  bool announces_role = false;
   if (chat) {
     const json::value* delta = choice.if_contains("delta");
     if (delta != nullptr && !delta->is_object()) malformed(context, "delta is not an object");
     text = delta != nullptr ? delta->as_object().if_contains("content") : nullptr;
+    announces_role = delta != nullptr && delta->as_object().contains("role");
   } else {
     text = choice.if_contains("text");
-  }
-  if (text != nullptr && !text->is_null()) {
-    if (!text->is_string()) malformed(context, chat ? "delta.content is not a string" : "text is not a string");
-    out.text = text->as_string();
   }
   const json::value* finish = choice.if_contains("finish_reason");
   if (finish != nullptr && !finish->is_null()) {
     if (!finish->is_string()) malformed(context, "finish_reason is not a string");
     out.finish = finish->as_string() == "length" ? FinishReason::length : FinishReason::stop;
   }
+  if (text == nullptr || text->is_null()) return;
+  if (!text->is_string()) malformed(context, chat ? "delta.content is not a string" : "text is not a string");
+  const json::string& value = text->as_string();
+  if (!value.empty() || (!announces_role && !out.finish)) out.token = std::string(value);
 }
 
 }  // namespace

@@ -102,6 +102,7 @@ TEST_F(OpenAiLlamaServerTest, GenerateStreamsTheServersTokensWithItsUsage) {
     EXPECT_FALSE(out.text.empty());
     EXPECT_EQ(out.result.finish_reason, FinishReason::length);
     EXPECT_EQ(out.result.metrics.generated_tokens, 8U);
+    EXPECT_EQ(out.tokens, 8U) << "one Token per generated token, as from the local engine";
     EXPECT_GT(out.result.metrics.prompt_tokens, 0U);
     EXPECT_GT(out.result.metrics.decode_tokens_per_s, 0.0);  // llama-server's timings extension
     co_await model->close();

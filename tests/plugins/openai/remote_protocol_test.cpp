@@ -65,12 +65,12 @@ TEST(RemoteChunk, CompletionAndChatEventsGiveTextFinishAndUsage) {
       parse_remote_chunk(R"({"choices":[{"text":" successor","index":0,"logprobs":null,"finish_reason":null}],)"
                          R"("object":"text_completion"})",
                          false, "peer");
-  EXPECT_EQ(text.text, " successor");
+  EXPECT_EQ(text.token, " successor");
   EXPECT_FALSE(text.finish);
 
   const RemoteChunk role = parse_remote_chunk(
       R"({"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}]})", true, "peer");
-  EXPECT_TRUE(role.text.empty());
+  EXPECT_FALSE(role.token) << "the role event carries no token";
 
   const RemoteChunk last = parse_remote_chunk(
       R"({"choices":[{"text":"","index":0,"finish_reason":"length"}],"usage":{"completion_tokens":3,"prompt_tokens":2,)"
@@ -79,6 +79,7 @@ TEST(RemoteChunk, CompletionAndChatEventsGiveTextFinishAndUsage) {
       false, "peer");
   ASSERT_TRUE(last.finish);
   EXPECT_EQ(*last.finish, FinishReason::length);
+  EXPECT_FALSE(last.token) << "the finish event's empty text is no token";
   ASSERT_TRUE(last.usage);
   EXPECT_EQ(last.usage->prompt_tokens, 2U);
   EXPECT_EQ(last.usage->completion_tokens, 3U);
@@ -87,6 +88,22 @@ TEST(RemoteChunk, CompletionAndChatEventsGiveTextFinishAndUsage) {
 
   const RemoteChunk stop = parse_remote_chunk(R"({"choices":[{"delta":{},"finish_reason":"stop"}]})", true, "peer");
   EXPECT_EQ(stop.finish, FinishReason::stop);
+}
+
+TEST(RemoteChunk, AnEmptyTextMidStreamIsATokenLikeTheEnginesHeldBackUtf8Token) {
+  const RemoteChunk held_back =
+      parse_remote_chunk(R"({"choices":[{"text":"","index":0,"finish_reason":null}]})", false, "peer");
+  EXPECT_EQ(held_back.token, "");
+  const RemoteChunk chat_held_back =
+      parse_remote_chunk(R"({"choices":[{"delta":{"content":""},"finish_reason":null}]})", true, "peer");
+  EXPECT_EQ(chat_held_back.token, "");
+  const RemoteChunk vllm_first =
+      parse_remote_chunk(R"({"choices":[{"delta":{"role":"assistant","content":""}}]})", true, "peer");
+  EXPECT_FALSE(vllm_first.token);
+  const RemoteChunk last_with_text =
+      parse_remote_chunk(R"({"choices":[{"text":"end","finish_reason":"stop"}]})", false, "peer");
+  EXPECT_EQ(last_with_text.token, "end");
+  EXPECT_EQ(last_with_text.finish, FinishReason::stop);
 }
 
 TEST(RemoteChunk, AnErrorEventThrowsTheServersMessageAndMalformedDataIsAProtocolError) {

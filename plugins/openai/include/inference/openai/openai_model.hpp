@@ -10,9 +10,10 @@
 // the first token a failure ends the stream.
 //
 // Token ids: the OpenAI protocol streams text, not ids, so every Token's id is 0 and each Token
-// is one event's text (usually one token; usage.completion_tokens gives the exact count in the
-// metrics). stop_tokens, logprobs, constrained output and tools are refused with
-// Error(unsupported) (request_body.hpp). tokenize(), embed() and the like are unsupported.
+// is one event's token text (remote_chunk.hpp: one per generated token from llama-server, an
+// empty text included; usage.completion_tokens gives the server's count in the metrics). stop_tokens, logprobs,
+// constrained output and tools are refused with Error(unsupported) (request_body.hpp). tokenize(), embed() and the like
+// are unsupported.
 //
 // Ownership: shared (std::shared_ptr); streams keep it alive. It owns its connections.
 // Thread-safety: every member function may be called from any thread.

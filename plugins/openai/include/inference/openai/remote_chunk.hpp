@@ -1,7 +1,13 @@
-// One event of an OpenAI-style completion stream, decoded: the text it adds, the finish reason
-// when it ends the choice, and the token counts of the last event. /completions events carry
-// choices[0].text, /chat/completions events choices[0].delta.content (the first one only the
-// role). llama-server's "timings" extension, when present, gives the prefill and decode rates.
+// One event of an OpenAI-style completion stream, decoded: the generated token it carries (its
+// text), the finish reason when it ends the choice, and the token counts of the last event.
+// /completions events carry choices[0].text, /chat/completions events choices[0].delta.content.
+// llama-server's "timings" extension, when present, gives the prefill and decode rates.
+//
+// Which events carry a token: one whose text is a string, unless it is empty and the event only
+// announces the role (chat's first event) or ends the choice (the finish event). An empty text
+// otherwise is a token too: llama-server sends one for a token that ends inside a UTF-8
+// character (its bytes come with the next token), as the engine's Tokens do, so one Token stands
+// for one generated token.
 //
 // Ownership: plain values. Thread-safety: pure. Cancellation: not applicable.
 #pragma once
@@ -24,7 +30,7 @@ struct RemoteUsage {
 };
 
 struct RemoteChunk {
-  std::string text;                    // empty when the event adds none
+  std::optional<std::string> token;    // the generated token's text (maybe empty); unset: none
   std::optional<FinishReason> finish;  // set on the event that ends the choice
   std::optional<RemoteUsage> usage;    // set on the event that carries "usage"
 };
