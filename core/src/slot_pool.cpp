@@ -3,6 +3,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -229,14 +230,21 @@ void check_replica(uint32_t replica, uint32_t replicas) {
 // Completes with true once the pool (or `replica`) is idle, with false when `deadline` passes first.
 asio::awaitable<bool> wait_until_idle(std::shared_ptr<detail::SlotPoolCore> core, std::optional<uint32_t> replica,
                                       std::chrono::steady_clock::time_point deadline) {
+  const asio::any_io_executor executor = co_await asio::this_coro::executor;
+  // Bound to the awaiting coroutine's executor: in Boost 1.81 an operation of a parallel group
+  // has no associated executor, so the waiter would complete on the system executor's threads,
+  // which then finish the group's completion there, touching the coroutine's io_context after
+  // it may have been destroyed (seen as a crash when a test destroyed its io_context right
+  // after a model's close()).
   auto idle = asio::async_initiate<const asio::deferred_t, void(std::exception_ptr)>(
-      [replica](auto handler, std::shared_ptr<detail::SlotPoolCore> c) {
-        c->wait_idle(replica, detail::SlotPoolCore::IdleQueue::make_handler(std::move(handler)));
+      [replica, executor](auto handler, std::shared_ptr<detail::SlotPoolCore> c) {
+        c->wait_idle(replica,
+                     detail::SlotPoolCore::IdleQueue::make_handler(asio::bind_executor(executor, std::move(handler))));
       },
       asio::deferred, std::move(core));
   // Two plain operations in a parallel group (no co_spawn, so this is safe on any executor,
   // multi-threaded too): the first to complete cancels the other.
-  asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
+  asio::steady_timer timer(executor, deadline);
   const auto [order, idle_error, timer_error] =
       co_await asio::experimental::make_parallel_group(std::move(idle), timer.async_wait(asio::deferred))
           .async_wait(asio::experimental::wait_for_one(), asio::use_awaitable);

@@ -1,6 +1,7 @@
 #include "inference/llama_server/sse_parser.hpp"
 
 #include <string>
+#include <utility>
 
 #include "inference/error.hpp"
 
@@ -10,14 +11,15 @@ namespace {
 constexpr std::string_view kLineEnds = "\r\n";
 constexpr std::string_view kDoneMarker = "[DONE]";
 
-[[noreturn]] void throw_too_long(std::string_view what, std::size_t limit) {
+[[noreturn]] void throw_too_long(const std::string& peer, std::string_view what, std::size_t limit) {
   throw Error(errc::protocol_error,
-              "llama-server sent an SSE " + std::string(what) + " longer than " + std::to_string(limit) + " bytes");
+              peer + " sent an SSE " + std::string(what) + " longer than " + std::to_string(limit) + " bytes");
 }
 
 }  // namespace
 
-SseParser::SseParser(std::size_t max_event_bytes) : max_event_bytes_(max_event_bytes) {}
+SseParser::SseParser(std::size_t max_event_bytes, std::string peer)
+    : max_event_bytes_(max_event_bytes), peer_(std::move(peer)) {}
 
 void SseParser::feed(std::string_view bytes) {
   // Drop what next() already parsed; only an unfinished line remains, so the move is short.
@@ -31,7 +33,7 @@ void SseParser::feed(std::string_view bytes) {
   const std::size_t unterminated =
       last_end == std::string_view::npos ? unterminated_ + bytes.size() : bytes.size() - last_end - 1;
   if (unterminated > max_event_bytes_) {
-    throw_too_long("line", max_event_bytes_);
+    throw_too_long(peer_, "line", max_event_bytes_);
   }
   input_.append(bytes);
   unterminated_ = unterminated;
@@ -59,7 +61,7 @@ std::optional<SseEvent> SseParser::next() {
     // chunk and ended in this one is measured here, so the verdict does not depend on where
     // the body was split.
     if (line.size() > max_event_bytes_) {
-      throw_too_long("line", max_event_bytes_);
+      throw_too_long(peer_, "line", max_event_bytes_);
     }
     consumed_ = end + 1;
     if (input_[end] == '\r') {
@@ -110,7 +112,7 @@ std::optional<SseEvent> SseParser::take_line(std::string_view line) {
     return std::nullopt;  // event:, id:, retry: and unknown fields carry nothing we use
   }
   if (payload_.size() + value.size() + 1 > max_event_bytes_) {
-    throw_too_long("event", max_event_bytes_);
+    throw_too_long(peer_, "event", max_event_bytes_);
   }
   payload_.append(value);
   payload_.push_back('\n');
@@ -121,8 +123,7 @@ std::optional<SseEvent> SseParser::take_line(std::string_view line) {
 
 void SseParser::finish() const {
   if (has_partial_event()) {
-    throw Error(errc::protocol_error,
-                "llama-server's event stream ended in the middle of an event (truncated response)");
+    throw Error(errc::protocol_error, peer_ + "'s event stream ended in the middle of an event (truncated response)");
   }
 }
 

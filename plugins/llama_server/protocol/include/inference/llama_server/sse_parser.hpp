@@ -1,4 +1,5 @@
-// SseParser: an incremental Server-Sent Events parser for llama-server's streaming responses.
+// SseParser: an incremental Server-Sent Events parser for llama-server's streaming responses
+// (and any OpenAI-compatible server's: the openai plugin reads remote streams with it too).
 // Feed it body bytes exactly as they arrive, split anywhere; pull complete events out of it.
 //
 // Accepts LF, CRLF and lone CR line ends (also a CR and its LF split across two feeds), joins
@@ -37,8 +38,9 @@ class SseParser {
   // and the prompt echo); 1 MiB leaves room for long prompts while bounding a runaway stream.
   static constexpr std::size_t kDefaultMaxEventBytes = 1024 * 1024;
 
-  // max_event_bytes bounds both one line and one event's joined payload.
-  explicit SseParser(std::size_t max_event_bytes = kDefaultMaxEventBytes);
+  // max_event_bytes bounds both one line and one event's joined payload. peer names the sender in
+  // error messages ("llama-server", "https://api.example.com").
+  explicit SseParser(std::size_t max_event_bytes = kDefaultMaxEventBytes, std::string peer = "llama-server");
 
   // Appends raw body bytes. Throws Error(protocol_error) when the line being received grows
   // past the limit without ending.
@@ -63,6 +65,7 @@ class SseParser {
   std::optional<SseEvent> take_line(std::string_view line);
 
   std::size_t max_event_bytes_;
+  std::string peer_;
   std::string input_;             // fed bytes not yet consumed
   std::size_t consumed_ = 0;      // prefix of input_ already parsed into lines
   std::size_t unterminated_ = 0;  // bytes at the end of input_ after its last line end
