@@ -53,6 +53,27 @@ void check_chunk(std::string_view body, bool chat) {
   require(!chunk.usage || doc.as_object().contains("usage"), "parse_remote_chunk: usage without a usage field");
 }
 
+// llama-server's native /completion event (protocol=llama-server): an accepted token event
+// carries the document's content and its single id; a final event carries no token.
+void check_llama_chunk(std::string_view body) {
+  oa::RemoteChunk chunk;
+  try {
+    chunk = oa::parse_llama_completion_chunk(body, "fuzz");
+  } catch (const Error&) {
+    return;
+  }
+  boost::system::error_code ec;
+  const json::value doc = json::parse(body, ec);
+  require(!ec && doc.is_object(), "parse_llama_completion_chunk accepted a body that is not a JSON object");
+  const json::object& event = doc.as_object();
+  const bool stop = event.at("stop").as_bool();
+  require(stop == chunk.finish.has_value() && stop != chunk.token.has_value(),
+          "parse_llama_completion_chunk: a token and a finish must not come together");
+  require(!chunk.token || *chunk.token == event.at("content").as_string(),
+          "parse_llama_completion_chunk: the text is not the document's");
+  require(!chunk.token_id || *chunk.token_id >= 0, "parse_llama_completion_chunk: a negative token id");
+}
+
 void check_refusal(std::string_view body, unsigned status) {
   const oa::RemoteError error = oa::remote_error_from_response(status, body, std::nullopt, "fuzz");
   require(error.code() == make_error_code(oa::code_for_status(status)), "remote_error_from_response: wrong code");
@@ -99,6 +120,7 @@ void check_remote_protocol_input(std::span<const std::uint8_t> input) {
   const std::string_view body(reinterpret_cast<const char*>(input.data()), input.size());
   check_chunk(body, false);
   check_chunk(body, true);
+  check_llama_chunk(body);
   const unsigned status = input.empty() ? 500 : 400 + input[0] % 200;
   check_refusal(body, status);
   check_retry_after(body);

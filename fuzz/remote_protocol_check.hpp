@@ -1,5 +1,6 @@
 // One fuzz input for the openai backend's parsers, checked: parse_remote_chunk (one event of a
-// /completions or /chat/completions stream, both forms), remote_error_from_response (a refusal's
+// /completions or /chat/completions stream, both forms), parse_llama_completion_chunk (llama-server's
+// native /completion event), remote_error_from_response (a refusal's
 // body), parse_retry_after and parse_remote_url. Every input goes through all of them.
 // Used by remote_protocol_fuzz.cpp (libFuzzer) and by the seed replay test (GoogleTest, g++).
 //

@@ -61,7 +61,7 @@ class WaitInUse {
 struct OpenAiModel::Request {
   std::string target;  // the endpoint's request target, e.g. "/v1/completions"
   std::string body;
-  bool chat = false;
+  EventForm form = EventForm::completion;
   GenerateConfig config;
 };
 
@@ -82,8 +82,14 @@ TokenStream OpenAiModel::generate(std::string prompt, GenerateConfig config) {
   if (auto invalid = validate_for_prompt(config)) return failed_stream(*invalid);
   if (auto refused = unsupported_fields(config, {})) return failed_stream(*refused);
   auto request = std::make_shared<Request>();
-  request->target = options_.url.endpoint("/completions");
-  request->body = completion_body(options_.model, prompt, config, options_.ignore_eos);
+  if (options_.protocol == RemoteProtocol::llama_server) {
+    request->target = options_.url.native_endpoint("/completion");
+    request->body = llama_completion_body(prompt, config, options_.ignore_eos);
+    request->form = EventForm::llama_completion;
+  } else {
+    request->target = options_.url.endpoint("/completions");
+    request->body = completion_body(options_.model, prompt, config, options_.ignore_eos);
+  }
   request->config = std::move(config);
   return start(std::move(request));
 }
@@ -94,7 +100,7 @@ TokenStream OpenAiModel::chat(std::vector<Message> messages, GenerateConfig conf
   auto request = std::make_shared<Request>();
   request->target = options_.url.endpoint("/chat/completions");
   request->body = chat_body(options_.model, messages, config, options_.ignore_eos);
-  request->chat = true;
+  request->form = EventForm::chat;
   request->config = std::move(config);
   return start(std::move(request));
 }
@@ -159,13 +165,13 @@ asio::awaitable<FinishReason> OpenAiModel::attempt(StreamWriter& writer, const R
   {
     const ConnectionInUse in_use(handle, *connection);
     co_await connection->start_stream(request.target, request.body);
-    RemoteStreamReader reader(*connection, options_.url.origin(), request.chat);
+    RemoteStreamReader reader(*connection, options_.url.origin(), request.form);
     for (;;) {
       std::optional<RemoteChunk> chunk = co_await reader.next();
       if (!chunk) break;
       if (chunk->token) {
         Token token;
-        token.id = 0;  // the OpenAI protocol streams text, not ids (see openai_model.hpp)
+        token.id = chunk->token_id.value_or(0);  // the OpenAI protocol streams text, not ids (openai_model.hpp)
         token.text = std::move(*chunk->token);
         co_await writer.push(std::move(token));
         ++delivered;

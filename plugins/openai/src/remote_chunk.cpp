@@ -65,7 +65,57 @@ void read_choice(const json::object& choice, bool chat, RemoteChunk& out, std::s
   if (!value.empty() || (!announces_role && !out.finish)) out.token = std::string(value);
 }
 
+// The final event's counts and rates, in the usage form of the OpenAI events.
+RemoteUsage read_llama_usage(const json::object& event) {
+  RemoteUsage out;
+  out.prompt_tokens = count_field(event, "tokens_evaluated");
+  out.completion_tokens = count_field(event, "tokens_predicted");
+  if (const json::value* timings = event.if_contains("timings"); timings && timings->is_object()) {
+    out.cached_tokens = count_field(timings->as_object(), "cache_n");
+    out.prefill_tokens_per_s = rate_field(timings->as_object(), "prompt_per_second");
+    out.decode_tokens_per_s = rate_field(timings->as_object(), "predicted_per_second");
+  }
+  return out;
+}
+
+std::optional<std::int32_t> read_token_id(const json::object& event, std::string_view context) {
+  const json::value* tokens = event.if_contains("tokens");
+  if (tokens == nullptr || tokens->is_null()) return std::nullopt;
+  if (!tokens->is_array()) malformed(context, "tokens is not an array");
+  const json::array& ids = tokens->as_array();
+  if (ids.empty()) return std::nullopt;
+  if (ids.size() > 1) malformed(context, "an event carries more than one token id");
+  const json::value& id = ids.front();
+  if (id.is_int64() && id.as_int64() >= 0 && id.as_int64() <= INT32_MAX)
+    return static_cast<std::int32_t>(id.as_int64());
+  if (id.is_uint64() && id.as_uint64() <= INT32_MAX) return static_cast<std::int32_t>(id.as_uint64());
+  malformed(context, "a token id is not a non-negative 32-bit integer");
+}
+
 }  // namespace
+
+RemoteChunk parse_llama_completion_chunk(std::string_view payload, std::string_view context) {
+  boost::system::error_code ec;
+  const json::value parsed = json::parse(payload, ec);
+  if (ec || !parsed.is_object()) malformed(context, "not a JSON object");
+  const json::object& event = parsed.as_object();
+  if (event.contains("error")) throw remote_error_from_event(payload, context);
+  const json::value* stop = event.if_contains("stop");
+  if (stop == nullptr || !stop->is_bool()) malformed(context, "stop is missing or not a boolean");
+  RemoteChunk out;
+  if (stop->as_bool()) {
+    const json::value* type = event.if_contains("stop_type");
+    out.finish = type != nullptr && type->is_string() && type->as_string() == "limit" ? FinishReason::length
+                                                                                      : FinishReason::stop;
+    out.usage = read_llama_usage(event);
+    return out;
+  }
+  const json::value* content = event.if_contains("content");
+  if (content == nullptr || !content->is_string()) malformed(context, "content is missing or not a string");
+  out.token = std::string(content->as_string());
+  out.token_id = read_token_id(event, context);
+  return out;
+}
 
 RemoteChunk parse_remote_chunk(std::string_view payload, bool chat, std::string_view context) {
   boost::system::error_code ec;

@@ -14,7 +14,7 @@ namespace {
 
 constexpr std::string_view kKnownKeys =
     "base_url, model, api_key_env, api_key_file, max_in_flight, connect_timeout_ms, read_timeout_ms, retries, "
-    "retry_backoff_ms, max_retry_delay_ms, ca_file, ignore_eos";
+    "retry_backoff_ms, max_retry_delay_ms, ca_file, ignore_eos, protocol";
 
 [[noreturn]] void refuse(const std::string& key, const std::string& value, std::string_view why) {
   throw Error(errc::invalid_argument, "openai backend option " + key + "=" + value + ": " + std::string(why));
@@ -96,6 +96,9 @@ bool apply(RemoteOptions& out, const std::string& key, const std::string& value)
     out.ca_file = value;
   } else if (key == "ignore_eos") {
     out.ignore_eos = parse_flag(key, value);
+  } else if (key == "protocol") {
+    if (value != "openai" && value != "llama-server") refuse(key, value, "must be openai or llama-server");
+    out.protocol = value == "openai" ? RemoteProtocol::openai : RemoteProtocol::llama_server;
   } else {
     return key == "api_key_env" || key == "api_key_file";  // read below, after the checks
   }

@@ -14,9 +14,9 @@ constexpr std::size_t kMaxBytesAfterDone = 64 * 1024;
 
 }  // namespace
 
-RemoteStreamReader::RemoteStreamReader(RemoteConnection& connection, std::string peer, bool chat,
+RemoteStreamReader::RemoteStreamReader(RemoteConnection& connection, std::string peer, EventForm form,
                                        std::size_t max_event_bytes)
-    : connection_(connection), peer_(std::move(peer)), chat_(chat), sse_(max_event_bytes, peer_) {}
+    : connection_(connection), peer_(std::move(peer)), form_(form), sse_(max_event_bytes, peer_) {}
 
 boost::asio::awaitable<std::optional<RemoteChunk>> RemoteStreamReader::next() {
   for (;;) {
@@ -28,7 +28,9 @@ boost::asio::awaitable<std::optional<RemoteChunk>> RemoteStreamReader::next() {
         co_await drain();
         co_return std::nullopt;
       }
-      RemoteChunk chunk = parse_remote_chunk(event->payload, chat_, peer_);
+      RemoteChunk chunk = form_ == EventForm::llama_completion
+                              ? parse_llama_completion_chunk(event->payload, peer_)
+                              : parse_remote_chunk(event->payload, form_ == EventForm::chat, peer_);
       finish_seen_ = finish_seen_ || chunk.finish.has_value();
       co_return chunk;
     }

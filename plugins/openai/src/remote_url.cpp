@@ -101,4 +101,10 @@ std::string RemoteUrl::host_header() const {
 
 std::string RemoteUrl::endpoint(std::string_view path) const { return api_root + std::string(path); }
 
+std::string RemoteUrl::native_endpoint(std::string_view path) const {
+  std::string_view root = api_root;
+  if (root.ends_with(kDefaultApiRoot)) root.remove_suffix(kDefaultApiRoot.size());
+  return std::string(root) + std::string(path);
+}
+
 }  // namespace inference::openai

@@ -75,6 +75,38 @@ std::string completion_body(const std::string& model, const std::string& prompt,
   return json::serialize(body);
 }
 
+std::string llama_completion_body(const std::string& prompt, const GenerateConfig& config, bool ignore_eos) {
+  json::object body;
+  body["prompt"] = prompt;
+  body["stream"] = true;
+  body["return_tokens"] = true;
+  body["n_predict"] = config.effective_max_tokens();
+  if (config.temperature) body["temperature"] = *config.temperature;
+  if (config.top_p) body["top_p"] = *config.top_p;
+  if (config.seed) body["seed"] = *config.seed;
+  if (config.top_k) body["top_k"] = *config.top_k;
+  if (config.min_p) body["min_p"] = *config.min_p;
+  if (config.repeat_penalty) body["repeat_penalty"] = *config.repeat_penalty;
+  if (!config.stop.empty()) {
+    json::array stop;
+    for (const std::string& s : config.stop) stop.emplace_back(s);
+    body["stop"] = std::move(stop);
+  }
+  if (!config.logit_bias.empty()) {
+    json::array bias;
+    for (const LogitBias& entry : config.logit_bias) {
+      // false is llama-server's "never"; a finite bias passes as is.
+      json::value value = !std::isinf(entry.bias) ? json::value(entry.bias)
+                          : entry.bias < 0        ? json::value(false)
+                                                  : json::value(kMaxLogitBias);
+      bias.push_back(json::array{entry.token, std::move(value)});
+    }
+    body["logit_bias"] = std::move(bias);
+  }
+  if (ignore_eos) body["ignore_eos"] = true;
+  return json::serialize(body);
+}
+
 std::string chat_body(const std::string& model, const std::vector<Message>& messages, const GenerateConfig& config,
                       bool ignore_eos) {
   json::object body = common_fields(model, config, ignore_eos);

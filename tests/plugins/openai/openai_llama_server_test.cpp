@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
 #include <fstream>
 
 #include "inference/llama_server/http_connection.hpp"
@@ -19,6 +21,7 @@ namespace inference::openai::test {
 namespace {
 
 namespace asio = boost::asio;
+namespace json = boost::json;
 using llama_server::test::TestServer;
 using llama_server::test::TestServerOptions;
 
@@ -105,6 +108,36 @@ TEST_F(OpenAiLlamaServerTest, GenerateStreamsTheServersTokensWithItsUsage) {
     EXPECT_EQ(out.tokens, 8U) << "one Token per generated token, as from the local engine";
     EXPECT_GT(out.result.metrics.prompt_tokens, 0U);
     EXPECT_GT(out.result.metrics.decode_tokens_per_s, 0.0);  // llama-server's timings extension
+    co_await model->close();
+  });
+}
+
+TEST_F(OpenAiLlamaServerTest, ProtocolLlamaServerStreamsTheServersOwnTokenIdsAndTheSameText) {
+  run_test([&]() -> asio::awaitable<void> {
+    auto openai = co_await load(options());
+    Outcome text_only = co_await read_all(openai->generate("Once upon a time", tokens(8)));
+    co_await openai->close();
+    std::map<std::string, std::string> native = options();
+    native["protocol"] = "llama-server";
+    auto model = co_await load(native);
+    Outcome out = co_await read_all(model->generate("Once upon a time", tokens(8)));
+    EXPECT_FALSE(out.error) << out.message;
+    EXPECT_EQ(out.tokens, 8U);
+    EXPECT_EQ(out.text, text_only.text) << "greedy: both endpoints generate the same tokens";
+    EXPECT_EQ(out.result.finish_reason, FinishReason::length);
+    EXPECT_EQ(out.result.metrics.generated_tokens, 8U);
+    EXPECT_GT(out.result.metrics.decode_tokens_per_s, 0.0);
+    // The ids are the server's: its own /detokenize turns them back into the streamed text.
+    json::array ids;
+    for (std::int32_t id : out.ids) ids.emplace_back(id);
+    llama_server::HttpConnection probe(co_await asio::this_coro::executor, server_->endpoint());
+    json::object request;
+    request["tokens"] = std::move(ids);
+    const std::string body = json::serialize(request);
+    const llama_server::HttpResponse response =
+        co_await probe.request(llama_server::HttpMethod::post, "/detokenize", body);
+    EXPECT_EQ(json::parse(response.body).at("content").as_string(), out.text);
+    EXPECT_EQ(std::count(out.ids.begin(), out.ids.end(), 0), 0) << "no id left at the OpenAI path's 0";
     co_await model->close();
   });
 }

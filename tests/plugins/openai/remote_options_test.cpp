@@ -51,6 +51,28 @@ TEST(RemoteUrl, TheSdkFormWithV1AndTheServerRootBothReachV1) {
   EXPECT_EQ(v6.endpoint("/completions"), "/proxy/v1/completions");
 }
 
+TEST(RemoteUrl, LlamaServersNativeEndpointsAreBesideTheApiRoot) {
+  EXPECT_EQ(parse_remote_url("http://127.0.0.1:8080/v1").native_endpoint("/completion"), "/completion");
+  EXPECT_EQ(parse_remote_url("http://127.0.0.1:8080").native_endpoint("/completion"), "/completion");
+  EXPECT_EQ(parse_remote_url("https://gpu.example/proxy/v1").native_endpoint("/completion"), "/proxy/completion");
+  EXPECT_EQ(parse_remote_url("https://gpu.example/llama").native_endpoint("/completion"), "/llama/completion");
+}
+
+TEST(RemoteOptions, ProtocolIsOpenAiUnlessLlamaServerIsAskedForAndNothingElseIsAccepted) {
+  EXPECT_EQ(parse_remote_options("tiny", with({{"base_url", "http://127.0.0.1:1/v1"}})).protocol,
+            RemoteProtocol::openai);
+  EXPECT_EQ(parse_remote_options("tiny", with({{"base_url", "http://127.0.0.1:1/v1"}, {"protocol", "llama-server"}}))
+                .protocol,
+            RemoteProtocol::llama_server);
+  try {
+    parse_remote_options("tiny", with({{"base_url", "http://127.0.0.1:1/v1"}, {"protocol", "vllm"}}));
+    ADD_FAILURE() << "protocol=vllm was accepted";
+  } catch (const Error& e) {
+    EXPECT_TRUE(e.is(errc::invalid_argument)) << e.what();
+    EXPECT_NE(std::string(e.what()).find("protocol"), std::string::npos) << e.what();
+  }
+}
+
 TEST(RemoteUrl, RefusesOtherSchemesUserInfoBadPortsAndQueries) {
   for (const char* bad : {"ftp://x/v1", "localhost:8080", "http://", "http://user:secret@host/v1", "http://host:0",
                           "http://host:99999", "http://host:80x", "http://host/v1?x=1", "http://[::1/v1"}) {

@@ -106,6 +106,76 @@ TEST(RemoteChunk, AnEmptyTextMidStreamIsATokenLikeTheEnginesHeldBackUtf8Token) {
   EXPECT_EQ(last_with_text.finish, FinishReason::stop);
 }
 
+TEST(RequestBody, LlamaServersCompletionAsksForTokenIdsAndForbidsWithFalse) {
+  GenerateConfig config;
+  config.max_tokens = 5;
+  config.top_k = 1;
+  config.logit_bias = {{7, -std::numeric_limits<float>::infinity()}, {9, 2.5F}};
+  const json::object body = json::parse(llama_completion_body("Hello", config, true)).as_object();
+  EXPECT_EQ(body.at("prompt").as_string(), "Hello");
+  EXPECT_EQ(body.at("n_predict").as_int64(), 5);
+  EXPECT_TRUE(body.at("stream").as_bool());
+  EXPECT_TRUE(body.at("return_tokens").as_bool());
+  EXPECT_EQ(body.at("top_k").as_int64(), 1);
+  EXPECT_TRUE(body.at("ignore_eos").as_bool());
+  EXPECT_FALSE(body.contains("model"));
+  EXPECT_FALSE(body.contains("max_tokens"));
+  const json::array& bias = body.at("logit_bias").as_array();
+  ASSERT_EQ(bias.size(), 2U);
+  EXPECT_EQ(bias[0].as_array()[0].as_int64(), 7);
+  EXPECT_FALSE(bias[0].as_array()[1].as_bool()) << "false is llama-server's never";
+  EXPECT_DOUBLE_EQ(bias[1].as_array()[1].to_number<double>(), 2.5);
+}
+
+// Bytes of llama-server 11669's /completion stream with return_tokens (captured by hand).
+TEST(RemoteChunk, LlamaServersCompletionEventsGiveTheTokenIdTheStopTypeAndTheCounts) {
+  const RemoteChunk token = parse_llama_completion_chunk(
+      R"({"index":0,"content":"select","tokens":[2622],"stop":false,"id_slot":-1,"tokens_predicted":1,)"
+      R"("tokens_evaluated":2})",
+      "peer");
+  EXPECT_EQ(token.token, "select");
+  EXPECT_EQ(token.token_id, 2622);
+  EXPECT_FALSE(token.finish);
+
+  const RemoteChunk partial =
+      parse_llama_completion_chunk(R"({"index":0,"content":"","tokens":[31423],"stop":false})", "peer");
+  EXPECT_EQ(partial.token, "") << "a token ending inside a UTF-8 character is still a token";
+  EXPECT_EQ(partial.token_id, 31423);
+
+  const RemoteChunk last = parse_llama_completion_chunk(
+      R"({"index":0,"content":"","tokens":[],"id_slot":0,"stop":true,"tokens_predicted":3,"tokens_evaluated":2,)"
+      R"("stop_type":"limit","tokens_cached":4,"timings":{"cache_n":1,"prompt_n":1,"prompt_per_second":294.2,)"
+      R"("predicted_n":3,"predicted_per_second":353.7}})",
+      "peer");
+  EXPECT_FALSE(last.token);
+  EXPECT_EQ(last.finish, FinishReason::length);
+  ASSERT_TRUE(last.usage);
+  EXPECT_EQ(last.usage->prompt_tokens, 2U);
+  EXPECT_EQ(last.usage->completion_tokens, 3U);
+  EXPECT_EQ(last.usage->cached_tokens, 1U);
+  EXPECT_DOUBLE_EQ(last.usage->decode_tokens_per_s, 353.7);
+
+  EXPECT_EQ(parse_llama_completion_chunk(R"({"content":"","stop":true,"stop_type":"eos"})", "peer").finish,
+            FinishReason::stop);
+  EXPECT_EQ(parse_llama_completion_chunk(R"({"content":"","stop":true,"stop_type":"word"})", "peer").finish,
+            FinishReason::stop);
+}
+
+TEST(RemoteChunk, MalformedLlamaServerEventsAreProtocolErrorsNamingThePeer) {
+  for (const char* bad :
+       {R"({"content":"x"})", R"({"content":1,"stop":false})", R"({"content":"x","stop":"no"})",
+        R"({"content":"x","tokens":[1,2],"stop":false})", R"({"content":"x","tokens":[-1],"stop":false})",
+        R"({"content":"x","tokens":"1","stop":false})", "[]"}) {
+    try {
+      parse_llama_completion_chunk(bad, "http://peer:1");
+      ADD_FAILURE() << bad << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_TRUE(e.is(errc::protocol_error)) << bad << ": " << e.what();
+      EXPECT_NE(std::string(e.what()).find("http://peer:1"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(RemoteChunk, AnErrorEventThrowsTheServersMessageAndMalformedDataIsAProtocolError) {
   try {
     parse_remote_chunk(R"({"error":{"code":400,"message":"the prompt is too long","type":"invalid_request_error"}})",

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "inference/error.hpp"
 #include "inference/registry.hpp"
@@ -43,6 +44,7 @@ void run_test(F make, std::chrono::seconds budget = kTestBudget) {
 struct Outcome {
   std::string text;
   std::size_t tokens = 0;
+  std::vector<std::int32_t> ids;
   std::optional<errc> error;
   std::string message;
   GenerateResult result;
@@ -55,6 +57,7 @@ inline boost::asio::awaitable<Outcome> read_all(TokenStream stream) {
       std::optional<Token> token = co_await stream.next();
       if (!token) break;
       out.text += token->text;
+      out.ids.push_back(token->id);
       ++out.tokens;
     }
   } catch (const Error& e) {

@@ -9,7 +9,8 @@
 // backoff (connection failures, 5xx) or the server's Retry-After (429), within `retries`; after
 // the first token a failure ends the stream.
 //
-// Token ids: the OpenAI protocol streams text, not ids, so every Token's id is 0 and each Token
+// Token ids: the OpenAI protocol streams text, not ids, so every Token's id is 0 (except with
+// protocol=llama-server, whose generate() streams llama-server's own ids) and each Token
 // is one event's token text (remote_chunk.hpp: one per generated token from llama-server, an
 // empty text included; usage.completion_tokens gives the server's count in the metrics). stop_tokens, logprobs,
 // constrained output and tools are refused with Error(unsupported) (request_body.hpp). tokenize(), embed() and the like

@@ -30,9 +30,10 @@ struct RemoteUsage {
 };
 
 struct RemoteChunk {
-  std::optional<std::string> token;    // the generated token's text (maybe empty); unset: none
-  std::optional<FinishReason> finish;  // set on the event that ends the choice
-  std::optional<RemoteUsage> usage;    // set on the event that carries "usage"
+  std::optional<std::string> token;      // the generated token's text (maybe empty); unset: none
+  std::optional<std::int32_t> token_id;  // its id, when the server streams ids (llama-server's /completion)
+  std::optional<FinishReason> finish;    // set on the event that ends the choice
+  std::optional<RemoteUsage> usage;      // set on the event that carries "usage"
 };
 
 // Decodes one event's data. `chat` selects the delta form. `context` names the request for
@@ -41,5 +42,13 @@ struct RemoteChunk {
 // finish_reason "length" is FinishReason::length; "stop" and anything else (content_filter, ...)
 // is FinishReason::stop: the OpenAI protocol does not tell end-of-sequence from a stop string.
 RemoteChunk parse_remote_chunk(std::string_view payload, bool chat, std::string_view context);
+
+// Decodes one event of llama-server's native /completion stream with "return_tokens":
+// {"content": text, "tokens": [id], "stop": false} per token; the last event has "stop": true,
+// "stop_type" ("limit" is FinishReason::length, "eos" and "word" FinishReason::stop), the counts
+// (tokens_evaluated, tokens_predicted, tokens_cached) and "timings". An event with stop false is a
+// token even when its content is empty (a token ending inside a UTF-8 character). Errors as
+// parse_remote_chunk(); more than one id in an event is a protocol_error (one event, one token).
+RemoteChunk parse_llama_completion_chunk(std::string_view payload, std::string_view context);
 
 }  // namespace inference::openai

@@ -41,6 +41,12 @@ inline constexpr std::size_t kMaxApiKeyBytes = 16 * 1024;
 // max_in_flight above this is a typo, not a remote's capacity.
 inline constexpr std::uint32_t kMaxInFlightLimit = 4096;
 
+// How generate() talks to the server. `openai`: POST {api_root}/completions, text only (token id 0).
+// `llama_server`: llama-server's native POST /completion with "return_tokens", which streams each
+// token's id with its text and says whether generation ended at end-of-sequence, a stop string or
+// the limit. chat() always uses {api_root}/chat/completions (llama-server streams no ids there).
+enum class RemoteProtocol { openai, llama_server };
+
 struct RemoteOptions {
   RemoteUrl url;
   std::string model;           // the remote model name sent in every request
@@ -55,6 +61,7 @@ struct RemoteOptions {
   std::chrono::milliseconds max_retry_delay = kDefaultMaxRetryDelay;
   std::string ca_file;      // empty: the system's trusted certificates
   bool ignore_eos = false;  // send ignore_eos: true (llama-server and vLLM accept it), for benchmarks
+  RemoteProtocol protocol = RemoteProtocol::openai;  // option protocol=openai|llama-server
 };
 
 // Parses the backend options. `model_argument` is the path/model argument of load_model(): the

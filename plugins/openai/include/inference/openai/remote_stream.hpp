@@ -28,10 +28,17 @@
 
 namespace inference::openai {
 
+// The event form of a stream: which endpoint answered.
+enum class EventForm {
+  completion,       // {api_root}/completions
+  chat,             // {api_root}/chat/completions
+  llama_completion  // llama-server's /completion with return_tokens (no [DONE]: it ends after "stop": true)
+};
+
 class RemoteStreamReader {
  public:
-  // `peer` names the server in errors (its origin); `chat` selects the chat event form.
-  RemoteStreamReader(RemoteConnection& connection, std::string peer, bool chat,
+  // `peer` names the server in errors (its origin); `form` selects the event form.
+  RemoteStreamReader(RemoteConnection& connection, std::string peer, EventForm form,
                      std::size_t max_event_bytes = llama_server::SseParser::kDefaultMaxEventBytes);
 
   // The next event, or std::nullopt once the stream has ended (see the end rules above).
@@ -43,7 +50,7 @@ class RemoteStreamReader {
 
   RemoteConnection& connection_;
   std::string peer_;
-  bool chat_;
+  EventForm form_;
   llama_server::SseParser sse_;
   bool finish_seen_ = false;
 };

@@ -26,6 +26,10 @@ struct RemoteUrl {
   std::string host_header() const;
   // The request target of an endpoint below api_root, e.g. endpoint("/completions").
   std::string endpoint(std::string_view path) const;
+  // The request target of a llama-server endpoint beside the API root, e.g.
+  // native_endpoint("/completion"): api_root without its last "/v1" ("/v1" -> "/completion",
+  // "/proxy/v1" -> "/proxy/completion"; a root not ending in "/v1" is taken as the server's).
+  std::string native_endpoint(std::string_view path) const;
 };
 
 // Parses base_url. The path is the API root the OpenAI SDKs take ("/v1", "/openai/v1"); a URL

@@ -29,6 +29,11 @@ std::optional<Error> unsupported_fields(const GenerateConfig& config, const std:
 std::string completion_body(const std::string& model, const std::string& prompt, const GenerateConfig& config,
                             bool ignore_eos);
 
+// The body of llama-server's native POST /completion (RemoteProtocol::llama_server): "n_predict",
+// "return_tokens": true, llama-server's sampling names, logit_bias as [[id, bias]] pairs with
+// [id, false] for a forbidden token.
+std::string llama_completion_body(const std::string& prompt, const GenerateConfig& config, bool ignore_eos);
+
 // The body of a /chat/completions request.
 std::string chat_body(const std::string& model, const std::vector<Message>& messages, const GenerateConfig& config,
                       bool ignore_eos);
