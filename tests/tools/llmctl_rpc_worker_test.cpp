@@ -12,6 +12,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "inference/llama_server/server_binary.hpp"
 #include "llmctl_process.hpp"
 #include "support/child_processes.hpp"
+#include "support/scratch_directory.hpp"
 
 namespace {
 
@@ -201,7 +205,8 @@ TEST_F(LlmctlRpcWorkerTest, APortInUseIsAClearErrorAndStartsNoWorker) {
   const std::string port = std::to_string(taken.port());
   const auto r = run_llmctl(worker(port));
   EXPECT_EQ(r.exit_code, 1) << describe(r);
-  EXPECT_NE(r.err.find("llmctl: 127.0.0.1:" + port + " is already in use"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("llmctl: rpc-worker: 127.0.0.1:" + port + " is already in use"), std::string::npos)
+      << describe(r);
   EXPECT_EQ(r.err.find("ggml-rpc-server:"), std::string::npos) << describe(r);
 }
 
@@ -210,6 +215,60 @@ TEST_F(LlmctlRpcWorkerTest, AMissingWorkerBinarySaysHowToInstallIt) {
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_NE(r.err.find("no usable ggml-rpc-server"), std::string::npos) << describe(r);
   EXPECT_NE(r.err.find("scripts/install-llama-server-gpu rpc"), std::string::npos) << describe(r);
+}
+
+// A stand-in worker (--worker-path) that prints `line` and exits with `status` at once.
+std::filesystem::path fake_worker(const std::filesystem::path& directory, const std::string& line, int status) {
+  const auto path = directory / "ggml-rpc-server";
+  std::ofstream(path) << "#!/bin/sh\necho '" << line << "'\nexit " << status << "\n";
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+  return path;
+}
+
+TEST_F(LlmctlRpcWorkerTest, AWorkerThatKeepsCrashingIsGivenUpOnWithStatusOne) {
+  const inference::test::ScratchDirectory scratch;
+  const auto worker_path = fake_worker(scratch.path(), "boom: no device", 3);
+  const auto r = run_llmctl({"--verbose", "rpc-worker", "--port", free_port(), "--worker-path", worker_path.string()});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find("exited with status 3; restarting in 200 ms (1 of 3 restarts within 60 s)"), std::string::npos)
+      << describe(r);
+  EXPECT_NE(r.err.find("exited with status 3; restarting in 800 ms (3 of 3 restarts within 60 s)"), std::string::npos)
+      << describe(r);
+  EXPECT_NE(r.err.find("llmctl: rpc-worker: ggml-rpc-server (pid "), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("exited with status 3; giving up after 3 restarts within 60 s: child process exited "
+                       "(child_exited)"),
+            std::string::npos)
+      << describe(r);
+  EXPECT_NE(r.err.find("\n  boom: no device"), std::string::npos) << "--verbose quotes its last words\n" << describe(r);
+  EXPECT_EQ(r.out.find(kServing), std::string::npos) << describe(r);
+}
+
+// The port taken after llmctl checked it: the worker's own bind failure ends it without restarts.
+TEST_F(LlmctlRpcWorkerTest, AWorkerThatCannotBindIsNotRestarted) {
+  const inference::test::ScratchDirectory scratch;
+  const auto worker_path = fake_worker(scratch.path(), "Failed to create server socket", 0);
+  const std::string port = free_port();
+  const auto r = run_llmctl({"rpc-worker", "--port", port, "--worker-path", worker_path.string()});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find("llmctl: rpc-worker: ggml-rpc-server (pid "), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("exited with status 0: it could not bind 127.0.0.1:" + port), std::string::npos) << describe(r);
+  EXPECT_EQ(r.err.find("restarting"), std::string::npos) << describe(r);
+}
+
+// A worker that never listens (a slow device start) must not make llmctl deaf to SIGTERM until the
+// readiness timeout.
+TEST_F(LlmctlRpcWorkerTest, ASignalBeforeTheWorkerAcceptsStopsItAndExitsZero) {
+  const inference::test::ScratchDirectory scratch;
+  const auto worker_path = scratch.path() / "ggml-rpc-server";
+  std::ofstream(worker_path) << "#!/bin/sh\nexec sleep 600\n";
+  std::filesystem::permissions(worker_path, std::filesystem::perms::owner_all);
+  LlmctlProcess llmctl({"rpc-worker", "--port", free_port(), "--worker-path", worker_path.string()});
+  ASSERT_TRUE(llmctl.wait_for_signal_handler(SIGTERM, kServingTimeout));
+  llmctl.send_signal(SIGTERM);
+  const auto r = llmctl.wait();
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("signal 15: stopping ggml-rpc-server"), std::string::npos) << describe(r);
+  EXPECT_EQ(r.out.find(kServing), std::string::npos) << describe(r);
 }
 
 }  // namespace

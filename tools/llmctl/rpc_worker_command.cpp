@@ -115,10 +115,13 @@ asio::awaitable<void> wait_until_accepting(const RpcWorkerSpec& spec, pid_t pid)
   }
 }
 
-// Announces the worker once it accepts, then waits for SIGINT/SIGTERM; returns the signal.
+// Announces the worker once it accepts, then waits for SIGINT/SIGTERM; returns the signal (which
+// may also come before the worker accepts).
 asio::awaitable<int> serve_until_signal(const RpcWorkerSpec& spec, const RpcWorkerProcess& worker,
                                         const std::vector<std::string>& devices, asio::signal_set& signals) {
-  co_await wait_until_accepting(spec, worker.pid());
+  // A signal during a slow start stops it too.
+  auto ready = co_await (wait_until_accepting(spec, worker.pid()) || signals.async_wait(asio::use_awaitable));
+  if (ready.index() == 1) co_return std::get<1>(ready);
   std::string listed;
   for (const auto& device : devices) listed += (listed.empty() ? "" : "; ") + device;
   fmt::print("rpc-worker: serving {}:{} ({}) pid {}\n", spec.host, spec.port,
@@ -172,6 +175,17 @@ asio::awaitable<void> supervise(const RpcWorkerSpec& spec, asio::signal_set& sig
   }
 }
 
+// Runs until a signal stops the worker; throws when it cannot start or keeps crashing.
+void supervise_until_stopped(const RpcWorkerSpec& spec) {
+  asio::io_context io(1);
+  // Before the first spawn: a signal that arrives while the worker starts still stops it cleanly.
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  check_port_free(io, spec);
+  auto done = asio::co_spawn(io, supervise(spec, signals), asio::use_future);
+  io.run();
+  done.get();  // rethrows the supervisor's error
+}
+
 int run_rpc_worker(RpcWorkerOptions options) {
   try {
     inference::llama_server::check_rpc_worker_spec(options.spec);
@@ -179,16 +193,13 @@ int run_rpc_worker(RpcWorkerOptions options) {
     report_error(fmt::format("rpc-worker: {}", e.context()));
     return kExitUsage;
   }
-  options.spec.binary = inference::llama_server::find_rpc_worker_binary(
-      options.worker_path.empty() ? std::nullopt : std::optional<std::filesystem::path>(options.worker_path));
-
-  asio::io_context io(1);
-  // Before the first spawn: a signal that arrives while the worker starts still stops it cleanly.
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  check_port_free(io, options.spec);
-  auto done = asio::co_spawn(io, supervise(options.spec, signals), asio::use_future);
-  io.run();
-  done.get();  // rethrows the supervisor's error
+  try {
+    options.spec.binary = inference::llama_server::find_rpc_worker_binary(
+        options.worker_path.empty() ? std::nullopt : std::optional<std::filesystem::path>(options.worker_path));
+    supervise_until_stopped(options.spec);
+  } catch (const Error& e) {
+    throw Error(e.code(), "rpc-worker: " + e.context(), e.detail());
+  }
   return kExitSuccess;
 }
 

@@ -55,6 +55,12 @@ void check_rpc_worker_spec(const RpcWorkerSpec& spec) {
   if (!spec.allow_remote_bind && !is_loopback_host(spec.host)) {
     throw Error(errc::invalid_argument, exposure_refusal(spec));
   }
+  // Observed with the installed build (ggml RPC v8.0.0): given ::1 it lists its devices and exits 0
+  // without listening.
+  if (!parse_address(spec.host)->is_v4()) {
+    throw Error(errc::invalid_argument,
+                "--host " + spec.host + ": ggml-rpc-server listens on IPv4 addresses only (use 127.0.0.1)");
+  }
 }
 
 std::vector<std::string> rpc_worker_arguments(const RpcWorkerSpec& spec) {

@@ -69,6 +69,8 @@ TEST(RpcWorkerSpecTest, BadFlagsAreNamed) {
   spec = spec_on("127.0.0.1");
   spec.threads = 0;
   EXPECT_THAT(refusal(spec), HasSubstr("--threads must be at least 1"));
+  EXPECT_THAT(refusal(spec_on("::1")), HasSubstr("--host ::1: ggml-rpc-server listens on IPv4 addresses only"));
+  EXPECT_THAT(refusal(spec_on("::", true)), HasSubstr("IPv4 addresses only"));
   spec = spec_on("127.0.0.1");
   spec.devices = {"CPU,Vulkan0"};
   EXPECT_THAT(refusal(spec), HasSubstr("--device 'CPU,Vulkan0'"));

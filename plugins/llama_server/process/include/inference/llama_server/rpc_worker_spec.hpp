@@ -39,8 +39,8 @@ struct RpcWorkerSpec {
 bool is_loopback_host(std::string_view host) noexcept;
 
 // Throws Error(invalid_argument) naming the flag at fault: a host that is not an IP literal, port
-// 0, threads < 1, an empty device name, or a non-loopback host without allow_remote_bind (the
-// message says what such a bind would expose).
+// 0, threads < 1, an empty device name, a non-loopback host without allow_remote_bind (the
+// message says what such a bind would expose), or an IPv6 address (the worker only binds IPv4).
 void check_rpc_worker_spec(const RpcWorkerSpec& spec);
 
 // The worker's arguments (without argv[0]): -H host -p port [-t N] [-d a,b] [-c].
