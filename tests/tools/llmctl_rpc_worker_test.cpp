@@ -10,9 +10,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -66,6 +68,18 @@ class BoundSocket {
 };
 
 std::string free_port() { return std::to_string(BoundSocket("127.0.0.1", false).port()); }
+
+// A client connection to 127.0.0.1:port (what a llama-server using the worker holds); -1 on failure.
+int connect_to(const std::string& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(std::stoi(port)));
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) return fd;
+  if (fd >= 0) ::close(fd);
+  return -1;
+}
 
 // The pid in the `nth` (0-based) serving line on stdout, once it is there; std::nullopt on timeout.
 std::optional<pid_t> wait_for_serving(const LlmctlProcess& llmctl, std::size_t nth, std::string* line_out = nullptr) {
@@ -149,6 +163,10 @@ TEST_F(LlmctlRpcWorkerTest, AKilledWorkerIsRestartedOnTheSamePort) {
   LlmctlProcess llmctl(worker(port));
   const auto first = wait_for_serving(llmctl, 0);
   ASSERT_TRUE(first) << describe(llmctl.wait());
+  // With a client connected, the dying worker's side of it lingers in TIME_WAIT on the port: the
+  // new worker must bind anyway.
+  const int client = connect_to(port);
+  ASSERT_GE(client, 0) << std::strerror(errno);
   ASSERT_EQ(::kill(*first, SIGKILL), 0);
 
   std::string line;
@@ -156,6 +174,7 @@ TEST_F(LlmctlRpcWorkerTest, AKilledWorkerIsRestartedOnTheSamePort) {
   ASSERT_TRUE(second) << describe(llmctl.wait());
   EXPECT_NE(*second, *first);
   EXPECT_NE(line.find("serving 127.0.0.1:" + port), std::string::npos) << line;
+  ::close(client);
 
   llmctl.send_signal(SIGINT);
   const auto r = llmctl.wait();
