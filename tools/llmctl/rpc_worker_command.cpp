@@ -59,19 +59,47 @@ constexpr std::chrono::seconds kReadinessTimeout{60};
 constexpr std::chrono::seconds kStopGrace{5};
 // A forwarded log line longer than this is cut (the ring already bounds what it hands over).
 constexpr std::size_t kMaxForwardedLine = 2048;
+// What the worker logs for every connection, the readiness probe's included.
+constexpr std::string_view kAcceptedMarker = "Accepted client connection";
+// How long the serving line waits for the probe's connection to show in the log (it lists the
+// devices); a worker build that logs no such line is announced without waiting longer.
+constexpr std::chrono::seconds kAcceptLogWait{2};
 
 struct RpcWorkerOptions {
   RpcWorkerSpec spec;
   std::string worker_path;
 };
 
-// The worker's log on our stderr, and the devices it lists (for the serving line).
-inference::llama_server::OutputRing::LineSink forward_log(std::vector<std::string>& devices) {
-  return [&devices](std::string_view line) {
-    if (auto device = inference::llama_server::rpc_worker_device_summary(line)) devices.push_back(std::move(*device));
+// What the worker's log said so far; filled by the output sink on the io thread.
+struct WorkerLog {
+  explicit WorkerLog(const asio::any_io_executor& executor)
+      : line_seen(executor, asio::steady_timer::time_point::max()) {}
+
+  std::vector<std::string> devices;  // rpc_worker_device_summary() of the lines listing them
+  bool accepted = false;             // it logged kAcceptedMarker
+  asio::steady_timer line_seen;      // never expires: cancelled at every line (the event)
+};
+
+// The worker's log on our stderr, and what the serving line needs from it.
+inference::llama_server::OutputRing::LineSink forward_log(WorkerLog& log) {
+  return [&log](std::string_view line) {
+    if (auto device = inference::llama_server::rpc_worker_device_summary(line))
+      log.devices.push_back(std::move(*device));
+    if (line.find(kAcceptedMarker) != std::string_view::npos) log.accepted = true;
+    log.line_seen.cancel();
     const bool cut = line.size() > kMaxForwardedLine;
     fmt::print(stderr, "ggml-rpc-server: {}{}\n", line.substr(0, kMaxForwardedLine), cut ? " [cut]" : "");
   };
+}
+
+// Completes once the worker has logged accepting a connection. The output is one pipe, so the
+// device lines it printed before listening have been read by then; a successful connect alone
+// can complete before the pipe's data is read.
+asio::awaitable<void> wait_for_accept_logged(WorkerLog& log) {
+  while (!log.accepted) {
+    boost::system::error_code ignored;
+    co_await log.line_seen.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+  }
 }
 
 tcp::endpoint endpoint_of(const std::string& host, std::uint16_t port) { return {asio::ip::make_address(host), port}; }
@@ -91,8 +119,9 @@ void check_port_free(asio::io_context& io, const RpcWorkerSpec& spec) {
                                                       "there); choose another --port",
                                                       spec.host, spec.port));
   }
-  if (ec)
+  if (ec) {
     throw Error(errc::child_start_failed, fmt::format("cannot bind {}:{}: {}", spec.host, spec.port, ec.message()));
+  }
 }
 
 // Completes once a TCP connection to the worker succeeds; throws after kReadinessTimeout.
@@ -117,13 +146,15 @@ asio::awaitable<void> wait_until_accepting(const RpcWorkerSpec& spec, pid_t pid)
 
 // Announces the worker once it accepts, then waits for SIGINT/SIGTERM; returns the signal (which
 // may also come before the worker accepts).
-asio::awaitable<int> serve_until_signal(const RpcWorkerSpec& spec, const RpcWorkerProcess& worker,
-                                        const std::vector<std::string>& devices, asio::signal_set& signals) {
+asio::awaitable<int> serve_until_signal(const RpcWorkerSpec& spec, const RpcWorkerProcess& worker, WorkerLog& log,
+                                        asio::signal_set& signals) {
   // A signal during a slow start stops it too.
   auto ready = co_await (wait_until_accepting(spec, worker.pid()) || signals.async_wait(asio::use_awaitable));
   if (ready.index() == 1) co_return std::get<1>(ready);
+  asio::steady_timer log_wait(co_await asio::this_coro::executor, kAcceptLogWait);
+  co_await (wait_for_accept_logged(log) || log_wait.async_wait(asio::use_awaitable));
   std::string listed;
-  for (const auto& device : devices) listed += (listed.empty() ? "" : "; ") + device;
+  for (const auto& device : log.devices) listed += (listed.empty() ? "" : "; ") + device;
   fmt::print("rpc-worker: serving {}:{} ({}) pid {}\n", spec.host, spec.port,
              listed.empty() ? "no devices listed" : listed, worker.pid());
   std::fflush(stdout);
@@ -138,9 +169,9 @@ struct WorkerEnd {
 };
 
 asio::awaitable<WorkerEnd> run_worker(const RpcWorkerSpec& spec, asio::signal_set& signals) {
-  std::vector<std::string> devices;
-  RpcWorkerProcess worker(co_await asio::this_coro::executor, spec, forward_log(devices));
-  auto first = co_await (worker.async_wait_exit() || serve_until_signal(spec, worker, devices, signals));
+  WorkerLog log(co_await asio::this_coro::executor);
+  RpcWorkerProcess worker(log.line_seen.get_executor(), spec, forward_log(log));
+  auto first = co_await (worker.async_wait_exit() || serve_until_signal(spec, worker, log, signals));
   if (first.index() == 0) co_return WorkerEnd{std::get<0>(std::move(first)), worker.failed_to_bind(), worker.pid()};
   fmt::print(stderr, "llmctl: rpc-worker: signal {}: stopping ggml-rpc-server (pid {})\n", std::get<1>(first),
              worker.pid());

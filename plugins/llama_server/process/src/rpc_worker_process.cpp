@@ -28,10 +28,17 @@ namespace detail {
 // may finish after the object is gone. Used from one thread only (see the header).
 struct RpcWorkerState {
   RpcWorkerState(const asio::any_io_executor& executor, OutputRing::LineSink sink)
-      : ring(OutputRing::kDefaultCapacity, std::move(sink)),
+      : sink(std::move(sink)),
+        ring(OutputRing::kDefaultCapacity,
+             [this](std::string_view line) {
+               if (this->sink) this->sink(line);
+             }),
         output_drained(executor, asio::steady_timer::time_point::max()),
         exited(executor, asio::steady_timer::time_point::max()) {}
 
+  // The owner's; cleared when the RpcWorkerProcess goes, so the coroutines that outlive it
+  // (draining the last output) never call into a sink whose captures are gone.
+  OutputRing::LineSink sink;
   OutputRing ring;
   std::optional<SpawnedChild> child;
   pid_t pid = -1;
@@ -134,7 +141,9 @@ RpcWorkerProcess& RpcWorkerProcess::operator=(RpcWorkerProcess&& other) noexcept
 }
 
 RpcWorkerProcess::~RpcWorkerProcess() {
-  if (state_) kill_now();
+  if (!state_) return;
+  kill_now();
+  state_->sink = nullptr;
 }
 
 void RpcWorkerProcess::kill_now() noexcept {

@@ -6,7 +6,8 @@
 // Ownership: move-only; owns the child and its output. Destroying it (or kill_now()) SIGKILLs the
 // group and reaps the child synchronously, so no worker and no zombie outlive it.
 // Thread-safety: none; construct, await and destroy it from one thread running the executor
-// given at construction (llmctl's io_context). The sink is called on that thread.
+// given at construction (llmctl's io_context). The sink is called on that thread, and never
+// after the object is destroyed (so it may capture what lives as long as the object).
 // Cancellation: async_wait_exit() may be cancelled (per-operation, terminal) without affecting
 // the child; it then throws boost::system::system_error(operation_aborted). terminate() forwards
 // cancellation to its waits; the destructor still reaps the child.
