@@ -24,5 +24,6 @@ void add_demo_command(CLI::App& app, CommandAction& action);
 void add_serve_command(CLI::App& app, CommandAction& action);
 void add_embed_command(CLI::App& app, CommandAction& action);
 void add_tokenize_command(CLI::App& app, CommandAction& action);
+void add_rpc_worker_command(CLI::App& app, CommandAction& action);
 
 }  // namespace llmctl

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_serve_command(app, action);
   add_embed_command(app, action);
   add_tokenize_command(app, action);
+  add_rpc_worker_command(app, action);
 
   try {
     app.parse(argc, argv);

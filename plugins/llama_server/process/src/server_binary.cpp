@@ -30,14 +30,90 @@ std::optional<std::string> unusable_reason(const std::filesystem::path& candidat
   return std::nullopt;
 }
 
-[[noreturn]] void no_usable_binary(const std::vector<std::string>& attempts) {
-  std::string context = "no usable llama-server (tried: ";
+// What is looked for, and under which names the user can point at it.
+struct BinarySearch {
+  std::string_view name;            // the file name searched for on PATH
+  std::string_view explicit_label;  // how the explicit path is called in the error ("server_path")
+  std::string_view variable;        // the environment variable naming it
+  std::string_view hint;            // appended to the error when nothing usable was found
+};
+
+constexpr BinarySearch kLlamaServerSearch{kServerBinaryName, "server_path", kServerPathVariable, ""};
+constexpr BinarySearch kRpcWorkerSearch{kRpcWorkerBinaryName, "--worker-path", kRpcWorkerPathVariable,
+                                        "; install it with scripts/install-llama-server-gpu rpc (or scripts/setup)"};
+
+[[noreturn]] void no_usable_binary(const BinarySearch& search, const std::vector<std::string>& attempts) {
+  std::string context = "no usable " + std::string(search.name) + " (tried: ";
   for (std::size_t i = 0; i < attempts.size(); ++i) {
     if (i > 0) context += "; ";
     context += attempts[i];
   }
   context += ")";
+  context += search.hint;
   throw Error(errc::child_start_failed, context);
+}
+
+// The first usable `search.name` in an absolute $PATH directory; throws when there is none.
+std::filesystem::path find_on_path(const BinarySearch& search, const EnvLookup& env,
+                                   std::vector<std::string>& attempts) {
+  const auto path_variable = env("PATH");
+  if (!path_variable || path_variable->empty()) {
+    attempts.push_back("PATH not set");
+    no_usable_binary(search, attempts);
+  }
+  // Directories where it simply is not are summed up in one clause (each once); a candidate that
+  // exists but cannot be used gets its own reason.
+  std::vector<std::string> searched;
+  std::string absent_from;
+  std::string_view rest = *path_variable;
+  while (true) {
+    const auto colon = rest.find(':');
+    const std::string_view directory = rest.substr(0, colon);
+    if (!directory.empty() && directory.front() == '/' &&
+        std::find(searched.begin(), searched.end(), directory) == searched.end()) {
+      searched.emplace_back(directory);
+      const std::filesystem::path candidate = std::filesystem::path(directory) / search.name;
+      const auto reason = unusable_reason(candidate);
+      if (!reason) return candidate;
+      if (std::filesystem::exists(candidate)) {
+        attempts.push_back("PATH entry " + candidate.string() + " " + *reason);
+      } else {
+        absent_from += (absent_from.empty() ? "" : ":") + std::string(directory);
+      }
+    }
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  if (!absent_from.empty()) attempts.push_back("not in PATH directories " + absent_from);
+  no_usable_binary(search, attempts);
+}
+
+// The precedence find_server_binary() documents, for any binary.
+std::filesystem::path find_binary(const BinarySearch& search, const std::optional<std::filesystem::path>& explicit_path,
+                                  const EnvLookup& env,
+                                  const std::optional<std::filesystem::path>& configured_default) {
+  std::vector<std::string> attempts;
+  const auto configured = [&](const std::filesystem::path& candidate, const std::string& source) {
+    if (const auto reason = unusable_reason(candidate)) {
+      attempts.push_back(source + " " + candidate.string() + " " + *reason);
+      no_usable_binary(search, attempts);
+    }
+    return candidate;
+  };
+
+  if (explicit_path && !explicit_path->empty()) return configured(*explicit_path, std::string(search.explicit_label));
+  attempts.push_back(std::string(search.explicit_label) + " not set");
+
+  const auto from_env = env(search.variable);
+  if (from_env && !from_env->empty()) return configured(*from_env, std::string(search.variable));
+  attempts.push_back(std::string(search.variable) + " not set");
+
+  if (configured_default && !configured_default->empty()) {
+    const auto reason = unusable_reason(*configured_default);
+    if (!reason) return *configured_default;
+    attempts.push_back("configured default " + configured_default->string() + " " + *reason);
+  }
+  return find_on_path(search, env, attempts);
 }
 
 // "12345" at the start of `text` (digits only), or std::nullopt.
@@ -135,60 +211,19 @@ std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& opt
 std::filesystem::path find_server_binary(const std::optional<std::filesystem::path>& explicit_path,
                                          const EnvLookup& env,
                                          const std::optional<std::filesystem::path>& configured_default) {
-  std::vector<std::string> attempts;
-  const auto configured = [&](const std::filesystem::path& candidate, const std::string& source) {
-    if (const auto reason = unusable_reason(candidate)) {
-      attempts.push_back(source + " " + candidate.string() + " " + *reason);
-      no_usable_binary(attempts);
-    }
-    return candidate;
-  };
+  return find_binary(kLlamaServerSearch, explicit_path, env, configured_default);
+}
 
-  if (explicit_path && !explicit_path->empty()) return configured(*explicit_path, "server_path");
-  attempts.push_back("server_path not set");
+std::optional<std::filesystem::path> configured_rpc_worker_binary(
+    const std::optional<std::filesystem::path>& configured_server) {
+  if (!configured_server || configured_server->empty()) return std::nullopt;
+  return configured_server->parent_path() / kRpcWorkerBinaryName;
+}
 
-  const auto from_env = env(kServerPathVariable);
-  if (from_env && !from_env->empty()) {
-    return configured(*from_env, std::string(kServerPathVariable));
-  }
-  attempts.push_back(std::string(kServerPathVariable) + " not set");
-
-  if (configured_default && !configured_default->empty()) {
-    const auto reason = unusable_reason(*configured_default);
-    if (!reason) return *configured_default;
-    attempts.push_back("configured default " + configured_default->string() + " " + *reason);
-  }
-
-  const auto path_variable = env("PATH");
-  if (!path_variable || path_variable->empty()) {
-    attempts.push_back("PATH not set");
-    no_usable_binary(attempts);
-  }
-  // Directories where it simply is not are summed up in one clause (each once); a candidate that
-  // exists but cannot be used gets its own reason.
-  std::vector<std::string> searched;
-  std::string absent_from;
-  std::string_view rest = *path_variable;
-  while (true) {
-    const auto colon = rest.find(':');
-    const std::string_view directory = rest.substr(0, colon);
-    if (!directory.empty() && directory.front() == '/' &&
-        std::find(searched.begin(), searched.end(), directory) == searched.end()) {
-      searched.emplace_back(directory);
-      const std::filesystem::path candidate = std::filesystem::path(directory) / kServerBinaryName;
-      const auto reason = unusable_reason(candidate);
-      if (!reason) return candidate;
-      if (std::filesystem::exists(candidate)) {
-        attempts.push_back("PATH entry " + candidate.string() + " " + *reason);
-      } else {
-        absent_from += (absent_from.empty() ? "" : ":") + std::string(directory);
-      }
-    }
-    if (colon == std::string_view::npos) break;
-    rest.remove_prefix(colon + 1);
-  }
-  if (!absent_from.empty()) attempts.push_back("not in PATH directories " + absent_from);
-  no_usable_binary(attempts);
+std::filesystem::path find_rpc_worker_binary(const std::optional<std::filesystem::path>& explicit_path,
+                                             const EnvLookup& env,
+                                             const std::optional<std::filesystem::path>& configured_default) {
+  return find_binary(kRpcWorkerSearch, explicit_path, env, configured_default);
 }
 
 ServerFeatures features_for_build(int build) noexcept {

@@ -155,6 +155,41 @@ TEST_F(ServerBinaryTest, MissingConfiguredDefaultFallsBackToPathAndIsNamedWhenNo
                              HasSubstr("not in PATH directories " + (root_ / "empty").string())));
 }
 
+// ggml-rpc-server is found like llama-server: --worker-path, GGML_RPC_SERVER_PATH, the file beside
+// the configured llama-server, PATH.
+TEST_F(ServerBinaryTest, RpcWorkerSearchOrderIsExplicitPathThenEnvironmentThenBesideTheServerThenPath) {
+  const auto explicit_binary = executable("explicit/ggml-rpc-server");
+  const auto env_binary = executable("env/ggml-rpc-server");
+  const auto configured = executable("deps/bin/ggml-rpc-server");
+  const auto on_path = executable("bin/ggml-rpc-server");
+  const std::string path = (root_ / "bin").string();
+  const auto with_variable = env_of({{"GGML_RPC_SERVER_PATH", env_binary.string()}, {"PATH", path}});
+  const auto without_variable = env_of({{"PATH", path}});
+
+  EXPECT_EQ(configured_rpc_worker_binary(root_ / "deps/bin/llama-server"), configured);
+  EXPECT_EQ(configured_rpc_worker_binary(std::nullopt), std::nullopt);
+  EXPECT_EQ(find_rpc_worker_binary(explicit_binary, with_variable, configured), explicit_binary);
+  EXPECT_EQ(find_rpc_worker_binary(std::nullopt, with_variable, configured), env_binary);
+  EXPECT_EQ(find_rpc_worker_binary(std::nullopt, without_variable, configured), configured);
+  EXPECT_EQ(find_rpc_worker_binary(std::nullopt, without_variable, std::nullopt), on_path);
+}
+
+TEST_F(ServerBinaryTest, NoRpcWorkerAnywhereSaysHowToInstallOne) {
+  const auto configured = root_ / "deps/bin/ggml-rpc-server";
+  const auto message = start_failure([&] {
+    find_rpc_worker_binary(std::nullopt, env_of({{"PATH", (root_ / "empty").string()}}), configured);
+  });
+  EXPECT_THAT(message, AllOf(HasSubstr("no usable ggml-rpc-server"), HasSubstr("--worker-path not set"),
+                             HasSubstr("GGML_RPC_SERVER_PATH not set"),
+                             HasSubstr("configured default " + configured.string() + " does not exist"),
+                             HasSubstr("scripts/install-llama-server-gpu rpc")));
+  const auto explicit_missing =
+      start_failure([&] { find_rpc_worker_binary(root_ / "nowhere/ggml-rpc-server", env_of({}), std::nullopt); });
+  EXPECT_THAT(explicit_missing,
+              AllOf(HasSubstr("--worker-path " + (root_ / "nowhere/ggml-rpc-server").string() + " does not exist"),
+                    HasSubstr("scripts/install-llama-server-gpu rpc")));
+}
+
 TEST_F(ServerBinaryTest, UnusableEnvironmentPathFailsEvenWhenTheConfiguredDefaultIsUsable) {
   const auto configured = executable("deps/bin/llama-server");
   const auto missing = root_ / "nowhere/llama-server";

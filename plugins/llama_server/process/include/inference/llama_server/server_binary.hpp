@@ -62,6 +62,24 @@ std::filesystem::path find_server_binary(
     const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env = process_environment_lookup(),
     const std::optional<std::filesystem::path>& configured_default = configured_server_binary());
 
+// Where the user can point us at a specific ggml-rpc-server (llama.cpp's RPC worker), and the
+// name searched for on PATH.
+inline constexpr std::string_view kRpcWorkerPathVariable = "GGML_RPC_SERVER_PATH";
+inline constexpr std::string_view kRpcWorkerBinaryName = "ggml-rpc-server";
+
+// The ggml-rpc-server of the configured install: the file beside the configured llama-server
+// (scripts/install-llama-server-gpu rpc puts it there). std::nullopt when there is no configured
+// llama-server; the file itself may be missing (find_rpc_worker_binary() says so).
+std::optional<std::filesystem::path> configured_rpc_worker_binary(
+    const std::optional<std::filesystem::path>& configured_server = configured_server_binary());
+
+// The ggml-rpc-server to run, with find_server_binary()'s precedence and rules: explicit_path
+// (llmctl rpc-worker --worker-path), then $GGML_RPC_SERVER_PATH, then configured_default, then
+// PATH. Throws Error(child_start_failed) listing every place tried and saying how to install one.
+std::filesystem::path find_rpc_worker_binary(
+    const std::optional<std::filesystem::path>& explicit_path, const EnvLookup& env = process_environment_lookup(),
+    const std::optional<std::filesystem::path>& configured_default = configured_rpc_worker_binary());
+
 // The server_path backend option (engine_option::kServerPath) as the explicit_path above:
 // std::nullopt when it is absent or empty.
 std::optional<std::filesystem::path> explicit_server_path(const LoadOptions& options);
