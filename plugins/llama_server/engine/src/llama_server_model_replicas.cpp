@@ -8,6 +8,7 @@
 
 #include "inference/error.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
+#include "inference/llama_server/rpc_worker_check.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/llama_server/server_version_cache.hpp"
 #include "inference/model_stats_from_pool.hpp"
@@ -151,6 +152,7 @@ asio::awaitable<void> LlamaServerModel::start_replicas(const std::string& path, 
                                                        const EngineOptions& engine) {
   const auto binary = find_server_binary(explicit_server_path(launch.options));
   const ServerVersion version = co_await probe_server_version_cached(binary);
+  if (!engine.rpc_workers.empty()) co_await require_rpc_backend(binary);
   std::vector<asio::awaitable<void>> starts;
   for (uint32_t i = 0; i < launch.replicas.size(); ++i) {
     starts.push_back(start_replica(i, replica_spec(path, launch.options, engine, binary, version, launch.replicas[i]),
@@ -164,9 +166,10 @@ asio::awaitable<void> LlamaServerModel::start_replica(uint32_t index, LaunchSpec
   const uint64_t generation = replicas_->begin_generation(index);
   // Supervised on the engine's own thread: an idle model is no work on the host's io_context,
   // and the server outlives whichever host thread loaded it (see supervision_context.hpp).
-  auto supervisor = std::make_shared<ServerSupervisor>(
-      detail::SupervisionContext::instance().executor(), std::move(spec), engine,
-      process_options(options, index, replicas_->size()), replicas_->events(index, generation, launch.device_gone));
+  auto supervisor =
+      std::make_shared<ServerSupervisor>(detail::SupervisionContext::instance().executor(), std::move(spec), engine,
+                                         process_options(options, index, replicas_->size()),
+                                         replicas_->events(index, generation, launch.device_gone, launch.remote_gone));
   co_await supervisor->start();
   replicas_->install(index, generation, std::move(supervisor), launch.device);
 }
@@ -198,6 +201,7 @@ asio::awaitable<void> LlamaServerModel::reload(std::string path, LoadOptions opt
   }
   const auto binary = find_server_binary(explicit_server_path(launch.options));
   const ServerVersion version = co_await probe_server_version_cached(binary);
+  if (!engine.rpc_workers.empty()) co_await require_rpc_backend(binary);
   for (uint32_t i = 0; i < replicas_->size(); ++i) {
     co_await replace_replica(i, replica_spec(path, launch.options, engine, binary, version, launch.replicas[i]),
                              launch.replicas[i], engine, launch.options);
@@ -233,6 +237,7 @@ asio::awaitable<void> LlamaServerModel::replace_replica(uint32_t index, LaunchSp
     try {
       ReplicaLaunch restore;
       restore.device_gone = launch.device_gone;
+      restore.remote_gone = launch.remote_gone;
       co_await start_replica(index, previous->spec(), restore, before->engine, before->options);
     } catch (const Error&) {
       // The error thrown below is the reload's; the replica shows as not serving in stats().
