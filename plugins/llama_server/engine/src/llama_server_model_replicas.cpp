@@ -44,6 +44,14 @@ LaunchSpec replica_spec(const std::string& path, const LoadOptions& options, con
   return spec;
 }
 
+// A backend whose planner knows nothing of the rpc option (rocm, vulkan: their own devices) would
+// run the model locally and ignore the workers without a word: refused instead.
+void check_rpc_planned(const EngineOptions& engine, const ModelLaunch& launch) {
+  if (engine.rpc_workers.empty() || launch.replicas.front().remote_gone) return;
+  throw Error(errc::invalid_argument,
+              "backend option rpc: this backend does not split models over RPC workers (the llama_cpp backend does)");
+}
+
 // The server's lines to the host's child_log; with several replicas, each line says whose it is.
 ServerProcessOptions process_options(const LoadOptions& options, uint32_t index, uint32_t replicas) {
   ServerProcessOptions process;
@@ -112,6 +120,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load_planne
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys);
   ModelLaunch launch = planner(path, options);
   if (launch.replicas.empty()) throw Error(errc::internal_error, "the backend planned no replica");
+  check_rpc_planned(engine, launch);
   report_serving(launch);
   auto executor = co_await asio::this_coro::executor;
   auto model = std::make_shared<LlamaServerModel>(Private{}, executor, std::move(planner), std::move(extra_option_keys),
@@ -193,6 +202,8 @@ asio::awaitable<void> LlamaServerModel::reload(std::string path, LoadOptions opt
   }
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys_);
   ModelLaunch launch = planner_(path, options);
+  if (launch.replicas.empty()) throw Error(errc::internal_error, "the backend planned no replica");
+  check_rpc_planned(engine, launch);
   report_serving(launch);
   if (launch.replicas.size() != replicas_->size()) {
     throw Error(errc::invalid_argument, "reload() cannot change the number of replicas (" +

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "inference/gguf/model_info_reader.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "llama_cpp_fixture.hpp"
 #include "stream_helpers.hpp"
@@ -253,6 +254,34 @@ TEST_F(LlamaCppRpcTest, ABuildWithoutTheRpcBackendIsRefusedNamingIt) {
   ASSERT_TRUE(failure.has_value());
   EXPECT_TRUE(failure->is(errc::backend_unavailable)) << failure->what();
   EXPECT_THAT(failure->what(), HasSubstr(test_server_binary().string() + " has none"));
+}
+
+// A backend with its own plan (rocm, vulkan) that knows nothing of the workers would run the model
+// locally and ignore them: the engine refuses the option before anything starts.
+TEST(LlamaCppRpcPlanTest, ABackendWhosePlanIgnoresTheWorkersIsRefusedBeforeAnySpawn) {
+  INFERENCE_SKIP_WITHOUT_LLAMA_SERVER();
+  LoadOptions options = tiny_options(1, 512);
+  options.backend_options["rpc"] = "127.0.0.1:50052";
+  llama_server::LaunchPlanner local_only = [](const std::string& path, const LoadOptions& asked) {
+    llama_server::ModelLaunch launch;
+    launch.info = gguf::read_model_info(path);
+    launch.options = asked;
+    launch.replicas.resize(1);
+    return launch;
+  };
+  std::optional<Error> failure;
+  run_test([&]() -> asio::awaitable<void> {
+    try {
+      auto model = co_await LlamaServerModel::load_planned(test_model_path().string(), options, local_only);
+      co_await model->close();
+    } catch (const Error& e) {
+      failure = e;
+    }
+  });
+  ASSERT_TRUE(failure.has_value()) << "the load ignored the workers";
+  EXPECT_TRUE(failure->is(errc::invalid_argument)) << failure->what();
+  EXPECT_THAT(failure->what(), HasSubstr("this backend does not split models over RPC workers"));
+  EXPECT_TRUE(inference::test::llama_server_children().empty());
 }
 
 }  // namespace
