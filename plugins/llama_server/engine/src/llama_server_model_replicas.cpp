@@ -52,6 +52,17 @@ void check_rpc_planned(const EngineOptions& engine, const ModelLaunch& launch) {
               "backend option rpc: this backend does not split models over RPC workers (the llama_cpp backend does)");
 }
 
+// At load and reload, with the rpc option: every worker accepts a connection (all of them named
+// when some do not), then the build lists them itself (a build without RPC is refused). Restarts
+// repeat only the first check (ReplicaLaunch::remote_gone).
+asio::awaitable<void> check_rpc_workers(const EngineOptions& engine, const std::filesystem::path& binary) {
+  if (engine.rpc_workers.empty()) co_return;
+  if (std::optional<std::string> gone = co_await rpc_workers_gone(engine.rpc_workers)) {
+    throw Error(errc::backend_unavailable, "llama-server not started: " + *gone);
+  }
+  co_await probe_rpc_workers(binary, engine.rpc_workers, kRpcWorkerProbeTimeout);
+}
+
 // The server's lines to the host's child_log; with several replicas, each line says whose it is.
 ServerProcessOptions process_options(const LoadOptions& options, uint32_t index, uint32_t replicas) {
   ServerProcessOptions process;
@@ -161,7 +172,7 @@ asio::awaitable<void> LlamaServerModel::start_replicas(const std::string& path, 
                                                        const EngineOptions& engine) {
   const auto binary = find_server_binary(explicit_server_path(launch.options));
   const ServerVersion version = co_await probe_server_version_cached(binary);
-  if (!engine.rpc_workers.empty()) co_await require_rpc_backend(binary);
+  co_await check_rpc_workers(engine, binary);
   std::vector<asio::awaitable<void>> starts;
   for (uint32_t i = 0; i < launch.replicas.size(); ++i) {
     starts.push_back(start_replica(i, replica_spec(path, launch.options, engine, binary, version, launch.replicas[i]),
@@ -212,7 +223,7 @@ asio::awaitable<void> LlamaServerModel::reload(std::string path, LoadOptions opt
   }
   const auto binary = find_server_binary(explicit_server_path(launch.options));
   const ServerVersion version = co_await probe_server_version_cached(binary);
-  if (!engine.rpc_workers.empty()) co_await require_rpc_backend(binary);
+  co_await check_rpc_workers(engine, binary);
   for (uint32_t i = 0; i < replicas_->size(); ++i) {
     co_await replace_replica(i, replica_spec(path, launch.options, engine, binary, version, launch.replicas[i]),
                              launch.replicas[i], engine, launch.options);

@@ -31,10 +31,6 @@ EngineOptions plan_keys(const LoadOptions& options) {
   return parse_engine_options(keys);
 }
 
-// ggml prints a backtrace through gdb when it aborts, which takes a second or two and buries
-// the assert under a page of frames; a worker that died is reported by the engine instead.
-constexpr std::string_view kNoBacktraceVariable = "GGML_NO_BACKTRACE";
-
 ModelLaunch rpc_model_launch(const std::string& path, const LoadOptions& options,
                              const std::vector<RpcWorker>& workers) {
   if (options.gpu_layers == 0) {

@@ -248,12 +248,14 @@ TEST_F(LlamaCppRpcTest, AWorkerThatDoesNotAnswerAtLoadIsRefusedNamingItBeforeAny
 }
 
 TEST_F(LlamaCppRpcTest, ABuildWithoutTheRpcBackendIsRefusedNamingIt) {
+  run_test([&]() -> asio::awaitable<void> { EXPECT_TRUE(co_await workers_listening()); });
   LoadOptions options = rpc_options(both());
   options.backend_options["server_path"] = test_server_binary().string();  // the CPU-only build
   const std::optional<Error> failure = load_error(test_model_path().string(), options);
   ASSERT_TRUE(failure.has_value());
   EXPECT_TRUE(failure->is(errc::backend_unavailable)) << failure->what();
   EXPECT_THAT(failure->what(), HasSubstr(test_server_binary().string() + " has none"));
+  EXPECT_THAT(failure->what(), HasSubstr("RPC not supported in this build"));
 }
 
 // A backend with its own plan (rocm, vulkan) that knows nothing of the workers would run the model

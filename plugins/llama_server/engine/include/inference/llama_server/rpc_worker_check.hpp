@@ -38,9 +38,21 @@ boost::asio::awaitable<std::vector<RpcWorker>> unreachable_rpc_workers(
 boost::asio::awaitable<std::optional<std::string>> rpc_workers_gone(
     std::vector<RpcWorker> workers, std::chrono::milliseconds timeout = kRpcWorkerConnectTimeout);
 
-// Throws Error(backend_unavailable) naming `binary` unless it loads ggml's RPC backend (its
-// --list-devices probe, cached per binary, reports "loaded RPC backend"): a build without it
-// refuses --rpc ("RPC not supported in this build"), which would otherwise be a failed start.
-boost::asio::awaitable<void> require_rpc_backend(std::filesystem::path binary);
+// llama-server's own view of the workers: `<binary> --rpc <workers> --list-devices`, which connects
+// to each worker and prints "RPC0: 127.0.0.1:50101 (24105 MiB, 24105 MiB free)" per worker. Run at
+// load, after the TCP check, because it is what tells a build without ggml's RPC backend (it
+// answers "RPC not supported in this build") from one with it, reliably: llama.cpp's
+// "loaded RPC backend" log line comes from an asynchronous logger that can lose it when the
+// process exits at once (seen under load). Throws Error(backend_unavailable) naming the binary
+// for a build without RPC, naming the workers it did not list, or saying that the query did not
+// finish within `timeout` (a worker serves one client at a time: one busy with another
+// llama-server keeps it waiting); the detail holds the probe's last lines. Returns the listing.
+boost::asio::awaitable<std::vector<std::string>> probe_rpc_workers(std::filesystem::path binary,
+                                                                   std::vector<RpcWorker> workers,
+                                                                   std::chrono::milliseconds timeout);
+
+// How long that probe may take: it connects to every worker and asks for its memory (~0.2 s on
+// loopback); ten seconds allows a slow link and still ends a wait on a busy worker.
+inline constexpr std::chrono::milliseconds kRpcWorkerProbeTimeout{10'000};
 
 }  // namespace inference::llama_server

@@ -17,6 +17,11 @@ namespace inference::llama_server {
 // per token, so each one adds latency to every token.
 inline constexpr std::size_t kMaxRpcWorkers = 16;
 
+// ggml prints a backtrace through gdb when it aborts, which takes a second or two and buries the
+// assert under a page of frames; set to 1 for the RPC build's processes, whose aborts (a worker
+// lost) the engine reports itself.
+inline constexpr std::string_view kNoBacktraceVariable = "GGML_NO_BACKTRACE";
+
 struct RpcWorker {
   std::string host;  // a name or an address; an IPv6 address without its brackets
   uint16_t port = 0;
