@@ -110,6 +110,7 @@ class RpcWorkerProcess {
     pid_ = 0;
   }
   std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  uint16_t port() const { return port_; }
   std::string log() const {
     std::ifstream in(log_);
     std::stringstream text;
@@ -231,6 +232,41 @@ TEST_F(LlamaCppRpcTest, AWorkerKilledMidStreamEndsTheStreamWithBackendUnavailabl
   EXPECT_TRUE(after->is(errc::model_failed)) << after->what();
   EXPECT_THAT(after->what(), HasSubstr("RPC worker " + workers_[1]->endpoint() + " does not answer"));
   EXPECT_EQ(restarts, 0U) << "no llama-server was started while the worker was down";
+}
+
+// The restart budget gives a worker time to come back (llmctl rpc-worker restarts one on the same
+// port): a worker restarted while llama-server's restarts are still being tried is picked up, and
+// the model serves again. The budget (8 restarts from 100 ms, doubling: 25 s) is the test's room,
+// not a threshold: the worker is normally back within a fraction of a second.
+TEST_F(LlamaCppRpcTest, AWorkerThatComesBackWithinTheRestartBudgetIsPickedUpAndTheModelServesAgain) {
+  std::optional<Error> ended;
+  std::vector<int32_t> after;
+  run_test([&]() -> asio::awaitable<void> {
+    if (!co_await workers_listening()) {
+      ADD_FAILURE() << "the workers did not listen";
+      co_return;
+    }
+    LoadOptions options = rpc_options(both());
+    options.backend_options["ignore_eos"] = "1";
+    options.backend_options["restart_backoff_ms"] = "100";
+    options.backend_options["restart_budget"] = "8";
+    options.context_len = 0;
+    auto model = co_await load_tiny(options);
+    TokenStream stream = model->generate("Once upon a time", greedy(kLongGeneration));
+    EXPECT_TRUE((co_await stream.next()).has_value());
+    const uint16_t port = workers_[1]->port();
+    workers_[1]->kill();
+    ended = co_await drain_error(stream);
+    workers_[1] = std::make_unique<RpcWorkerProcess>(*worker_binary(), port);
+    EXPECT_TRUE(co_await workers_[1]->wait_listening());
+    TokenStream next = model->generate("Hello", greedy(4));  // waits for the restarted server
+    after = ids_of(co_await drain(next));
+    EXPECT_GE(model->stats().restarts, 1U);
+    co_await model->close();
+  });
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_TRUE(ended->is(errc::backend_unavailable)) << ended->what();
+  EXPECT_EQ(after.size(), 4U);
 }
 
 TEST_F(LlamaCppRpcTest, AWorkerThatDoesNotAnswerAtLoadIsRefusedNamingItBeforeAnySpawn) {
