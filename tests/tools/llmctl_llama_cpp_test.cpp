@@ -151,6 +151,17 @@ TEST_F(LlmctlLlamaCppTest, GenerateSaysWhichContextWasChosenAndWhy) {
   EXPECT_EQ(serving.at("device").as_string(), "CPU") << describe(json);
 }
 
+// --rpc reaches the llama_cpp backend, which checks its workers before it starts anything: port 1
+// on loopback has no ggml-rpc-server. (llama_cpp_rpc_test runs real workers.)
+TEST_F(LlmctlLlamaCppTest, GenerateWithRpcNamingAWorkerThatDoesNotAnswerFailsNamingIt) {
+  const fs::path rpc_build = fs::path(inference::test::llama_server_for_tests()).parent_path() / "llama-server-rpc";
+  if (::access(rpc_build.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << rpc_build << " (install-llama-server-gpu rpc)";
+  const auto r = run_llmctl(command({"generate", "--rpc", "127.0.0.1:1", "--max-tokens", "4", "Hello"}));
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find("RPC worker 127.0.0.1:1 does not answer"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("backend_unavailable"), std::string::npos) << describe(r);
+}
+
 TEST_F(LlmctlLlamaCppTest, BenchAndModelsSayWhichContextWouldBeServed) {
   const auto bench = run_llmctl(command({"bench", "--json", "--requests", "2", "--max-tokens", "2"}));
   ASSERT_EQ(bench.exit_code, 0) << describe(bench);

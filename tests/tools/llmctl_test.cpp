@@ -332,6 +332,28 @@ TEST(LlmctlPlacementFlags, MalformedValuesAreUsageErrorsNamingTheFlag) {
   }
 }
 
+TEST(LlmctlRpcFlag, RpcReachesTheBackendAsItsRpcOptionAndConflictsWithOptRpc) {
+  // The stub has no rpc option, so it refuses it by name: the flag became the backend option
+  // (llmctl_llama_cpp_test checks that the llama_cpp backend acts on it).
+  for (const char* command : {"generate", "chat", "bench"}) {
+    std::vector<std::string> args{command, "--backend", "stub", "--rpc", "127.0.0.1:50052"};
+    if (std::string(command) == "bench")
+      args.insert(args.end(), {"--requests", "1"});
+    else
+      args.push_back("hello");
+    const auto r = run_llmctl(with_plugins(args));
+    EXPECT_EQ(r.exit_code, kExitFailure) << command << "\n" << describe(r);
+    EXPECT_NE(r.err.find("stub backend option rpc"), std::string::npos) << command << "\n" << describe(r);
+  }
+  const auto both =
+      run_llmctl(with_plugins({"generate", "--backend", "stub", "--rpc", "h:1", "--opt", "rpc=h:2", "hello"}));
+  EXPECT_EQ(both.exit_code, kExitUsage) << describe(both);
+  EXPECT_NE(both.err.find("--rpc h:1 conflicts with --opt rpc=h:2"), std::string::npos) << describe(both);
+  const auto empty = run_llmctl(with_plugins({"generate", "--backend", "stub", "--rpc", "", "hello"}));
+  EXPECT_EQ(empty.exit_code, kExitUsage) << describe(empty);
+  EXPECT_NE(empty.err.find("--rpc"), std::string::npos) << describe(empty);
+}
+
 TEST(LlmctlPlacementFlags, EveryCommandThatLoadsAModelTakesThem) {
   for (const char* command : {"generate", "chat", "bench", "demo", "models", "serve"}) {
     const auto r = run_llmctl({command, "--help"});

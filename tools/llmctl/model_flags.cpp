@@ -17,6 +17,7 @@ constexpr char kDeviceSeparator = ',';
 // (engine_option_keys.hpp; llmctl uses only core's headers, so the names are repeated here).
 constexpr std::string_view kReplicasKey = "replicas";
 constexpr std::string_view kDevicesKey = "devices";
+constexpr std::string_view kRpcKey = "rpc";
 
 std::string_view key_of(std::string_view key_value) { return key_value.substr(0, key_value.find(kOptionSeparator)); }
 
@@ -31,6 +32,7 @@ std::string check_no_conflict(const ModelFlags& flags, std::string_view key_valu
     return conflict("--replicas", std::to_string(flags.replicas), key_value);
   }
   if (key == kDevicesKey && !flags.devices.empty()) return conflict("--devices", flags.devices, key_value);
+  if (key == kRpcKey && !flags.rpc.empty()) return conflict("--rpc", flags.rpc, key_value);
   return {};
 }
 
@@ -72,7 +74,7 @@ std::string check_replica_count(const std::string& text) {
   return positive ? std::string() : "expects a whole number of at least 1; got '" + text + "'";
 }
 
-// --replicas and --devices. Each refuses an --opt already processed that sets the same option.
+// --replicas, --devices and --rpc. Each refuses an --opt already processed that sets the same option.
 void add_placement_flags(CLI::App& command, ModelFlags& flags) {
   command
       .add_option_function<uint32_t>(
@@ -98,6 +100,22 @@ void add_placement_flags(CLI::App& command, ModelFlags& flags) {
           "GPUs to run on, one replica each, e.g. 0,1 (the rocm and vulkan backends)")
       ->check(CLI::Validator(check_device_list, "", "device_list"))
       ->type_name("LIST");
+  // Only non-empty here: the engine parses the list and names a bad entry (one parser, one message).
+  command
+      .add_option_function<std::string>(
+          "--rpc",
+          [&flags](const std::string& list) {
+            flags.rpc = list;
+            if (const auto* opt = opt_setting(flags, kRpcKey)) {
+              throw CLI::ValidationError("--rpc", conflict("--rpc", list, *opt));
+            }
+          },
+          "Split the model over llama.cpp RPC workers (ggml-rpc-server), e.g. 10.0.0.2:50052,10.0.0.3:50052 "
+          "(the llama_cpp backend)")
+      ->check(CLI::Validator(
+          [](const std::string& text) { return text.empty() ? std::string("expects HOST:PORT,...; got ''") : ""; }, "",
+          "rpc_list"))
+      ->type_name("LIST");
 }
 
 }  // namespace
@@ -113,6 +131,7 @@ inference::LoadOptions ModelFlags::load_options() const {
   }
   if (replicas != 0) options.backend_options[std::string(kReplicasKey)] = std::to_string(replicas);
   if (!devices.empty()) options.backend_options[std::string(kDevicesKey)] = devices;
+  if (!rpc.empty()) options.backend_options[std::string(kRpcKey)] = rpc;
   if (server_log) {
     // One fmt::print per line: stdio locks the stream for the call, so lines never interleave
     // with each other or with llmctl's own stderr output.

@@ -1,7 +1,7 @@
 // The flags shared by the commands that load a model (generate, chat, bench, demo, models, serve):
 // which backend, which model file, and the LoadOptions knobs. A malformed --opt, --replicas or
-// --devices is a usage error (exit 2), and so is --replicas or --devices next to an --opt that
-// sets the same backend option.
+// --devices is a usage error (exit 2), and so is --replicas, --devices or --rpc next to an --opt
+// that sets the same backend option.
 #pragma once
 
 #include <cstdint>
@@ -26,13 +26,15 @@ struct ModelFlags {
   bool server_log = false;                   // print the server's log lines on stderr
   uint32_t replicas = 0;                     // backend option replicas; 0: not given (the backend's default)
   std::string devices;                       // backend option devices ("0,1"); empty: not given
+  std::string rpc;                           // backend option rpc ("HOST:PORT,..."); empty: not given
 
   inference::LoadOptions load_options() const;
 };
 
-// Adds --backend, --model, --slots, --ctx, --gpu-layers, --replicas, --devices, --server-log
-// and the repeatable --opt KEY=VALUE. --replicas N and --devices LIST are the backend options
-// replicas=N and devices=LIST (a backend that has no such option refuses the load naming it).
+// Adds --backend, --model, --slots, --ctx, --gpu-layers, --replicas, --devices, --rpc,
+// --server-log and the repeatable --opt KEY=VALUE. --replicas N, --devices LIST and --rpc LIST
+// are the backend options replicas=N, devices=LIST and rpc=LIST (a backend that has no such
+// option refuses the load naming it; the llama_cpp backend checks the rpc list itself).
 // with_model = false leaves out --model (commands that take model paths otherwise).
 void add_model_flags(CLI::App& command, ModelFlags& flags, bool with_model = true);
 

@@ -24,11 +24,19 @@ class LlamaCppBackend final : public Backend {
 
   Availability available() const override { return available_with(LoadOptions()); }
 
-  // Available when a llama-server is found: the server_path backend option, LLAMA_SERVER_PATH, PATH.
+  // Available when a llama-server is found: the server_path backend option, LLAMA_SERVER_PATH, PATH;
+  // with the rpc option, the RPC build (llama-server-rpc) unless server_path names one.
   Availability available_with(const LoadOptions& options) const override {
     try {
       Availability ready = Availability::yes();
-      ready.executable = llama_server::find_server_binary(llama_server::explicit_server_path(options)).string();
+      std::optional<std::filesystem::path> binary = llama_server::explicit_server_path(options);
+      if (!binary && options.backend_options.count(std::string(llama_server::engine_option::kRpc.name)) != 0) {
+        binary = llama_server::configured_runtime_server_binary("rpc");
+        if (!binary)
+          return Availability::no(
+              "backend option rpc: no llama-server-rpc installed (scripts/install-llama-server-gpu rpc)");
+      }
+      ready.executable = llama_server::find_server_binary(binary).string();
       return ready;
     } catch (const Error& e) {
       return Availability::no(e.what());

@@ -32,7 +32,7 @@ constexpr uint64_t kMaxPort = 65535;
 std::string known_keys() {
   std::string list;
   for (const auto& key : engine_option::kKeys) list += (list.empty() ? "" : ", ") + std::string(key.name);
-  return list;
+  return list + ", " + std::string(engine_option::kRpc.name);
 }
 
 EngineOptions::ms parse_ms(const std::string& key, const std::string& value) {
@@ -155,6 +155,8 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
       const std::optional<uint64_t> mib = engine_option::host_memory_mib_from(value);
       if (!mib) throw Error(errc::invalid_argument, engine_option::host_memory_mib_refusal(value));
       out.host_memory_mib = *mib;
+    } else if (key == engine_option::kRpc.name) {
+      out.rpc_workers = parse_rpc_workers(value);
     } else if (parse_embedding_option(key, value, out)) {
       // done
     } else if (std::find(extra_known_keys.begin(), extra_known_keys.end(), key) == extra_known_keys.end()) {
@@ -162,6 +164,12 @@ EngineOptions parse_engine_options(const std::map<std::string, std::string>& opt
     }
   }
   check_embedding_options(out);
+  // A worker serves one client at a time: a second server would wait for the first to let go.
+  if (!out.rpc_workers.empty() && out.replicas > 1) {
+    throw Error(errc::invalid_argument, "backend option rpc cannot serve " + std::to_string(out.replicas) +
+                                            " replicas (an RPC worker serves one llama-server at a time): leave "
+                                            "replicas at 1");
+  }
   // After the loop, when both keys are known: a fixed port means TCP.
   if (out.port != 0) {
     if (out.transport == TransportChoice::unix_socket) {

@@ -337,9 +337,10 @@ asio::awaitable<FinishReason> LlamaServerModel::end_unfinished(StreamWriter& wri
     co_await asio::this_coro::throw_if_cancelled(false);
   }
   if (end.failure) {
-    if (std::optional<Error> cause = co_await failure_cause(writer.cancelled(), *exchange.instance, end.failure_code)) {
+    if (std::optional<Error> cause =
+            co_await failure_cause(writer.cancelled(), *exchange.supervisor, *exchange.instance, end.failure_code)) {
       // Its server is dead: no queued request may get this slot before the replica is marked down.
-      if (cause->is(errc::child_exited) || cause->is(errc::child_hung)) {
+      if (server_died(*cause)) {
         replicas_->instance_died(exchange.replica, *exchange.instance);
       }
       throw std::move(*cause);
@@ -353,7 +354,9 @@ asio::awaitable<FinishReason> LlamaServerModel::end_unfinished(StreamWriter& wri
 
 // Why a request failed when that was not its own doing: the model closing under it, or its
 // server hanging or dying (which also frees the slot). std::nullopt: the failure stands as it is.
-asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(bool cancelled, const ServerInstance& instance,
+asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(bool cancelled,
+                                                                      const ServerSupervisor& supervisor,
+                                                                      const ServerInstance& instance,
                                                                       std::error_code failure) {
   if (cancelled) co_return std::nullopt;
   if (closed_.load()) co_return Error(errc::closed, "llama-server model closed while generating");
@@ -362,12 +365,18 @@ asio::awaitable<std::optional<Error>> LlamaServerModel::failure_cause(bool cance
   const std::optional<ExitStatus> status = co_await confirm_exit(instance);
   if (!status) co_return std::nullopt;
   if (instance.stopping.load()) co_return Error(errc::closed, "llama-server model closed while generating");
-  if (instance.hung.load()) {
-    co_return Error(errc::child_hung, "llama-server produced no token for " +
-                                          std::to_string(settings()->engine.stall_timeout.count()) +
-                                          " ms; it was killed and is being restarted");
+  Error died =
+      instance.hung.load()
+          ? Error(errc::child_hung, "llama-server produced no token for " +
+                                        std::to_string(settings()->engine.stall_timeout.count()) +
+                                        " ms; it was killed and is being restarted")
+          : Error(errc::child_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
+  // A remote part that stopped answering takes llama-server down with it (an RPC worker: a ggml
+  // abort that does not say which one), or leaves it waiting (a host that vanished): name it.
+  if (std::optional<std::string> gone = co_await supervisor.remote_gone()) {
+    co_return Error(errc::backend_unavailable, *gone + " (" + died.context() + ")", died.detail());
   }
-  co_return Error(errc::child_exited, "llama-server " + status->describe() + " while generating", status->output_tail);
+  co_return died;
 }
 
 asio::awaitable<std::optional<ExitStatus>> LlamaServerModel::confirm_exit(const ServerInstance& instance) {

@@ -193,8 +193,9 @@ asio::awaitable<std::string> LlamaServerModel::post_one(const std::string& targe
     failure_code = e.code();
   }
   exchange.activity.reset();
-  if (std::optional<Error> cause = co_await failure_cause(false, *exchange.instance, failure_code)) {
-    if (cause->is(errc::child_exited) || cause->is(errc::child_hung)) {
+  if (std::optional<Error> cause =
+          co_await failure_cause(false, *exchange.supervisor, *exchange.instance, failure_code)) {
+    if (server_died(*cause)) {
       replicas_->instance_died(exchange.replica, *exchange.instance);
     }
     throw std::move(*cause);

@@ -8,6 +8,7 @@
 
 #include "inference/error.hpp"
 #include "inference/llama_server/llama_server_model.hpp"
+#include "inference/llama_server/rpc_worker_check.hpp"
 #include "inference/llama_server/server_binary.hpp"
 #include "inference/llama_server/server_version_cache.hpp"
 #include "inference/model_stats_from_pool.hpp"
@@ -41,6 +42,25 @@ LaunchSpec replica_spec(const std::string& path, const LoadOptions& options, con
   spec.port = engine.port;
   if (replica.customize) replica.customize(spec);
   return spec;
+}
+
+// A backend whose planner knows nothing of the rpc option (rocm, vulkan: their own devices) would
+// run the model locally and ignore the workers without a word: refused instead.
+void check_rpc_planned(const EngineOptions& engine, const ModelLaunch& launch) {
+  if (engine.rpc_workers.empty() || launch.replicas.front().remote_gone) return;
+  throw Error(errc::invalid_argument,
+              "backend option rpc: this backend does not split models over RPC workers (the llama_cpp backend does)");
+}
+
+// At load and reload, with the rpc option: every worker accepts a connection (all of them named
+// when some do not), then the build lists them itself (a build without RPC is refused). Restarts
+// repeat only the first check (ReplicaLaunch::remote_gone).
+asio::awaitable<void> check_rpc_workers(const EngineOptions& engine, const std::filesystem::path& binary) {
+  if (engine.rpc_workers.empty()) co_return;
+  if (std::optional<std::string> gone = co_await rpc_workers_gone(engine.rpc_workers)) {
+    throw Error(errc::backend_unavailable, "llama-server not started: " + *gone);
+  }
+  co_await probe_rpc_workers(binary, engine.rpc_workers, kRpcWorkerProbeTimeout);
 }
 
 // The server's lines to the host's child_log; with several replicas, each line says whose it is.
@@ -111,6 +131,7 @@ asio::awaitable<std::shared_ptr<LlamaServerModel>> LlamaServerModel::load_planne
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys);
   ModelLaunch launch = planner(path, options);
   if (launch.replicas.empty()) throw Error(errc::internal_error, "the backend planned no replica");
+  check_rpc_planned(engine, launch);
   report_serving(launch);
   auto executor = co_await asio::this_coro::executor;
   auto model = std::make_shared<LlamaServerModel>(Private{}, executor, std::move(planner), std::move(extra_option_keys),
@@ -151,6 +172,7 @@ asio::awaitable<void> LlamaServerModel::start_replicas(const std::string& path, 
                                                        const EngineOptions& engine) {
   const auto binary = find_server_binary(explicit_server_path(launch.options));
   const ServerVersion version = co_await probe_server_version_cached(binary);
+  co_await check_rpc_workers(engine, binary);
   std::vector<asio::awaitable<void>> starts;
   for (uint32_t i = 0; i < launch.replicas.size(); ++i) {
     starts.push_back(start_replica(i, replica_spec(path, launch.options, engine, binary, version, launch.replicas[i]),
@@ -164,9 +186,10 @@ asio::awaitable<void> LlamaServerModel::start_replica(uint32_t index, LaunchSpec
   const uint64_t generation = replicas_->begin_generation(index);
   // Supervised on the engine's own thread: an idle model is no work on the host's io_context,
   // and the server outlives whichever host thread loaded it (see supervision_context.hpp).
-  auto supervisor = std::make_shared<ServerSupervisor>(
-      detail::SupervisionContext::instance().executor(), std::move(spec), engine,
-      process_options(options, index, replicas_->size()), replicas_->events(index, generation, launch.device_gone));
+  auto supervisor =
+      std::make_shared<ServerSupervisor>(detail::SupervisionContext::instance().executor(), std::move(spec), engine,
+                                         process_options(options, index, replicas_->size()),
+                                         replicas_->events(index, generation, launch.device_gone, launch.remote_gone));
   co_await supervisor->start();
   replicas_->install(index, generation, std::move(supervisor), launch.device);
 }
@@ -190,6 +213,8 @@ asio::awaitable<void> LlamaServerModel::reload(std::string path, LoadOptions opt
   }
   const EngineOptions engine = parse_engine_options(options.backend_options, extra_option_keys_);
   ModelLaunch launch = planner_(path, options);
+  if (launch.replicas.empty()) throw Error(errc::internal_error, "the backend planned no replica");
+  check_rpc_planned(engine, launch);
   report_serving(launch);
   if (launch.replicas.size() != replicas_->size()) {
     throw Error(errc::invalid_argument, "reload() cannot change the number of replicas (" +
@@ -198,6 +223,7 @@ asio::awaitable<void> LlamaServerModel::reload(std::string path, LoadOptions opt
   }
   const auto binary = find_server_binary(explicit_server_path(launch.options));
   const ServerVersion version = co_await probe_server_version_cached(binary);
+  co_await check_rpc_workers(engine, binary);
   for (uint32_t i = 0; i < replicas_->size(); ++i) {
     co_await replace_replica(i, replica_spec(path, launch.options, engine, binary, version, launch.replicas[i]),
                              launch.replicas[i], engine, launch.options);
@@ -233,6 +259,7 @@ asio::awaitable<void> LlamaServerModel::replace_replica(uint32_t index, LaunchSp
     try {
       ReplicaLaunch restore;
       restore.device_gone = launch.device_gone;
+      restore.remote_gone = launch.remote_gone;
       co_await start_replica(index, previous->spec(), restore, before->engine, before->options);
     } catch (const Error&) {
       // The error thrown below is the reload's; the replica shows as not serving in stats().

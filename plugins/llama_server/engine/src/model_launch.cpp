@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <thread>
 
+#include "inference/error.hpp"
 #include "inference/gguf/model_info_reader.hpp"
 #include "inference/llama_server/engine_options.hpp"
+#include "inference/llama_server/rpc_worker_check.hpp"
+#include "inference/llama_server/server_binary.hpp"
 #include "inference/llama_server/serving_context.hpp"
 
 namespace inference::llama_server {
@@ -18,14 +21,51 @@ bool sets_threads(const std::vector<std::string>& args) {
   });
 }
 
+// Only the keys the plan needs (replicas, rpc); the engine checks every key when it loads.
+EngineOptions plan_keys(const LoadOptions& options) {
+  std::map<std::string, std::string> keys;
+  for (const std::string_view name : {engine_option::kReplicas.name, engine_option::kRpc.name}) {
+    const auto key = options.backend_options.find(std::string(name));
+    if (key != options.backend_options.end()) keys.insert(*key);
+  }
+  return parse_engine_options(keys);
+}
+
+ModelLaunch rpc_model_launch(const std::string& path, const LoadOptions& options,
+                             const std::vector<RpcWorker>& workers) {
+  if (options.gpu_layers == 0) {
+    throw Error(errc::invalid_argument,
+                "backend option rpc with gpu_layers=0 would keep every layer local: leave gpu_layers unset (all)");
+  }
+  ModelLaunch launch;
+  launch.info = gguf::read_model_info(path);
+  launch.options = options;
+  if (!explicit_server_path(options)) {
+    const std::optional<std::filesystem::path> rpc_build = configured_runtime_server_binary("rpc");
+    if (!rpc_build) {
+      throw Error(errc::backend_unavailable,
+                  "backend option rpc needs the llama-server build with ggml's RPC backend (llama-server-rpc next to "
+                  "the configured llama-server; scripts/install-llama-server-gpu rpc), or server_path naming one");
+    }
+    launch.options.backend_options[std::string(engine_option::kServerPath.name)] = rpc_build->string();
+  }
+  launch.info.serving_device = rpc_serving_device(workers);
+  ReplicaLaunch& replica = launch.replicas.emplace_back();
+  replica.device = launch.info.serving_device;
+  replica.customize = [argument = rpc_argument(workers)](LaunchSpec& spec) {
+    spec.extra_args.insert(spec.extra_args.end(), {"--rpc", argument});
+    spec.environment_set.emplace_back(kNoBacktraceVariable, "1");
+  };
+  replica.remote_gone = [workers] { return rpc_workers_gone(workers); };
+  return launch;
+}
+
 }  // namespace
 
 ModelLaunch plain_model_launch(const std::string& path, const LoadOptions& options) {
-  // Only the keys the plan needs; the engine checks every key when it loads.
-  const auto replicas_key = options.backend_options.find(std::string(engine_option::kReplicas.name));
-  std::map<std::string, std::string> replicas_only;
-  if (replicas_key != options.backend_options.end()) replicas_only.insert(*replicas_key);
-  const uint32_t replicas = parse_engine_options(replicas_only).replicas;
+  const EngineOptions plan = plan_keys(options);
+  if (!plan.rpc_workers.empty()) return rpc_model_launch(path, options, plan.rpc_workers);
+  const uint32_t replicas = plan.replicas;
 
   ModelLaunch launch;
   launch.info = gguf::read_model_info(path);

@@ -23,7 +23,8 @@ uint64_t ReplicaSet::begin_generation(uint32_t index) {
 }
 
 SupervisorEvents ReplicaSet::events(uint32_t index, uint64_t generation,
-                                    std::function<std::optional<std::string>()> device_gone) {
+                                    std::function<std::optional<std::string>()> device_gone,
+                                    decltype(SupervisorEvents::remote_gone) remote_gone) {
   SupervisorEvents events;
   std::weak_ptr<ReplicaSet> weak = weak_from_this();
   events.serving_changed = [weak, index, generation](bool serving) {
@@ -33,6 +34,7 @@ SupervisorEvents ReplicaSet::events(uint32_t index, uint64_t generation,
     if (auto self = weak.lock()) self->failed(index, generation, failure);
   };
   events.device_gone = std::move(device_gone);
+  events.remote_gone = std::move(remote_gone);
   return events;
 }
 

@@ -107,6 +107,9 @@ ServerSupervisor::~ServerSupervisor() { stop_now(); }
 
 asio::awaitable<std::shared_ptr<ServerInstance>> ServerSupervisor::launch() {
   const auto strand = co_await asio::this_coro::executor;
+  if (std::optional<std::string> gone = co_await remote_gone()) {
+    throw Error(errc::backend_unavailable, "llama-server not started: " + *gone);
+  }
   auto process = co_await start_ready_server(strand, spec_, process_options_, options_.load_timeout);
   // Fail fast when the server does not run the configuration we asked for.
   HttpConnection control(strand, process->endpoint());
@@ -359,6 +362,11 @@ void ServerSupervisor::detach_from_context() noexcept {
   // Destroyed, never completed: their coroutines belong to the context being destroyed.
   instance_waiters_.abandon();
   loop_waiters_.abandon();
+}
+
+asio::awaitable<std::optional<std::string>> ServerSupervisor::remote_gone() const {
+  if (!events_.remote_gone) co_return std::nullopt;
+  co_return co_await events_.remote_gone();
 }
 
 bool ServerSupervisor::failed() const {

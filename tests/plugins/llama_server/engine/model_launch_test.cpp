@@ -13,6 +13,7 @@
 #include "inference/gguf/tiny_model.hpp"
 #include "inference/llama_server/engine_option_keys.hpp"
 #include "inference/llama_server/memory_fit.hpp"
+#include "inference/llama_server/server_binary.hpp"
 #include "support/scratch_directory.hpp"
 
 namespace inference::llama_server {
@@ -262,6 +263,39 @@ TEST(ReportServing, WhatThePlanSaidIsKept) {
   EXPECT_EQ(launch.info.serving_context_reason,
             "3072 tokens per slot (1 slot): the most that fits GPU 0 (gfx1100) (...)");
   EXPECT_EQ(launch.info.serving_device, "GPU 0 (gfx1100)");
+}
+
+TEST_F(ModelLaunchTest, RpcRunsOneReplicaWithEveryWorkerOnItsCommandLineAndNamesThemAsTheDevice) {
+  const ModelLaunch launch =
+      plain_model_launch(model_path(), with({{"rpc", "127.0.0.1:50101,[::1]:50102"}, {"server_path", "/opt/ls-rpc"}}));
+  ASSERT_EQ(launch.replicas.size(), 1U);
+  EXPECT_THAT(added_args(launch.replicas[0]), ElementsAre("--rpc", "127.0.0.1:50101,[::1]:50102"));
+  LaunchSpec spec;
+  launch.replicas[0].customize(spec);
+  EXPECT_THAT(spec.environment_set, ElementsAre(std::pair<std::string, std::string>("GGML_NO_BACKTRACE", "1")));
+  EXPECT_TRUE(launch.replicas[0].remote_gone) << "the workers are checked before every start";
+  EXPECT_EQ(launch.info.serving_device, "RPC: 127.0.0.1:50101, [::1]:50102 (+ local CPU)");
+  EXPECT_EQ(launch.options.backend_options.at("server_path"), "/opt/ls-rpc") << "an explicit server_path is kept";
+  EXPECT_EQ(launch.info.serving_context_per_slot, 0U) << "no host-memory fit: the weights live on the workers";
+}
+
+TEST_F(ModelLaunchTest, RpcWithoutServerPathRunsTheConfiguredRpcBuild) {
+  const std::optional<std::filesystem::path> rpc_build = configured_runtime_server_binary("rpc");
+  if (!rpc_build) GTEST_SKIP() << "no llama-server-rpc installed (scripts/install-llama-server-gpu rpc)";
+  const ModelLaunch launch = plain_model_launch(model_path(), with({{"rpc", "127.0.0.1:50101"}}));
+  EXPECT_EQ(launch.options.backend_options.at("server_path"), rpc_build->string());
+}
+
+TEST_F(ModelLaunchTest, RpcWithEveryLayerKeptLocalIsRefused) {
+  LoadOptions options = with({{"rpc", "127.0.0.1:50101"}});
+  options.gpu_layers = 0;
+  try {
+    plain_model_launch(model_path(), options);
+    ADD_FAILURE() << "gpu_layers=0 with rpc was accepted";
+  } catch (const Error& error) {
+    EXPECT_TRUE(error.is(errc::invalid_argument));
+    EXPECT_THAT(error.what(), HasSubstr("rpc with gpu_layers=0"));
+  }
 }
 
 }  // namespace

@@ -183,6 +183,18 @@ inline std::string server_args_value(std::initializer_list<std::string_view> arg
   return value;
 }
 
+// Splitting one model over machines (docs/scale-out.md): the llama.cpp RPC workers
+// (ggml-rpc-server) whose memory and compute hold the offloaded layers. Not in kKeys yet: that
+// list is pinned to docs/architecture.md's table (engine_option_keys_test), which lists it once
+// the coordinator adds the row; the engine accepts it all the same.
+inline constexpr Key kRpc{
+    "rpc", "",
+    "HOST:PORT,HOST:PORT... (IPv6 as [ADDRESS]:PORT, at most 16): llama.cpp RPC workers (ggml-rpc-server) the "
+    "model's layers are split over: the llama-server build with the RPC backend (llama-server-rpc, unless "
+    "server_path) runs with --rpc and every layer offloaded; each worker must accept a connection before every "
+    "start (else backend_unavailable naming it), and a worker that dies under a request ends it with "
+    "backend_unavailable naming it. Not with replicas > 1 (a worker serves one client)"};
+
 // Every key, in the order docs/architecture.md lists them.
 inline constexpr std::array kKeys = {kLoadTimeoutMs,
                                      kStallTimeoutMs,

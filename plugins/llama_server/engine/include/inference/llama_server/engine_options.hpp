@@ -13,6 +13,7 @@
 
 #include "inference/llama_server/engine_option_keys.hpp"
 #include "inference/llama_server/launch_spec.hpp"
+#include "inference/llama_server/rpc_workers.hpp"
 
 namespace inference::llama_server {
 
@@ -40,6 +41,8 @@ struct EngineOptions {
   // host_memory_mib: the cap of the host-memory fit check (plain_model_launch()); 0: unset,
   // MemAvailable is read at load time.
   uint64_t host_memory_mib = 0;
+  // rpc: the workers the layers are split over (rpc_workers.hpp); empty: none, all local.
+  std::vector<RpcWorker> rpc_workers;
 
   // The server answers embeddings (and maybe rerank) only: generate() and chat() are refused.
   bool serves_embeddings() const noexcept { return embeddings || reranking; }

@@ -11,7 +11,9 @@
 // the server hung: it is killed, its requests fail with child_hung, and it is restarted (see
 // ServerSupervisor for the budget, which is per replica). The model fails (model_failed) only
 // when every replica has failed. A replica whose device is gone (ReplicaLaunch::device_gone) is
-// failed with device_lost instead of restarted.
+// failed with device_lost instead of restarted. A server split over RPC workers (the rpc option)
+// that dies under a request because a worker stopped answering fails it with
+// backend_unavailable naming the worker (ReplicaLaunch::remote_gone).
 //
 // reload(): replaces the replicas one at a time (see TextModel::reload).
 //
@@ -156,8 +158,14 @@ class LlamaServerModel final : public TextModel, public std::enable_shared_from_
                                                   const CompletionParams& params, const GenerateConfig& config);
   boost::asio::awaitable<FinishReason> end_unfinished(StreamWriter& writer, Exchange& exchange, uint32_t slot,
                                                       StreamEnd end);
-  boost::asio::awaitable<std::optional<Error>> failure_cause(bool cancelled, const ServerInstance& instance,
-                                                             std::error_code failure);
+  // A dead server's request fails with child_exited or child_hung, or with backend_unavailable
+  // naming the remote part (an RPC worker) that stopped answering (SupervisorEvents::remote_gone).
+  boost::asio::awaitable<std::optional<Error>> failure_cause(bool cancelled, const ServerSupervisor& supervisor,
+                                                             const ServerInstance& instance, std::error_code failure);
+  // A failure_cause() that means the request's server is dead.
+  static bool server_died(const Error& cause) {
+    return cause.is(errc::child_exited) || cause.is(errc::child_hung) || cause.is(errc::backend_unavailable);
+  }
   // Embeddings and reranking: generate() refused on a model loaded for them; each body POSTed
   // to `target` on a slot of its own, all at once, the answers in the order of the bodies;
   // `what` names an item in errors ("embed() input").

@@ -8,6 +8,7 @@
 // any thread; it only reads files.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,6 +20,10 @@
 
 namespace inference::llama_server {
 
+// What remote part a replica's server depends on does not answer ("RPC worker 127.0.0.1:50102
+// does not answer"), or std::nullopt. Bounded in time (rpc_worker_check.hpp).
+using RemoteCheck = std::function<boost::asio::awaitable<std::optional<std::string>>()>;
+
 // Lets a backend adjust one replica's launch: environment (device pinning), extra arguments.
 using LaunchCustomizer = std::function<void(LaunchSpec&)>;
 
@@ -29,6 +34,10 @@ struct ReplicaLaunch {
   // failed with device_lost and never restarted), or std::nullopt to restart as usual. May be
   // empty (never gone).
   std::function<std::optional<std::string>()> device_gone;
+  // Asked before every start of this replica's server, and when the server died under a request:
+  // a start is then refused with backend_unavailable (a restart counts against the budget), the
+  // request fails with backend_unavailable naming it. May be empty (nothing remote).
+  RemoteCheck remote_gone;
 };
 
 struct ModelLaunch {

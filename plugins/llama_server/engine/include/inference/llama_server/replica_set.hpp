@@ -37,8 +37,9 @@ class ReplicaSet : public std::enable_shared_from_this<ReplicaSet> {
   // new requests, its state is `replacing`, and the current supervisor's events are ignored from
   // now on. Returns the new generation, for events() and install().
   uint64_t begin_generation(uint32_t index);
-  // The events for a supervisor of that generation, with the device check of its launch.
-  SupervisorEvents events(uint32_t index, uint64_t generation, std::function<std::optional<std::string>()> device_gone);
+  // The events for a supervisor of that generation, with the device and remote checks of its launch.
+  SupervisorEvents events(uint32_t index, uint64_t generation, std::function<std::optional<std::string>()> device_gone,
+                          decltype(SupervisorEvents::remote_gone) remote_gone = {});
   // Makes `supervisor` (started) the replica's server: it takes requests again when it serves.
   void install(uint32_t index, uint64_t generation, std::shared_ptr<ServerSupervisor> supervisor, std::string device);
 

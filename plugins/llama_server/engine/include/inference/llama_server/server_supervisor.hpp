@@ -13,6 +13,13 @@
 // server's device is still there; when it names a reason, the supervisor fails with
 // Error(device_lost) instead of restarting (a vanished GPU must not be restarted in a loop).
 //
+// Remote parts: before each start (the first one and every restart), `events.remote_gone` (when
+// set) is asked whether something the server needs elsewhere does not answer (an RPC worker:
+// llama-server would abort at start). When it names one, that start fails with
+// Error(backend_unavailable) naming it without spawning anything: the first start's error is the
+// load's, a restart's counts against the budget like a crash at start (so a worker that comes
+// back within the window is picked up, one that stays away fails the model naming it).
+//
 // Events: `serving_changed` is called with true when an instance starts serving (the first one
 // and every restart) and with false when the serving one has exited or was killed; `failed`
 // once, when the supervisor gives up (budget spent, device gone, or stopped: Error(closed)).
@@ -66,6 +73,7 @@ struct SupervisorEvents {
   std::function<void(bool serving)> serving_changed;
   std::function<void(const Error& failure)> failed;
   std::function<std::optional<std::string>()> device_gone;
+  std::function<boost::asio::awaitable<std::optional<std::string>>()> remote_gone;
 };
 
 class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
@@ -117,6 +125,10 @@ class ServerSupervisor : public std::enable_shared_from_this<ServerSupervisor> {
   // requests' handlers) without running it. Called (through a ContextLifetime) while that
   // context is being destroyed, so that this object may outlive it.
   void detach_from_context() noexcept;
+
+  // events.remote_gone's answer (std::nullopt when there is none): asked by a request whose server
+  // died under it, to name the remote part that took it down.
+  boost::asio::awaitable<std::optional<std::string>> remote_gone() const;
 
   uint64_t restarts() const noexcept { return restarts_.load(); }
   // Gave up for good: restart budget spent (model_failed) or device gone (device_lost).
