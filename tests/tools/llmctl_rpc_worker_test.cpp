@@ -25,6 +25,7 @@
 #include "llmctl_process.hpp"
 #include "support/child_processes.hpp"
 #include "support/scratch_directory.hpp"
+#include "support/test_inputs.hpp"
 
 namespace {
 
@@ -147,6 +148,63 @@ TEST_F(LlmctlRpcWorkerTest, ServesAWorkerThatLlamaServersRpcBackendLists) {
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_TRUE(inference::test::wait_until_exited(*pid, kExitTimeout));
   EXPECT_NE(r.err.find("ggml-rpc-server: Accepted client connection"), std::string::npos) << describe(r);
+}
+
+// The token ids of `llmctl generate --json` (its {"id":N,"text":...} lines).
+std::vector<long> generated_ids(const RunResult& r) {
+  std::vector<long> ids;
+  for (const std::string& line : r.out_lines()) {
+    if (!line.starts_with("{\"id\":")) continue;
+    ids.push_back(std::stol(line.substr(6)));
+  }
+  return ids;
+}
+
+// Issue 17's scenario on one machine: two workers run by `llmctl rpc-worker`, the tiny model split
+// over them by `llmctl generate --rpc`, greedy: the same token ids as one llama-server alone.
+TEST_F(LlmctlRpcWorkerTest, TwoWorkersItRunsServeAModelSplitOverThemWithTheSameGreedyTokens) {
+  if (!inference::llama_server::configured_runtime_server_binary("rpc")) {
+    GTEST_SKIP() << "no llama-server-rpc beside the configured llama-server";
+  }
+  const std::string model = inference::test::tiny_model_for_tests().string();
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "no test model at " << model;
+  const std::string first_port = free_port();
+  const std::string second_port = free_port();
+  LlmctlProcess first(worker(first_port));
+  LlmctlProcess second(worker(second_port));
+  ASSERT_TRUE(wait_for_serving(first, 0)) << describe(first.wait());
+  ASSERT_TRUE(wait_for_serving(second, 0)) << describe(second.wait());
+
+  const std::vector<std::string> generate = {"generate",
+                                             "--plugin-dir",
+                                             llmctl_test::plugin_dir().string(),
+                                             "--backend",
+                                             "llama_cpp",
+                                             "--model",
+                                             model,
+                                             "--max-tokens",
+                                             "12",
+                                             "--temperature",
+                                             "0",
+                                             "--json",
+                                             "Once upon a time"};
+  const RunResult alone = run_llmctl(generate);
+  ASSERT_EQ(alone.exit_code, 0) << describe(alone);
+  std::vector<std::string> with_workers = generate;
+  with_workers.insert(with_workers.begin() + 1, {"--rpc", "127.0.0.1:" + first_port + ",127.0.0.1:" + second_port});
+  const RunResult split = run_llmctl(with_workers);
+  ASSERT_EQ(split.exit_code, 0) << describe(split);
+  EXPECT_EQ(generated_ids(split).size(), 12U) << describe(split);
+  EXPECT_EQ(generated_ids(split), generated_ids(alone));
+  EXPECT_NE(split.out.find("RPC: 127.0.0.1:" + first_port + ", 127.0.0.1:" + second_port), std::string::npos)
+      << "the serving device names both workers: " << split.out;
+
+  for (LlmctlProcess* worker_process : {&first, &second}) {
+    worker_process->send_signal(SIGTERM);
+    const RunResult r = worker_process->wait();
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_NE(r.err.find("ggml-rpc-server: Accepted client connection"), std::string::npos) << describe(r);
+  }
 }
 
 TEST_F(LlmctlRpcWorkerTest, TheWorkerDiesWhenLlmctlIsKilled) {

@@ -32,7 +32,7 @@ constexpr uint64_t kMaxPort = 65535;
 std::string known_keys() {
   std::string list;
   for (const auto& key : engine_option::kKeys) list += (list.empty() ? "" : ", ") + std::string(key.name);
-  return list + ", " + std::string(engine_option::kRpc.name);
+  return list;
 }
 
 EngineOptions::ms parse_ms(const std::string& key, const std::string& value) {

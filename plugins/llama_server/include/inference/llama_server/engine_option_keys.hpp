@@ -184,9 +184,7 @@ inline std::string server_args_value(std::initializer_list<std::string_view> arg
 }
 
 // Splitting one model over machines (docs/scale-out.md): the llama.cpp RPC workers
-// (ggml-rpc-server) whose memory and compute hold the offloaded layers. Not in kKeys yet: that
-// list is pinned to docs/architecture.md's table (engine_option_keys_test), which lists it once
-// the coordinator adds the row; the engine accepts it all the same.
+// (ggml-rpc-server) whose memory and compute hold the offloaded layers.
 inline constexpr Key kRpc{
     "rpc", "",
     "HOST:PORT,HOST:PORT... (IPv6 as [ADDRESS]:PORT, at most 16): llama.cpp RPC workers (ggml-rpc-server) the "
@@ -215,6 +213,7 @@ inline constexpr std::array kKeys = {kLoadTimeoutMs,
                                      kEmbeddings,
                                      kPooling,
                                      kReranking,
-                                     kHostMemoryMib};
+                                     kHostMemoryMib,
+                                     kRpc};
 
 }  // namespace inference::llama_server::engine_option
