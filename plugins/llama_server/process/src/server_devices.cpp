@@ -108,6 +108,10 @@ std::string ServerDevice::describe() const {
 
 bool ServerDeviceList::has_runtime(std::string_view runtime) const {
   if (std::find(loaded_backends.begin(), loaded_backends.end(), runtime) != loaded_backends.end()) return true;
+  // A device of the runtime proves it loaded. llama.cpp's logger thread may lose the "loaded ...
+  // backend" line of a process that exits at once (seen 1 in 8 under load); the device list is
+  // printed by the main thread and is never lost.
+  if (!devices_of(runtime).empty()) return true;
   const std::string needle = runtime == "ROCm" ? std::string("hip") : lower(runtime);
   return std::any_of(failed_backends.begin(), failed_backends.end(),
                      [&](const std::string& file) { return lower(file).find(needle) != std::string::npos; });

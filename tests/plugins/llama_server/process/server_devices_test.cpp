@@ -64,6 +64,18 @@ TEST(ServerDevicesParseTest, LavapipeIsOneVulkanDeviceWithItsMemoryAndIsSoftware
   EXPECT_TRUE(list->devices_of("ROCm").empty());
 }
 
+// llama.cpp's logger thread can lose the "loaded ... backend" lines of a probe that exits at once
+// (seen 1 in 8 probes under load): a listed device still proves its runtime.
+TEST(ServerDevicesParseTest, AListedDeviceProvesItsRuntimeWhenTheLoadLineWasLost) {
+  const auto list = parse_server_devices(
+      "Available devices:\n"
+      "  Vulkan0: llvmpipe (LLVM 21.1.8, 256 bits) (24105 MiB, 23106 MiB free)\n");
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->loaded_backends.empty());
+  EXPECT_TRUE(list->has_runtime("Vulkan"));
+  EXPECT_FALSE(list->has_runtime("ROCm"));
+}
+
 // Seen in a probe: the logger thread had written a line's timestamp when the list (stdout) was
 // flushed; the rest of that log line follows the list.
 TEST(ServerDevicesParseTest, AListFlushedInsideALogLineIsStillRead) {

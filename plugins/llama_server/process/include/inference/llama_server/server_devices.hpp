@@ -62,7 +62,8 @@ struct ServerDeviceList {
   std::vector<std::string> failed_backends;
   std::vector<ServerDevice> devices;
 
-  // True when the build has that runtime at all: loaded, or present but failing to initialise.
+  // True when the build has that runtime at all: loaded (or one of its devices is listed: the log
+  // line saying it loaded can be lost), or present but failing to initialise.
   // runtime is ggml's backend name ("Vulkan", "ROCm", "CUDA"); a failed library matches when its
   // file name contains the runtime in lower case, or "hip" for "ROCm".
   bool has_runtime(std::string_view runtime) const;
