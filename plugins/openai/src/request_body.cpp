@@ -20,12 +20,9 @@ Error unsupported(std::string_view field, std::string_view why) {
   return Error(errc::unsupported, "the openai backend cannot send " + std::string(field) + ": " + std::string(why));
 }
 
-json::object common_fields(const std::string& model, const GenerateConfig& config, bool ignore_eos) {
-  json::object body;
-  body["model"] = model;
-  body["stream"] = true;
-  body["stream_options"] = json::object{{"include_usage", true}};
-  body["max_tokens"] = config.effective_max_tokens();
+// The sampling fields both dialects name alike (top_k, min_p and repeat_penalty are llama-server's
+// extensions, which OpenAI's own API rejects: sent only when set).
+void add_sampling(json::object& body, const GenerateConfig& config) {
   if (config.temperature) body["temperature"] = *config.temperature;
   if (config.top_p) body["top_p"] = *config.top_p;
   if (config.seed) body["seed"] = *config.seed;
@@ -37,6 +34,15 @@ json::object common_fields(const std::string& model, const GenerateConfig& confi
     for (const std::string& s : config.stop) stop.emplace_back(s);
     body["stop"] = std::move(stop);
   }
+}
+
+json::object common_fields(const std::string& model, const GenerateConfig& config, bool ignore_eos) {
+  json::object body;
+  body["model"] = model;
+  body["stream"] = true;
+  body["stream_options"] = json::object{{"include_usage", true}};
+  body["max_tokens"] = config.effective_max_tokens();
+  add_sampling(body, config);
   if (!config.logit_bias.empty()) {
     json::object bias;
     for (const LogitBias& entry : config.logit_bias) {
@@ -81,17 +87,7 @@ std::string llama_completion_body(const std::string& prompt, const GenerateConfi
   body["stream"] = true;
   body["return_tokens"] = true;
   body["n_predict"] = config.effective_max_tokens();
-  if (config.temperature) body["temperature"] = *config.temperature;
-  if (config.top_p) body["top_p"] = *config.top_p;
-  if (config.seed) body["seed"] = *config.seed;
-  if (config.top_k) body["top_k"] = *config.top_k;
-  if (config.min_p) body["min_p"] = *config.min_p;
-  if (config.repeat_penalty) body["repeat_penalty"] = *config.repeat_penalty;
-  if (!config.stop.empty()) {
-    json::array stop;
-    for (const std::string& s : config.stop) stop.emplace_back(s);
-    body["stop"] = std::move(stop);
-  }
+  add_sampling(body, config);
   if (!config.logit_bias.empty()) {
     json::array bias;
     for (const LogitBias& entry : config.logit_bias) {

@@ -1,9 +1,7 @@
 #include "inference/llama_server/rpc_worker_process.hpp"
 
 #include <signal.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
@@ -16,6 +14,7 @@
 #include <utility>
 
 #include "child_spawn.hpp"
+#include "child_watch.hpp"
 
 namespace inference::llama_server {
 
@@ -56,45 +55,13 @@ namespace {
 
 using State = detail::RpcWorkerState;
 
-// The child writes in pipe-buffer sized bursts at most.
-constexpr std::size_t kOutputReadChunk = 4096;
-
-ExitStatus decode_wait_status(int wait_status, const boost::system::error_code& ec) {
-  ExitStatus status;
-  if (ec) return status;  // reaped by kill_now(): unknown
-  if (WIFEXITED(wait_status)) status.exit_code = WEXITSTATUS(wait_status);
-  if (WIFSIGNALED(wait_status)) status.signal = WTERMSIG(wait_status);
-  return status;
-}
-
 asio::awaitable<void> pump_output(std::shared_ptr<State> state) {
-  std::array<char, kOutputReadChunk> buffer{};
-  for (;;) {
-    boost::system::error_code ec;
-    const std::size_t n = co_await state->child->output.async_read_some(asio::buffer(buffer),
-                                                                        asio::redirect_error(asio::use_awaitable, ec));
-    if (n > 0) state->ring.append(std::string_view(buffer.data(), n));
-    if (ec) break;  // EOF: the worker and everything it forked closed their output
-  }
-  state->output_closed = true;
-  state->output_drained.cancel();
+  co_await pump_child_output(*state->child, state->ring, state->output_closed, state->output_drained);
 }
 
 asio::awaitable<void> watch_exit(std::shared_ptr<State> state) {
-  boost::system::error_code ec;
-  const int wait_status = co_await state->child->handle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  state->reaped = true;
-  // Anything the worker forked goes too. Safe after the reap: the kernel keeps a process
-  // group's id reserved while any member lives.
-  ::kill(-state->pid, SIGKILL);
-  if (!state->output_closed) {
-    state->output_drained.expires_after(kOutputDrainAfterExit);
-    boost::system::error_code ignored;
-    co_await state->output_drained.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-  }
-  state->ring.flush_sink();
-  ExitStatus status = decode_wait_status(wait_status, ec);
-  status.output_tail = state->ring.tail_text(kErrorTailLines);
+  ExitStatus status = co_await reap_child(*state->child, state->ring, state->output_closed, state->output_drained,
+                                          [&state] { state->reaped = true; });
   state->exit = std::move(status);
   state->exited.cancel();
 }

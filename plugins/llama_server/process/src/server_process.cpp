@@ -28,6 +28,7 @@
 #include <utility>
 
 #include "child_spawn.hpp"
+#include "child_watch.hpp"
 #include "inference/error.hpp"
 #include "inference/wait_queue.hpp"
 
@@ -126,8 +127,6 @@ namespace {
 
 using State = detail::ServerProcessState;
 
-// The child writes in pipe-buffer sized bursts at most.
-constexpr std::size_t kOutputReadChunk = 4096;
 // Names the private socket directory "inference-llama-<owner pid>-XXXXXX", so a stray one is
 // recognisable in /tmp and a later start can tell whether its owner is still alive.
 constexpr std::string_view kSocketDirectoryPrefix = "inference-llama-";
@@ -271,42 +270,13 @@ bool use_unix_socket(const LaunchSpec& spec) {
   return false;
 }
 
-ExitStatus decode_wait_status(int wait_status, const boost::system::error_code& ec) {
-  ExitStatus status;
-  if (ec) return status;  // reaped by someone else (our destructor): unknown
-  if (WIFEXITED(wait_status)) status.exit_code = WEXITSTATUS(wait_status);
-  if (WIFSIGNALED(wait_status)) status.signal = WTERMSIG(wait_status);
-  return status;
-}
-
 asio::awaitable<void> read_output(std::shared_ptr<State> state) {
-  std::array<char, kOutputReadChunk> buffer{};
-  for (;;) {
-    boost::system::error_code ec;
-    const std::size_t n = co_await state->child->output.async_read_some(asio::buffer(buffer),
-                                                                        asio::redirect_error(asio::use_awaitable, ec));
-    if (n > 0) state->ring.append(std::string_view(buffer.data(), n));
-    if (ec) break;  // EOF: the child and everything it forked closed their output
-  }
-  state->output_closed = true;
-  state->output_drained.cancel();
+  co_await pump_child_output(*state->child, state->ring, state->output_closed, state->output_drained);
 }
 
 asio::awaitable<void> watch_exit(std::shared_ptr<State> state) {
-  boost::system::error_code ec;
-  const int wait_status = co_await state->child->handle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  state->reaped = true;
-  // Anything the server forked is ours to clean up too. Safe after the reap: the kernel keeps a
-  // process group's id reserved while any member lives, so this cannot hit a stranger.
-  ::kill(-state->pid, SIGKILL);
-  if (!state->output_closed) {
-    state->output_drained.expires_after(kOutputDrainAfterExit);
-    boost::system::error_code ignored;
-    co_await state->output_drained.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-  }
-  state->ring.flush_sink();
-  ExitStatus status = decode_wait_status(wait_status, ec);
-  status.output_tail = state->ring.tail_text(kErrorTailLines);
+  ExitStatus status = co_await reap_child(*state->child, state->ring, state->output_closed, state->output_drained,
+                                          [&state] { state->reaped = true; });
   state->publish_exit(std::move(status));
 }
 
