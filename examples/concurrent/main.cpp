@@ -130,7 +130,13 @@ asio::awaitable<bool> run(inference::Registry& registry, asio::signal_set& signa
   // still waiting (and with them their requests, queued or running).
   const auto ended = co_await (read_all(jobs) || signals.async_wait(asio::use_awaitable));
   const bool interrupted = ended.index() == 1;
-  if (interrupted) std::cout << "interrupted: streams cancelled" << std::endl;
+  if (interrupted) {
+    // Cancelling read_all() cancels the next() each reader is waiting in; a reader caught between
+    // two tokens leaves through its coroutine's cancellation before it calls next() again, so its
+    // stream would run on. Cancel every stream explicitly (a no-op for those already ended).
+    for (auto& job : jobs) job.stream.cancel();
+    std::cout << "interrupted: streams cancelled" << std::endl;
+  }
 
   print_report(jobs, model->stats());
   co_await model->close();  // stops the llama-server child (and reaps it) before returning

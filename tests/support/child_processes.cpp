@@ -51,8 +51,9 @@ bool parse_stat(const std::string& stat, char& state, pid_t& parent) {
 
 }  // namespace
 
-std::vector<ChildProcess> child_processes() {
-  const pid_t self = ::getpid();
+std::vector<ChildProcess> child_processes() { return child_processes_of(::getpid()); }
+
+std::vector<ChildProcess> child_processes_of(pid_t self) {
   std::vector<ChildProcess> children;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
@@ -78,9 +79,11 @@ bool is_started_llama_server(const ChildProcess& child) {
          child.command_line.find(kStartedServerFlag) != std::string::npos;
 }
 
-std::vector<ChildProcess> llama_server_children() {
+std::vector<ChildProcess> llama_server_children() { return llama_server_children_of(::getpid()); }
+
+std::vector<ChildProcess> llama_server_children_of(pid_t parent) {
   std::vector<ChildProcess> servers;
-  for (auto& child : child_processes()) {
+  for (auto& child : child_processes_of(parent)) {
     if (is_started_llama_server(child)) servers.push_back(std::move(child));
   }
   return servers;

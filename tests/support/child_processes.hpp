@@ -25,6 +25,8 @@ struct ChildProcess {
 // Every process whose parent is this process (children of any of its threads), zombies
 // included. Processes that vanish while /proc is read are skipped.
 std::vector<ChildProcess> child_processes();
+// The same for the children of another process (a gateway's llama-server).
+std::vector<ChildProcess> child_processes_of(pid_t parent);
 
 // True when the command line belongs to a started llama-server (the installed wrapper script,
 // its loader or the binary itself): it names llama-server and carries the engine's --metrics
@@ -33,6 +35,7 @@ bool is_started_llama_server(const ChildProcess& child);
 
 // The started llama-servers among child_processes().
 std::vector<ChildProcess> llama_server_children();
+std::vector<ChildProcess> llama_server_children_of(pid_t parent);
 
 // Polls /proc until a started llama-server child exists; std::nullopt after `timeout`.
 std::optional<pid_t> wait_for_llama_server_child(std::chrono::milliseconds timeout);

@@ -3,6 +3,7 @@
 // chat, a cancel that frees the gateway's slot (its /metrics), the gateway's 429 with Retry-After
 // retried and then reported, and the same greedy text through one gateway and through two.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -20,6 +21,7 @@
 #include "inference/llama_server/http_connection.hpp"
 #include "inference/llama_server/server_endpoint.hpp"
 #include "remote_test_support.hpp"
+#include "support/child_processes.hpp"
 #include "support/scratch_directory.hpp"
 #include "support/test_inputs.hpp"
 #include "tools/llmctl_process.hpp"
@@ -151,11 +153,17 @@ TEST_F(OpenAiServeTest, CancellingAStreamFreesTheGatewaysSlot) {
 
 // The gateway answers 429 with "Retry-After: 1" while its one slot is busy: the backend waits
 // that second before each retry, and after the last reports overloaded with the gateway's message.
+// The slot stays busy because the gateway's llama-server is stopped (SIGSTOP) under the first
+// request: a running one could finish (its tokens fit in the sockets' buffers) before the retries.
 TEST_F(OpenAiServeTest, TheGateways429IsRetriedAfterItsRetryAfterThenReportedAsOverloaded) {
+  const std::vector<inference::test::ChildProcess> servers = inference::test::llama_server_children_of(gateway_->pid());
+  ASSERT_EQ(servers.size(), 1U) << "expected one llama-server under llmctl serve";
+  const pid_t server = servers.front().pid;
   run_test([&]() -> asio::awaitable<void> {
     auto holder = co_await load(options(*port_), kServedModel);
     TokenStream busy = holder->generate("Once upon a time", greedy(kLongGeneration));
     EXPECT_TRUE((co_await busy.next()).has_value());
+    ::kill(server, SIGSTOP);
     std::map<std::string, std::string> retrying = options(*port_);
     retrying["retries"] = "2";
     retrying["max_retry_delay_ms"] = "5000";
@@ -169,6 +177,7 @@ TEST_F(OpenAiServeTest, TheGateways429IsRetriedAfterItsRetryAfterThenReportedAsO
     EXPECT_GE(waited, std::chrono::seconds(2)) << "the retries did not wait for Retry-After";
     EXPECT_EQ(metric(co_await metrics(), "inference_http_responses_total{code=\"429\"}"), 3)
         << "the first attempt and two retries";
+    ::kill(server, SIGCONT);
     busy.cancel();
     co_await model->close();
     co_await holder->close();
