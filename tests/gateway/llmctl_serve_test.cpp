@@ -12,6 +12,7 @@
 #include <string>
 
 #include "gateway_harness.hpp"
+#include "support/child_processes.hpp"
 #include "support/test_inputs.hpp"
 #include "tools/llmctl_process.hpp"
 
@@ -24,27 +25,7 @@ using llmctl_test::LlmctlProcess;
 // The pids of the running llama-servers whose parent is `parent`.
 std::vector<pid_t> llama_servers_of(pid_t parent) {
   std::vector<pid_t> found;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const auto name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    const auto after_name = line.rfind(')');
-    if (after_name == std::string::npos) continue;
-    std::istringstream fields(line.substr(after_name + 2));
-    char state = 0;
-    pid_t ppid = 0;
-    fields >> state >> ppid;
-    std::string command;
-    try {  // a process that vanished meanwhile makes libstdc++'s filebuf throw (ESRCH)
-      std::ifstream cmdline(entry.path() / "cmdline");
-      command.assign(std::istreambuf_iterator<char>(cmdline), std::istreambuf_iterator<char>());
-    } catch (const std::ios_base::failure&) {
-      continue;
-    }
-    if (ppid == parent && command.find("llama-server") != std::string::npos) found.push_back(std::stoi(name));
-  }
+  for (const ChildProcess& child : llama_server_children_of(parent)) found.push_back(child.pid);
   return found;
 }
 
